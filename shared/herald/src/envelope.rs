@@ -1,0 +1,660 @@
+//! Typed EventBridge envelopes: decoding at the edge, version upcasting and dispatch.
+//!
+//! Every Herald event is an EventBridge event whose `detail` is `{ "metadata": …, "data": … }`.
+//! [`Metadata`] is the same for every event; `data` is a struct that implements [`EventDetail`],
+//! which names the event's source, detail-type and schema version.
+//!
+//! Decoding happens once, at the edge, in two steps:
+//! 1. [`RawEvent`] parses the JSON and reads just enough (EventBridge `id`, `metadata.event_id`,
+//!    `source`, `detail-type`, `schema_version`) to route the event and to name it in errors;
+//! 2. [`RawEvent::decode`] (one detail-type), [`RawEvent::decode_versions`] (several versions
+//!    upcast to one working type, see [`Versions`]) or [`RawEvent::decode_set`] (a consumer's whole
+//!    set of detail-types, declared once with [`event_set!`](crate::event_set)) check the route and
+//!    decode strictly, reporting the JSON path of the first missing or invalid field.
+//!
+//! Every failure is an [`EnvelopeError`], which is never retryable: the same bytes fail the same way.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::Classify;
+
+/// One detail-type at one schema version: the Rust type of `detail.data`.
+pub trait EventDetail: Serialize + DeserializeOwned {
+    /// The EventBridge `source` this event comes from, e.g. `shop.orders`.
+    const SOURCE: &'static str;
+    /// The EventBridge `detail-type`, e.g. `OrderPlaced`.
+    const DETAIL_TYPE: &'static str;
+    /// The `detail.metadata.schema_version` this type describes.
+    const VERSION: u32;
+}
+
+/// An EventBridge event whose `detail` is Herald's `{ metadata, data }`.
+///
+/// Field names follow the EventBridge event structure, so a value serializes to exactly what a
+/// Lambda target receives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound(serialize = "D: Serialize", deserialize = "D: DeserializeOwned"))]
+pub struct Envelope<D> {
+    /// EventBridge's envelope version, always `"0"` today.
+    pub version: String,
+    /// EventBridge's id: new on every PutEvents, so never an idempotency key.
+    pub id: String,
+    /// The detail-type, e.g. `OrderPlaced`.
+    #[serde(rename = "detail-type")]
+    pub detail_type: String,
+    /// The source, e.g. `shop.orders`.
+    pub source: String,
+    /// The AWS account of the bus. Optional because local buses (moto) omit it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// When EventBridge received the event.
+    pub time: DateTime<Utc>,
+    /// The AWS region of the bus.
+    pub region: String,
+    /// ARNs the event concerns, usually empty for domain events.
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// Set by EventBridge when the event is delivered by an archive replay.
+    #[serde(rename = "replay-name", default, skip_serializing_if = "Option::is_none")]
+    pub replay_name: Option<String>,
+    /// Herald's metadata and the typed data.
+    pub detail: Detail<D>,
+}
+
+impl<D> Envelope<D> {
+    /// Shortcut to the metadata every Herald event carries.
+    pub fn metadata(&self) -> &Metadata {
+        &self.detail.metadata
+    }
+
+    /// Shortcut to the typed data.
+    pub fn data(&self) -> &D {
+        &self.detail.data
+    }
+
+    /// Converts the data into another type, keeping every envelope field: how an older
+    /// version is upcast to the type a consumer works with.
+    pub fn map<T>(self, f: impl FnOnce(D) -> T) -> Envelope<T> {
+        Envelope {
+            version: self.version,
+            id: self.id,
+            detail_type: self.detail_type,
+            source: self.source,
+            account: self.account,
+            time: self.time,
+            region: self.region,
+            resources: self.resources,
+            replay_name: self.replay_name,
+            detail: Detail {
+                metadata: self.detail.metadata,
+                data: f(self.detail.data),
+            },
+        }
+    }
+}
+
+/// The `detail` of a Herald event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound(serialize = "D: Serialize", deserialize = "D: DeserializeOwned"))]
+pub struct Detail<D> {
+    /// Identity and lineage of the event.
+    pub metadata: Metadata,
+    /// The fact itself.
+    pub data: D,
+}
+
+impl<D: EventDetail> Detail<D> {
+    /// A detail that starts a new flow: a fresh `event_id`, which is also the correlation id.
+    pub fn new(data: D, producer: &str) -> Self {
+        let event_id = Uuid::new_v4();
+        Self::with_metadata(data, producer, event_id, event_id, None)
+    }
+
+    /// A detail caused by another event: it carries the cause's correlation id and names the
+    /// cause's `event_id` as its causation id.
+    pub fn caused_by(cause: &Metadata, data: D, producer: &str) -> Self {
+        Self::with_metadata(
+            data,
+            producer,
+            Uuid::new_v4(),
+            cause.correlation_id,
+            Some(cause.event_id),
+        )
+    }
+
+    fn with_metadata(
+        data: D,
+        producer: &str,
+        event_id: Uuid,
+        correlation_id: Uuid,
+        causation_id: Option<Uuid>,
+    ) -> Self {
+        Detail {
+            metadata: Metadata {
+                event_id,
+                schema_version: D::VERSION,
+                correlation_id,
+                causation_id,
+                occurred_at: Utc::now(),
+                producer: producer.to_owned(),
+            },
+            data,
+        }
+    }
+}
+
+/// Identity and lineage of a Herald event, set by its producer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    /// Producer-assigned id. Stable across PutEvents retries, DLQ redrive and archive replay
+    /// (unlike EventBridge's `id`), so it is the default idempotency key.
+    pub event_id: Uuid,
+    /// The version of the detail's schema.
+    pub schema_version: u32,
+    /// Groups every event of one business flow (an order's life, say).
+    pub correlation_id: Uuid,
+    /// The `event_id` of the event that directly caused this one; absent for a flow's first event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub causation_id: Option<Uuid>,
+    /// When the fact happened, in the producer's clock.
+    pub occurred_at: DateTime<Utc>,
+    /// The service that produced the event.
+    pub producer: String,
+}
+
+/// The two ids that name an event in logs and errors, as far as they could be read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventIds {
+    /// EventBridge's `id`.
+    pub id: Option<String>,
+    /// Herald's `detail.metadata.event_id`.
+    pub event_id: Option<String>,
+}
+
+impl fmt::Display for EventIds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let unknown = "<unreadable>";
+        write!(
+            f,
+            "id={} event_id={}",
+            self.id.as_deref().unwrap_or(unknown),
+            self.event_id.as_deref().unwrap_or(unknown)
+        )
+    }
+}
+
+/// Why an event could not be decoded. Never retryable: the same bytes fail the same way.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvelopeError {
+    /// The payload is not JSON at all.
+    #[error("event ({ids}) is not valid JSON: {source}")]
+    MalformedJson {
+        /// Ids found before the syntax error, if any.
+        ids: EventIds,
+        /// The parser's error, with line and column.
+        source: serde_json::Error,
+    },
+    /// A field is missing or has the wrong type or value.
+    #[error("event ({ids}): field `{path}` is missing or invalid: {reason}")]
+    InvalidField {
+        /// Ids of the event.
+        ids: EventIds,
+        /// JSON path of the field, e.g. `detail.data.items[0].quantity`.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The consumer does not handle this detail-type.
+    #[error("event ({ids}): detail-type `{detail_type}` is not handled here; accepted: {accepted}")]
+    UnknownDetailType {
+        /// Ids of the event.
+        ids: EventIds,
+        /// The detail-type received.
+        detail_type: String,
+        /// What the consumer accepts, as `source/DetailType vN` entries.
+        accepted: String,
+    },
+    /// The detail-type is handled, but not at this schema version.
+    #[error(
+        "event ({ids}): {detail_type} schema_version {version} is not supported; supported: {supported:?}"
+    )]
+    UnsupportedVersion {
+        /// Ids of the event.
+        ids: EventIds,
+        /// The detail-type received.
+        detail_type: String,
+        /// The version received.
+        version: u32,
+        /// The versions the consumer accepts.
+        supported: Vec<u32>,
+    },
+    /// The detail-type is handled, but for another source.
+    #[error("event ({ids}): {detail_type} must come from source `{expected}`, not `{actual}`")]
+    SourceMismatch {
+        /// Ids of the event.
+        ids: EventIds,
+        /// The detail-type received.
+        detail_type: String,
+        /// The source the consumer expects for it.
+        expected: String,
+        /// The source received.
+        actual: String,
+    },
+}
+
+impl EnvelopeError {
+    /// The ids of the event that failed, as far as they could be read.
+    pub fn ids(&self) -> &EventIds {
+        match self {
+            Self::MalformedJson { ids, .. }
+            | Self::InvalidField { ids, .. }
+            | Self::UnknownDetailType { ids, .. }
+            | Self::UnsupportedVersion { ids, .. }
+            | Self::SourceMismatch { ids, .. } => ids,
+        }
+    }
+}
+
+impl Classify for EnvelopeError {
+    fn is_retryable(&self) -> bool {
+        false
+    }
+
+    fn error_type(&self) -> &'static str {
+        match self {
+            Self::MalformedJson { .. } => "Envelope.MalformedJson",
+            Self::InvalidField { .. } => "Envelope.InvalidField",
+            Self::UnknownDetailType { .. } => "Envelope.UnknownDetailType",
+            Self::UnsupportedVersion { .. } => "Envelope.UnsupportedVersion",
+            Self::SourceMismatch { .. } => "Envelope.SourceMismatch",
+        }
+    }
+}
+
+/// A parsed but not yet typed event: enough is read to route it and to name it in errors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawEvent {
+    value: serde_json::Value,
+    ids: EventIds,
+}
+
+impl RawEvent {
+    /// Parses an event from its JSON bytes.
+    ///
+    /// # Errors
+    /// [`EnvelopeError::MalformedJson`] when the bytes are not JSON.
+    pub fn parse(bytes: &[u8]) -> Result<Self, EnvelopeError> {
+        serde_json::from_slice(bytes)
+            .map(Self::from_value)
+            .map_err(|source| EnvelopeError::MalformedJson {
+                ids: EventIds {
+                    id: scan_string_field(bytes, "id"),
+                    event_id: scan_string_field(bytes, "event_id"),
+                },
+                source,
+            })
+    }
+
+    /// Wraps an already parsed JSON value, such as the payload the Lambda runtime hands over.
+    pub fn from_value(value: serde_json::Value) -> Self {
+        let text = |pointer: &str| {
+            value
+                .pointer(pointer)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        };
+        let ids = EventIds {
+            id: text("/id"),
+            event_id: text("/detail/metadata/event_id"),
+        };
+        Self { value, ids }
+    }
+
+    /// The ids that name this event.
+    pub fn ids(&self) -> &EventIds {
+        &self.ids
+    }
+
+    /// The event's `detail-type`, if it is a string.
+    pub fn detail_type(&self) -> Option<&str> {
+        self.str_at("/detail-type")
+    }
+
+    /// The event's `source`, if it is a string.
+    pub fn source(&self) -> Option<&str> {
+        self.str_at("/source")
+    }
+
+    /// The event's `replay-name`, set when an archive replay delivered it.
+    pub fn replay_name(&self) -> Option<&str> {
+        self.str_at("/replay-name")
+    }
+
+    /// The JSON as received.
+    pub fn as_value(&self) -> &serde_json::Value {
+        &self.value
+    }
+
+    /// True when the event has this source and detail-type.
+    pub fn is(&self, source: &str, detail_type: &str) -> bool {
+        self.source() == Some(source) && self.detail_type() == Some(detail_type)
+    }
+
+    /// `detail.metadata.schema_version`.
+    ///
+    /// # Errors
+    /// [`EnvelopeError::InvalidField`] when it is missing or not a non-negative integer that fits `u32`.
+    pub fn schema_version(&self) -> Result<u32, EnvelopeError> {
+        let path = "detail.metadata.schema_version";
+        match self.value.pointer("/detail/metadata/schema_version") {
+            None => Err(self.invalid(path, "missing field")),
+            Some(version) => version
+                .as_u64()
+                .and_then(|v| u32::try_from(v).ok())
+                .ok_or_else(|| self.invalid(path, format!("expected a positive integer, found {version}"))),
+        }
+    }
+
+    /// Decodes one detail-type at exactly its version.
+    ///
+    /// # Errors
+    /// Any [`EnvelopeError`] but `MalformedJson`: wrong detail-type or source, another version,
+    /// or a missing or invalid field.
+    pub fn decode<D: EventDetail>(self) -> Result<Envelope<D>, EnvelopeError> {
+        self.decode_versions::<D, (D,)>()
+    }
+
+    /// Decodes any of the versions `V` of one detail-type and upcasts it to `T`.
+    ///
+    /// # Errors
+    /// As [`RawEvent::decode`]; `UnsupportedVersion` lists every version in `V`.
+    pub fn decode_versions<T, V: Versions<T>>(self) -> Result<Envelope<T>, EnvelopeError> {
+        match (self.source(), self.detail_type()) {
+            (_, None) => return Err(self.missing_route("detail-type")),
+            (None, _) => return Err(self.missing_route("source")),
+            (Some(_), Some(detail_type)) if detail_type != V::DETAIL_TYPE => {
+                return Err(self.not_accepted(&[Accepted::of::<T, V>()]));
+            }
+            (Some(source), Some(_)) if source != V::SOURCE => {
+                return Err(self.not_accepted(&[Accepted::of::<T, V>()]));
+            }
+            _ => {}
+        }
+        let version = self.schema_version()?;
+        V::decode(self, version)
+    }
+
+    /// Decodes the event into a consumer's set of detail-types, declared with
+    /// [`event_set!`](crate::event_set).
+    ///
+    /// # Errors
+    /// As [`RawEvent::decode_versions`]; `UnknownDetailType` lists everything the set accepts.
+    pub fn decode_set<S: EventSet>(self) -> Result<S, EnvelopeError> {
+        S::from_raw(self)
+    }
+
+    /// Decodes exactly `D` after the route and version were checked.
+    ///
+    /// # Errors
+    /// `UnsupportedVersion` when the event is not at `D::VERSION`; `InvalidField` with the JSON
+    /// path of the first field that does not fit `D`.
+    pub fn decode_exact<D: EventDetail>(self) -> Result<Envelope<D>, EnvelopeError> {
+        let version = self.schema_version()?;
+        if version != D::VERSION {
+            return Err(self.unsupported_version(D::DETAIL_TYPE, version, &[D::VERSION]));
+        }
+        serde_path_to_error::deserialize(&self.value).map_err(|error| {
+            let reason = error.inner().to_string();
+            let mut path = error.path().to_string();
+            // serde names a missing field in its message and points at the parent: point at the field.
+            if let Some(field) = reason
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split('`').next())
+            {
+                path = if path == "." { field.to_owned() } else { format!("{path}.{field}") };
+            }
+            self.invalid(&path, reason)
+        })
+    }
+
+    /// The error for an event that no entry of `accepted` takes: an unknown detail-type, a
+    /// known one from another source, or a known route at a version none of them supports.
+    pub fn not_accepted(&self, accepted: &[Accepted]) -> EnvelopeError {
+        let ids = self.ids.clone();
+        let (Some(source), Some(detail_type)) = (self.source(), self.detail_type()) else {
+            return self.missing_route(if self.detail_type().is_none() { "detail-type" } else { "source" });
+        };
+        let same_route: Vec<&Accepted> = accepted
+            .iter()
+            .filter(|a| a.source == source && a.detail_type == detail_type)
+            .collect();
+        if !same_route.is_empty() {
+            return match self.schema_version() {
+                Err(invalid) => invalid,
+                Ok(version) => {
+                    let mut supported: Vec<u32> =
+                        same_route.iter().flat_map(|a| a.versions.iter().copied()).collect();
+                    supported.sort_unstable();
+                    supported.dedup();
+                    self.unsupported_version(detail_type, version, &supported)
+                }
+            };
+        }
+        if let Some(expected) = accepted.iter().find(|a| a.detail_type == detail_type) {
+            return EnvelopeError::SourceMismatch {
+                ids,
+                detail_type: detail_type.to_owned(),
+                expected: expected.source.to_owned(),
+                actual: source.to_owned(),
+            };
+        }
+        EnvelopeError::UnknownDetailType {
+            ids,
+            detail_type: detail_type.to_owned(),
+            accepted: accepted.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+        }
+    }
+
+    /// The error for a version that is not in `supported`.
+    pub fn unsupported_version(&self, detail_type: &str, version: u32, supported: &[u32]) -> EnvelopeError {
+        EnvelopeError::UnsupportedVersion {
+            ids: self.ids.clone(),
+            detail_type: detail_type.to_owned(),
+            version,
+            supported: supported.to_vec(),
+        }
+    }
+
+    fn missing_route(&self, field: &str) -> EnvelopeError {
+        let reason = match self.value.get(field) {
+            None => "missing field".to_owned(),
+            Some(other) => format!("expected a string, found {other}"),
+        };
+        self.invalid(field, reason)
+    }
+
+    fn invalid(&self, path: &str, reason: impl Into<String>) -> EnvelopeError {
+        EnvelopeError::InvalidField {
+            ids: self.ids.clone(),
+            path: path.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    fn str_at(&self, pointer: &str) -> Option<&str> {
+        self.value.pointer(pointer).and_then(serde_json::Value::as_str)
+    }
+}
+
+/// Best effort for broken JSON: the first `"key": "value"` pair in the text, so that even a
+/// truncated event can be named in its error. Escaped quotes end the value early; that only
+/// shortens an id in an error message.
+fn scan_string_field(bytes: &[u8], key: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let needle = format!("\"{key}\"");
+    text.match_indices(&needle).find_map(|(at, _)| {
+        let rest = text[at + needle.len()..].trim_start().strip_prefix(':')?;
+        let value = rest.trim_start().strip_prefix('"')?;
+        value.find('"').map(|end| value[..end].to_owned())
+    })
+}
+
+impl<'de> Deserialize<'de> for RawEvent {
+    fn deserialize<De: serde::Deserializer<'de>>(deserializer: De) -> Result<Self, De::Error> {
+        serde_json::Value::deserialize(deserializer).map(Self::from_value)
+    }
+}
+
+/// One entry of what a consumer accepts: a detail-type from a source at some versions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The EventBridge source.
+    pub source: &'static str,
+    /// The detail-type.
+    pub detail_type: &'static str,
+    /// The accepted schema versions.
+    pub versions: &'static [u32],
+}
+
+impl Accepted {
+    /// What the versions `V` accept.
+    pub fn of<T, V: Versions<T>>() -> Self {
+        Self {
+            source: V::SOURCE,
+            detail_type: V::DETAIL_TYPE,
+            versions: V::SUPPORTED,
+        }
+    }
+}
+
+impl fmt::Display for Accepted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let versions: Vec<String> = self.versions.iter().map(|v| format!("v{v}")).collect();
+        write!(f, "{}/{} {}", self.source, self.detail_type, versions.join("|"))
+    }
+}
+
+/// Several versions of one detail-type that a consumer reads as one working type `T`.
+///
+/// Implemented for tuples of [`EventDetail`] types that each convert `Into<T>` — write the upcast
+/// as a `From` impl. `(OrderPlacedV1, OrderPlacedV2)` accepts both versions; `(OrderCancelledV1,)`
+/// accepts one. All members must share one source and detail-type (the first member's are used).
+pub trait Versions<T> {
+    /// The source of every version.
+    const SOURCE: &'static str;
+    /// The detail-type of every version.
+    const DETAIL_TYPE: &'static str;
+    /// The accepted versions.
+    const SUPPORTED: &'static [u32];
+
+    /// Decodes `raw`, known to carry `version`, into the working type.
+    ///
+    /// # Errors
+    /// `UnsupportedVersion` when `version` is none of these; `InvalidField` from the strict decode.
+    fn decode(raw: RawEvent, version: u32) -> Result<Envelope<T>, EnvelopeError>;
+}
+
+macro_rules! impl_versions {
+    ($first:ident $(, $rest:ident)*) => {
+        impl<T, $first $(, $rest)*> Versions<T> for ($first, $($rest,)*)
+        where
+            $first: EventDetail + Into<T>,
+            $($rest: EventDetail + Into<T>,)*
+        {
+            const SOURCE: &'static str = $first::SOURCE;
+            const DETAIL_TYPE: &'static str = $first::DETAIL_TYPE;
+            const SUPPORTED: &'static [u32] = &[$first::VERSION $(, $rest::VERSION)*];
+
+            fn decode(raw: RawEvent, version: u32) -> Result<Envelope<T>, EnvelopeError> {
+                if version == $first::VERSION {
+                    return raw.decode_exact::<$first>().map(|e| e.map(Into::into));
+                }
+                $(
+                    if version == $rest::VERSION {
+                        return raw.decode_exact::<$rest>().map(|e| e.map(Into::into));
+                    }
+                )*
+                Err(raw.unsupported_version(Self::DETAIL_TYPE, version, Self::SUPPORTED))
+            }
+        }
+    };
+}
+
+impl_versions!(A);
+impl_versions!(A, B);
+impl_versions!(A, B, C);
+impl_versions!(A, B, C, E);
+
+/// A consumer's whole set of accepted events, usually generated by [`event_set!`](crate::event_set).
+pub trait EventSet: Sized {
+    /// Everything the set accepts.
+    fn accepted() -> Vec<Accepted>;
+
+    /// Routes and decodes one event.
+    ///
+    /// # Errors
+    /// `UnknownDetailType` or `SourceMismatch` when no member accepts the event; otherwise the
+    /// member's decode error.
+    fn from_raw(raw: RawEvent) -> Result<Self, EnvelopeError>;
+}
+
+/// Declares the events a consumer handles, once: an enum with one variant per detail-type,
+/// holding the typed envelope, and its [`EventSet`] implementation.
+///
+/// ```
+/// # use herald::envelope::{EventDetail, Envelope};
+/// # #[derive(serde::Serialize, serde::Deserialize)] pub struct PlacedV1 { pub order_id: String }
+/// # #[derive(serde::Serialize, serde::Deserialize)] pub struct PlacedV2 { pub order_id: String }
+/// # impl EventDetail for PlacedV1 { const SOURCE: &'static str = "shop.orders"; const DETAIL_TYPE: &'static str = "OrderPlaced"; const VERSION: u32 = 1; }
+/// # impl EventDetail for PlacedV2 { const SOURCE: &'static str = "shop.orders"; const DETAIL_TYPE: &'static str = "OrderPlaced"; const VERSION: u32 = 2; }
+/// # impl From<PlacedV1> for PlacedV2 { fn from(v: PlacedV1) -> Self { PlacedV2 { order_id: v.order_id } } }
+/// herald::event_set! {
+///     /// What this consumer reacts to.
+///     pub enum Incoming {
+///         /// Both versions, upcast to v2.
+///         Placed(PlacedV2) from (PlacedV1, PlacedV2),
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! event_set {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident ( $target:ty ) from $versions:ty ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis enum $name {
+            $( $(#[$vmeta])* $variant($crate::envelope::Envelope<$target>), )+
+        }
+
+        impl $crate::envelope::EventSet for $name {
+            fn accepted() -> ::std::vec::Vec<$crate::envelope::Accepted> {
+                ::std::vec![ $( $crate::envelope::Accepted::of::<$target, $versions>(), )+ ]
+            }
+
+            fn from_raw(
+                raw: $crate::envelope::RawEvent,
+            ) -> ::std::result::Result<Self, $crate::envelope::EnvelopeError> {
+                let version = raw.schema_version().ok();
+                $(
+                    if raw.is(
+                        <$versions as $crate::envelope::Versions<$target>>::SOURCE,
+                        <$versions as $crate::envelope::Versions<$target>>::DETAIL_TYPE,
+                    ) && version.is_some_and(|v| {
+                        <$versions as $crate::envelope::Versions<$target>>::SUPPORTED.contains(&v)
+                    }) {
+                        return raw.decode_versions::<$target, $versions>().map(Self::$variant);
+                    }
+                )+
+                ::std::result::Result::Err(raw.not_accepted(&Self::accepted()))
+            }
+        }
+    };
+}
