@@ -1,1 +1,11 @@
-//! x
+//! Test support for Herald's end-to-end tests: real AWS APIs, served locally by moto server.
+//!
+//! - [`moto`]: one moto server per test run, on a free loopback port.
+//! - [`aws`]: SDK configuration pointed at it, unique resource names so tests run in parallel,
+//!   and helpers that wire a bus to a queue and read what arrived.
+
+pub mod aws;
+pub mod moto;
+
+/// What every test returns: `?` on any error, with its message in the failure.
+pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;

@@ -1,0 +1,14 @@
+# The two commands the README promises, and the steps behind them.
+.PHONY: run test tools
+
+## The main job: decode the order-lifecycle sample events and print each flow's causation tree.
+run:
+	cargo herald show events
+
+## Every test: installs the pinned tools into .tools/, starts moto server, runs the workspace tests.
+test:
+	scripts/test.sh
+
+## Only install the test tools.
+tools:
+	scripts/tools.sh

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Every test: installs the pinned tools, starts one moto server on a free loopback port for
+# the whole run, runs the workspace's tests against it, and stops it again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/tools.sh
+export PATH="$PWD/.tools/bin:$PATH"
+export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 \
+       AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test SAM_CLI_TELEMETRY=0
+
+mkdir -p target
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+moto_server -H 127.0.0.1 -p "$port" > target/moto-server.log 2>&1 &
+moto_pid=$!
+trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+  sleep 0.1
+done
+export HERALD_MOTO_ENDPOINT="http://127.0.0.1:$port"
+echo "moto server on $HERALD_MOTO_ENDPOINT (log: target/moto-server.log)" >&2
+
+cargo test --workspace --locked
