@@ -3,8 +3,12 @@
 //! - [`moto`]: one moto server per test run, on a free loopback port.
 //! - [`aws`]: SDK configuration pointed at it, unique resource names so tests run in parallel,
 //!   and helpers that wire a bus to a queue and read what arrived.
+//! - [`dynamodb`]: idempotency tables and a DynamoDB call counter.
+//! - [`fixtures`]: events and handler errors shared by the idempotency tests.
 
 pub mod aws;
+pub mod dynamodb;
+pub mod fixtures;
 pub mod moto;
 
 /// What every test returns: `?` on any error, with its message in the failure.
