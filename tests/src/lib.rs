@@ -4,10 +4,12 @@
 //! - [`aws`]: SDK configuration pointed at it, unique resource names so tests run in parallel,
 //!   and helpers that wire a bus to a queue and read what arrived.
 //! - [`dynamodb`]: idempotency tables and a DynamoDB call counter.
+//! - [`faults`]: an SDK HTTP client that injects throttling, 5xx, timeouts and lost responses.
 //! - [`fixtures`]: events and handler errors shared by the idempotency tests.
 
 pub mod aws;
 pub mod dynamodb;
+pub mod faults;
 pub mod fixtures;
 pub mod moto;
 

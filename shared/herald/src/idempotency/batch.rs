@@ -93,7 +93,9 @@ impl<S: Store> IdempotencyGuard<S> {
                 let handler = &mut handler;
                 answers[i] = Some(match event {
                     Some(event) => self.run_unkeyed(invocation, || handler(event)).await,
-                    None => Err(GuardError::MissingKey { event_id: invocation.event_id.clone() }),
+                    None => Err(GuardError::MissingKey {
+                        event_id: invocation.event_id.clone(),
+                    }),
                 });
                 continue;
             };
@@ -148,7 +150,14 @@ impl<S: Store> IdempotencyGuard<S> {
                 Settlement::Write(settled) => writes.push((i, settled)),
                 Settlement::Release(claim) => releases.push((i, claim)),
             }
-            answers[i] = Some(result.map(|value| Guarded { outcome, result: Some(value) }).map_err(GuardError::Handler));
+            answers[i] = Some(
+                result
+                    .map(|value| Guarded {
+                        outcome,
+                        result: Some(value),
+                    })
+                    .map_err(GuardError::Handler),
+            );
         }
 
         // 4. Settle: completions and failures together, ten per call; releases one by one.

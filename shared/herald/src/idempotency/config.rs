@@ -60,7 +60,11 @@ pub struct IdempotencyConfig {
     /// Default: 1 hour.
     pub expires_after: Duration,
     /// The lease of a claim ends this long before the invocation's deadline, so a redelivery
-    /// after a timeout can take over without waiting for the record to expire. Default: 1 s.
+    /// after a timeout can take over at once instead of waiting for the record to expire. The
+    /// price: a handler still running in its last `lease_margin` can be overlapped by that
+    /// redelivery (only its completion or the new owner's is recorded, never both). `0` ends the
+    /// lease exactly at the deadline; an invocation with less than the margin left gets a lease
+    /// to its deadline. Default: 1 s.
     pub lease_margin: Duration,
     /// Lease used when no deadline is known (the plain function form without one). Default: 60 s.
     pub default_lease: Duration,

@@ -98,7 +98,10 @@ impl DynamoStore {
             .and_then(|v| v.as_s().ok())
             .cloned()
             .unwrap_or_default();
-        let corrupt = |reason: String| StoreError::Corrupt { key: key.clone(), reason };
+        let corrupt = |reason: String| StoreError::Corrupt {
+            key: key.clone(),
+            reason,
+        };
         let text = |name: &str| -> Result<String, StoreError> {
             item.get(name)
                 .and_then(|v| v.as_s().ok())
@@ -132,7 +135,10 @@ impl DynamoStore {
             "attribute_not_exists(#key) OR #expires_at < :now_s OR (#status = :in_progress AND #lease_until < :now_ms)"
                 .to_owned();
         let mut values = HashMap::from([
-            (":now_s".to_owned(), AttributeValue::N(condition.now_ms.div_euclid(1000).to_string())),
+            (
+                ":now_s".to_owned(),
+                AttributeValue::N(condition.now_ms.div_euclid(1000).to_string()),
+            ),
             (":now_ms".to_owned(), AttributeValue::N(condition.now_ms.to_string())),
             (":in_progress".to_owned(), status_value(Status::InProgress)),
         ]);
@@ -150,7 +156,12 @@ impl DynamoStore {
             ("#status".to_owned(), n.status.clone()),
             ("#lease_until".to_owned(), n.lease_until.clone()),
         ]);
-        Expression { update: None, condition: text, names, values }
+        Expression {
+            update: None,
+            condition: text,
+            names,
+            values,
+        }
     }
 
     /// The update that turns a held claim into `record`, conditional on the claim's token.
@@ -164,7 +175,10 @@ impl DynamoStore {
         let mut values = HashMap::from([
             (":status".to_owned(), status_value(record.status)),
             (":token".to_owned(), AttributeValue::S(record.claim_token.clone())),
-            (":expires_at".to_owned(), AttributeValue::N(record.expires_at.to_string())),
+            (
+                ":expires_at".to_owned(),
+                AttributeValue::N(record.expires_at.to_string()),
+            ),
             (":in_progress".to_owned(), status_value(Status::InProgress)),
         ]);
         let mut set = vec!["#status = :status".to_owned(), "#expires_at = :expires_at".to_owned()];
@@ -228,7 +242,13 @@ impl DynamoStore {
                     .map_err(|e| Self::backend("TransactWriteItems", &r.key, e))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
             Ok(_) => Ok(claims.iter().map(|_| Some(Claim::Claimed { replaced: None })).collect()),
             Err(error) => match error.into_service_error() {
                 TransactWriteItemsError::TransactionCanceledException(cancelled) => {
@@ -409,7 +429,13 @@ impl Store for DynamoStore {
                     .map_err(|e| Self::backend("TransactWriteItems", &r.key, e))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
             Ok(_) => Ok(records.iter().map(|_| Update::Done).collect()),
             Err(error) => match error.into_service_error() {
                 // One lost claim cancels the whole transaction: settle each record on its own.

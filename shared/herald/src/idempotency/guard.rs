@@ -158,7 +158,10 @@ impl Outcome {
 
     /// True when the handler ran in this invocation.
     pub fn ran(self) -> bool {
-        matches!(self, Self::Claimed | Self::ExpiredTakeover | Self::Reprocessed | Self::Unguarded)
+        matches!(
+            self,
+            Self::Claimed | Self::ExpiredTakeover | Self::Reprocessed | Self::Unguarded
+        )
     }
 }
 
@@ -186,7 +189,9 @@ pub enum GuardError<E> {
     #[error(transparent)]
     Handler(E),
     /// Another invocation holds a live claim on the event.
-    #[error("event {event_id}: {key} is being handled by another invocation until {lease_until} (epoch ms); retry later")]
+    #[error(
+        "event {event_id}: {key} is being handled by another invocation until {lease_until} (epoch ms); retry later"
+    )]
     AlreadyInProgress {
         /// The record key.
         key: String,
@@ -196,7 +201,9 @@ pub enum GuardError<E> {
         lease_until: i64,
     },
     /// The key was handled before with other data: the producer reused an id.
-    #[error("event {event_id}: {key} was already handled with different data (stored hash {stored}, received {received})")]
+    #[error(
+        "event {event_id}: {key} was already handled with different data (stored hash {stored}, received {received})"
+    )]
     PayloadMismatch {
         /// The record key.
         key: String,
@@ -291,7 +298,9 @@ pub struct IdempotencyGuard<S> {
 
 impl<S> Clone for IdempotencyGuard<S> {
     fn clone(&self) -> Self {
-        Self { inner: Arc::clone(&self.inner) }
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
     }
 }
 
@@ -322,7 +331,12 @@ impl<S: Store> IdempotencyGuard<S> {
     pub fn with_clock(store: S, config: IdempotencyConfig, clock: Arc<dyn Clock>) -> Self {
         let cache = NonZeroUsize::new(config.cache_capacity).map(|n| Mutex::new(LruCache::new(n)));
         Self {
-            inner: Arc::new(Inner { store, config, clock, cache }),
+            inner: Arc::new(Inner {
+                store,
+                config,
+                clock,
+                cache,
+            }),
         }
     }
 
@@ -360,13 +374,21 @@ impl<S: Store> IdempotencyGuard<S> {
             .store
             .put(&record, &condition(&invocation, now))
             .await
-            .map_err(|source| GuardError::Store { event_id: invocation.event_id.clone(), source })?;
+            .map_err(|source| GuardError::Store {
+                event_id: invocation.event_id.clone(),
+                source,
+            })?;
         match self.decide(record, claim, &invocation, now) {
             Decision::Answer(answer) => answer,
             Decision::Run(record, outcome) => {
                 let result = handler().await;
                 self.settle_one(self.settlement(&record, &result), &invocation).await;
-                result.map(|value| Guarded { outcome, result: Some(value) }).map_err(GuardError::Handler)
+                result
+                    .map(|value| Guarded {
+                        outcome,
+                        result: Some(value),
+                    })
+                    .map_err(GuardError::Handler)
             }
         }
     }
@@ -383,12 +405,17 @@ impl<S: Store> IdempotencyGuard<S> {
         match self.inner.config.missing_key {
             MissingKey::Reject => {
                 tracing::warn!(event_id = %invocation.event_id, outcome = "missing-key", "no idempotency key; rejected");
-                Err(GuardError::MissingKey { event_id: invocation.event_id.clone() })
+                Err(GuardError::MissingKey {
+                    event_id: invocation.event_id.clone(),
+                })
             }
             MissingKey::RunUnguarded => {
                 tracing::warn!(event_id = %invocation.event_id, outcome = "unguarded", "no idempotency key; running unguarded");
                 let result = handler().await.map_err(GuardError::Handler)?;
-                Ok(Guarded { outcome: Outcome::Unguarded, result: Some(result) })
+                Ok(Guarded {
+                    outcome: Outcome::Unguarded,
+                    result: Some(result),
+                })
             }
         }
     }
@@ -397,7 +424,12 @@ impl<S: Store> IdempotencyGuard<S> {
         let config = &self.inner.config;
         let millis = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         let lease_until = match invocation.deadline_ms {
-            Some(deadline) => deadline.saturating_sub(millis(config.lease_margin)),
+            // With less than the margin left, a lease ending before `now` would not exclude a
+            // concurrent duplicate at all: end it at the deadline itself.
+            Some(deadline) if deadline.saturating_sub(millis(config.lease_margin)) > now => {
+                deadline.saturating_sub(millis(config.lease_margin))
+            }
+            Some(deadline) => deadline,
             None => now.saturating_add(millis(config.default_lease)),
         };
         let expires_in = i64::try_from(config.expires_after.as_secs()).unwrap_or(i64::MAX);
@@ -497,12 +529,18 @@ impl<S: Store> IdempotencyGuard<S> {
                         None
                     }
                 };
-                Settlement::Write(Record { status: Status::Completed, result: stored, ..claim.clone() })
+                Settlement::Write(Record {
+                    status: Status::Completed,
+                    result: stored,
+                    ..claim.clone()
+                })
             }
             Err(error) if error.is_retryable() => Settlement::Release(claim.clone()),
-            Err(error) => {
-                Settlement::Write(Record { status: Status::Failed, error: Some(error.to_string()), ..claim.clone() })
-            }
+            Err(error) => Settlement::Write(Record {
+                status: Status::Failed,
+                error: Some(error.to_string()),
+                ..claim.clone()
+            }),
         }
     }
 
@@ -544,7 +582,7 @@ impl<S: Store> IdempotencyGuard<S> {
                 key = %record.key,
                 event_id = %invocation.event_id,
                 %error,
-                "run not recorded; a redelivery after the lease ends will run the handler again"
+                "completion not confirmed by the store; if it was not written, a redelivery after the lease ends runs the handler again"
             ),
         }
     }

@@ -1,6 +1,6 @@
 //! The guard as a tower [`Layer`] around a `lambda_runtime` service.
 //!
-//! ```ignore
+//! ```text
 //! let guard = IdempotencyGuard::new(DynamoStore::new(dynamodb, table), IdempotencyConfig::new("inventory"));
 //! let service = ServiceBuilder::new().layer(IdempotencyLayer::new(guard)).service(service_fn(handler));
 //! lambda_runtime::run(service).await
@@ -36,13 +36,18 @@ pub struct IdempotencyLayer<S, T> {
 
 impl<S, T> Clone for IdempotencyLayer<S, T> {
     fn clone(&self) -> Self {
-        Self { guard: self.guard.clone(), key: self.key.clone() }
+        Self {
+            guard: self.guard.clone(),
+            key: self.key.clone(),
+        }
     }
 }
 
 impl<S, T> fmt::Debug for IdempotencyLayer<S, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IdempotencyLayer").field("custom_key", &self.key.is_some()).finish()
+        f.debug_struct("IdempotencyLayer")
+            .field("custom_key", &self.key.is_some())
+            .finish()
     }
 }
 
@@ -54,7 +59,10 @@ impl<S, T> IdempotencyLayer<S, T> {
 
     /// Keys events by what `key` derives from the typed event instead.
     pub fn with_key(self, key: impl Fn(&T) -> Option<String> + Send + Sync + 'static) -> Self {
-        Self { key: Some(Arc::new(key)), ..self }
+        Self {
+            key: Some(Arc::new(key)),
+            ..self
+        }
     }
 }
 
@@ -62,7 +70,11 @@ impl<Svc, S, T> Layer<Svc> for IdempotencyLayer<S, T> {
     type Service = IdempotencyService<Svc, S, T>;
 
     fn layer(&self, inner: Svc) -> Self::Service {
-        IdempotencyService { inner, guard: self.guard.clone(), key: self.key.clone() }
+        IdempotencyService {
+            inner,
+            guard: self.guard.clone(),
+            key: self.key.clone(),
+        }
     }
 }
 
@@ -75,7 +87,11 @@ pub struct IdempotencyService<Svc, S, T> {
 
 impl<Svc: Clone, S, T> Clone for IdempotencyService<Svc, S, T> {
     fn clone(&self) -> Self {
-        Self { inner: self.inner.clone(), guard: self.guard.clone(), key: self.key.clone() }
+        Self {
+            inner: self.inner.clone(),
+            guard: self.guard.clone(),
+            key: self.key.clone(),
+        }
     }
 }
 

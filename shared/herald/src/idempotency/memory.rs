@@ -75,3 +75,99 @@ impl Store for MemoryStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000_000;
+
+    fn record(status: Status, token: &str) -> Record {
+        Record {
+            key: "fn#evt".to_owned(),
+            status,
+            claim_token: token.to_owned(),
+            payload_hash: "h".to_owned(),
+            expires_at: NOW / 1000 + 3600,
+            lease_until: NOW + 10_000,
+            result: None,
+            error: None,
+        }
+    }
+
+    fn at(now_ms: i64) -> ClaimCondition {
+        ClaimCondition {
+            now_ms,
+            replace_failed: false,
+            replace_completed: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_live_claim_conflicts_and_returns_the_record_that_holds_it() -> Result<(), StoreError> {
+        let store = MemoryStore::new();
+        assert_eq!(
+            store.put(&record(Status::InProgress, "a"), &at(NOW)).await?,
+            Claim::Claimed { replaced: None }
+        );
+
+        let second = store.put(&record(Status::InProgress, "b"), &at(NOW + 1)).await?;
+
+        assert_eq!(second, Claim::Conflict(record(Status::InProgress, "a")));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_passed_lease_or_an_expired_record_can_be_claimed_over() -> Result<(), StoreError> {
+        let store = MemoryStore::new();
+        store.put(&record(Status::InProgress, "a"), &at(NOW)).await?;
+        let after_lease = store.put(&record(Status::InProgress, "b"), &at(NOW + 10_001)).await?;
+        assert!(matches!(after_lease, Claim::Claimed { replaced: Some(old) } if old.claim_token == "a"));
+
+        store.update(&record(Status::Completed, "b")).await?;
+        let before_expiry = store.put(&record(Status::InProgress, "c"), &at(NOW + 20_000)).await?;
+        let after_expiry = store
+            .put(&record(Status::InProgress, "c"), &at(NOW + 3_601_000))
+            .await?;
+
+        assert!(matches!(before_expiry, Claim::Conflict(r) if r.status == Status::Completed));
+        assert!(matches!(after_expiry, Claim::Claimed { replaced: Some(_) }));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn only_the_claim_holder_can_settle_or_release_it() -> Result<(), StoreError> {
+        let store = MemoryStore::new();
+        store.put(&record(Status::InProgress, "a"), &at(NOW)).await?;
+
+        let intruder = store.update(&record(Status::Completed, "b")).await?;
+        let release_by_intruder = store.delete("fn#evt", "b").await?;
+        let owner = store.update(&record(Status::Completed, "a")).await?;
+        let release_after_completion = store.delete("fn#evt", "a").await?;
+
+        assert!(matches!(intruder, Update::Lost(Some(r)) if r.claim_token == "a"));
+        assert!(matches!(release_by_intruder, Update::Lost(_)));
+        assert_eq!(owner, Update::Done);
+        assert!(matches!(release_after_completion, Update::Lost(Some(r)) if r.status == Status::Completed));
+        assert_eq!(store.len(), 1);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn failed_and_completed_records_are_replaced_only_when_the_claim_says_so() -> Result<(), StoreError> {
+        let store = MemoryStore::new();
+        store.put(&record(Status::InProgress, "a"), &at(NOW)).await?;
+        store.update(&record(Status::Failed, "a")).await?;
+
+        let plain = store.put(&record(Status::InProgress, "b"), &at(NOW + 1)).await?;
+        let redrive = ClaimCondition {
+            replace_failed: true,
+            ..at(NOW + 1)
+        };
+        let replaced = store.put(&record(Status::InProgress, "b"), &redrive).await?;
+
+        assert!(matches!(plain, Claim::Conflict(r) if r.status == Status::Failed));
+        assert!(matches!(replaced, Claim::Claimed { replaced: Some(r) } if r.status == Status::Failed));
+        Ok(())
+    }
+}

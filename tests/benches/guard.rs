@@ -1,0 +1,203 @@
+//! Benchmark of the idempotency guard; prints figures, asserts nothing about speed.
+//!
+//! `make bench-guard` (or `cargo bench -p herald-tests --bench guard`). Measures, in one run:
+//! - CPU time per event of the guard itself over the in-memory store (claim + complete,
+//!   cache off), against calling the handler directly, and of a cached duplicate;
+//! - events per second through the guard against moto server's DynamoDB, per path;
+//! - DynamoDB calls per event on each path, counted by an SDK interceptor.
+//!
+//! `HERALD_BENCH_EVENTS` scales the in-memory run (default 200000).
+
+use std::time::{Duration, Instant};
+
+use herald::idempotency::{
+    BatchItem, DynamoStore, IdempotencyConfig, IdempotencyGuard, Invocation, MemoryStore, Store,
+};
+use herald::{Envelope, RawEvent};
+use herald_tests::TestResult;
+use herald_tests::aws::sdk_config;
+use herald_tests::dynamodb::{counted_client, create_idempotency_table};
+use herald_tests::fixtures::{HandlerError, cancellation};
+use shop_events::OrderCancelledV1;
+
+/// User + system CPU time of this process, from /proc (clock ticks of 10 ms).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
+    let ticks: u64 = fields
+        .get(11..13)
+        .map(|f| f.iter().filter_map(|t| t.parse::<u64>().ok()).sum())
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+fn events(count: usize) -> TestResult<Vec<Envelope<OrderCancelledV1>>> {
+    let template = cancellation()?;
+    Ok((0..count)
+        .map(|_| {
+            let mut event = template.clone();
+            event.detail.metadata.event_id = uuid::Uuid::new_v4();
+            event
+        })
+        .collect())
+}
+
+async fn handler(event: &Envelope<OrderCancelledV1>) -> Result<usize, HandlerError> {
+    Ok(std::hint::black_box(event.data().order_id.len()))
+}
+
+async fn through<S: Store>(guard: &IdempotencyGuard<S>, events: &[Envelope<OrderCancelledV1>]) -> TestResult {
+    for event in events {
+        let invocation = Invocation::of(event, None)?;
+        guard.run(invocation, || handler(event)).await?;
+    }
+    Ok(())
+}
+
+fn per_event(total: Duration, count: usize) -> f64 {
+    total.as_secs_f64() * 1e6 / count as f64
+}
+
+async fn in_memory(count: usize) -> TestResult {
+    let events = events(count)?;
+    let uncached = IdempotencyConfig {
+        cache_capacity: 0,
+        ..IdempotencyConfig::new("bench")
+    };
+    let guard = IdempotencyGuard::new(MemoryStore::new(), uncached);
+
+    let (cpu, wall) = (cpu_time(), Instant::now());
+    for event in &events {
+        handler(event).await?;
+    }
+    let direct = (cpu_time() - cpu, wall.elapsed());
+
+    // For scale: decoding the event at the edge, which every consumer does anyway.
+    let bytes = serde_json::to_vec(&events[0])?;
+    let (cpu, wall) = (cpu_time(), Instant::now());
+    for _ in 0..count {
+        std::hint::black_box(RawEvent::parse(&bytes)?.decode::<OrderCancelledV1>()?);
+    }
+    let decode = (cpu_time() - cpu, wall.elapsed());
+
+    let (cpu, wall) = (cpu_time(), Instant::now());
+    through(&guard, &events).await?;
+    let guarded = (cpu_time() - cpu, wall.elapsed());
+
+    let cached_guard = IdempotencyGuard::new(MemoryStore::new(), IdempotencyConfig::new("bench"));
+    let warm = &events[..events.len().min(1000)];
+    through(&cached_guard, warm).await?;
+    let rounds = count / warm.len().max(1);
+    let (cpu, wall) = (cpu_time(), Instant::now());
+    for _ in 0..rounds {
+        through(&cached_guard, warm).await?;
+    }
+    let cached = (cpu_time() - cpu, wall.elapsed());
+
+    println!("in-memory store, {count} events, current-thread runtime");
+    println!("  path                         CPU µs/event   wall µs/event");
+    println!(
+        "  handler alone                {:>12.2}   {:>13.2}",
+        per_event(direct.0, count),
+        per_event(direct.1, count)
+    );
+    println!(
+        "  envelope decode (for scale)  {:>12.2}   {:>13.2}",
+        per_event(decode.0, count),
+        per_event(decode.1, count)
+    );
+    println!(
+        "  first delivery (guarded)     {:>12.2}   {:>13.2}",
+        per_event(guarded.0, count),
+        per_event(guarded.1, count)
+    );
+    println!(
+        "  cached duplicate             {:>12.2}   {:>13.2}",
+        per_event(cached.0, rounds * warm.len()),
+        per_event(cached.1, rounds * warm.len())
+    );
+    println!(
+        "  guard overhead, first delivery: {:.2} µs CPU per event, {:.1}x the envelope decode",
+        per_event(guarded.0.saturating_sub(direct.0), count),
+        guarded.1.saturating_sub(direct.1).as_secs_f64() / decode.1.as_secs_f64().max(1e-9)
+    );
+    Ok(())
+}
+
+async fn against_moto() -> TestResult {
+    let sdk = sdk_config().await;
+    let (client, calls) = counted_client(&sdk);
+    let table = create_idempotency_table(&client).await?;
+    let uncached = IdempotencyConfig {
+        cache_capacity: 0,
+        ..IdempotencyConfig::new("bench")
+    };
+    let guard = IdempotencyGuard::new(DynamoStore::new(client.clone(), table.clone()), uncached);
+    let cached = IdempotencyGuard::new(DynamoStore::new(client, table), IdempotencyConfig::new("bench-cached"));
+    let count = 300;
+    let fresh = events(count)?;
+
+    println!("\nmoto server DynamoDB, {count} events, sequential");
+    println!("  path                         events/s   DynamoDB calls/event");
+    let row = |name: &str, wall: Duration, n: usize, calls_seen: usize| {
+        println!(
+            "  {name:<28} {:>8.0}   {:>20.2}",
+            n as f64 / wall.as_secs_f64(),
+            calls_seen as f64 / n as f64
+        );
+    };
+
+    calls.reset();
+    let start = Instant::now();
+    through(&guard, &fresh).await?;
+    row("first delivery", start.elapsed(), count, calls.total());
+
+    calls.reset();
+    let start = Instant::now();
+    through(&guard, &fresh).await?;
+    row("duplicate (store)", start.elapsed(), count, calls.total());
+
+    through(&cached, &fresh).await?;
+    calls.reset();
+    let start = Instant::now();
+    through(&cached, &fresh).await?;
+    row("duplicate (warm cache)", start.elapsed(), count, calls.total());
+
+    let batch_events = events(count)?;
+    calls.reset();
+    let start = Instant::now();
+    for chunk in batch_events.chunks(10) {
+        let items = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, event)| {
+                Ok(BatchItem {
+                    item_id: i.to_string(),
+                    invocation: Invocation::of(event, None)?,
+                    event: event.clone(),
+                })
+            })
+            .collect::<TestResult<Vec<_>>>()?;
+        let report = guard
+            .run_batch(items, |event| async move { handler(&event).await })
+            .await;
+        if !report.response().batch_item_failures.is_empty() {
+            return Err("a fresh batch reported failures".into());
+        }
+    }
+    row("batch of 10 fresh", start.elapsed(), count, calls.total());
+    Ok(())
+}
+
+fn main() -> TestResult {
+    let count = std::env::var("HERALD_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        in_memory(count).await?;
+        against_moto().await
+    })
+}
