@@ -123,7 +123,11 @@ pub async fn drain_queue(
         for message in messages {
             bodies.push(serde_json::from_str(message.body().unwrap_or_default())?);
             if let Some(handle) = message.receipt_handle() {
-                sqs.delete_message().queue_url(queue_url).receipt_handle(handle).send().await?;
+                sqs.delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await?;
             }
         }
     }

@@ -61,8 +61,57 @@ impl Intercept for CallCounter {
 /// A DynamoDB client on moto that counts its calls.
 pub fn counted_client(config: &SdkConfig) -> (aws_sdk_dynamodb::Client, CallCounter) {
     let counter = CallCounter::default();
-    let conf = aws_sdk_dynamodb::config::Builder::from(config).interceptor(counter.clone()).build();
+    let conf = aws_sdk_dynamodb::config::Builder::from(config)
+        .interceptor(counter.clone())
+        .build();
     (aws_sdk_dynamodb::Client::from_conf(conf), counter)
+}
+
+/// Creates a fresh on-demand table named `<prefix>-<unique>` with a string partition key and an
+/// optional string sort key. Returns its name.
+///
+/// # Errors
+/// Any SDK error from moto.
+pub async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    prefix: &str,
+    partition_key: &str,
+    sort_key: Option<&str>,
+) -> TestResult<String> {
+    let table = unique(prefix);
+    let mut request = client
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(partition_key)
+                .attribute_type(ScalarAttributeType::S)
+                .build()?,
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(partition_key)
+                .key_type(KeyType::Hash)
+                .build()?,
+        );
+    if let Some(sort_key) = sort_key {
+        request = request
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(sort_key)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()?,
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(sort_key)
+                    .key_type(KeyType::Range)
+                    .build()?,
+            );
+    }
+    request.send().await?;
+    Ok(table)
 }
 
 /// Creates a fresh idempotency table as `infra/template.yaml` declares it: partition key `id`
@@ -81,7 +130,12 @@ pub async fn create_idempotency_table(client: &aws_sdk_dynamodb::Client) -> Test
                 .attribute_type(ScalarAttributeType::S)
                 .build()?,
         )
-        .key_schema(KeySchemaElement::builder().attribute_name("id").key_type(KeyType::Hash).build()?)
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()?,
+        )
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await?;
@@ -89,7 +143,10 @@ pub async fn create_idempotency_table(client: &aws_sdk_dynamodb::Client) -> Test
         .update_time_to_live()
         .table_name(&table)
         .time_to_live_specification(
-            TimeToLiveSpecification::builder().enabled(true).attribute_name("expires_at").build()?,
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name("expires_at")
+                .build()?,
         )
         .send()
         .await?;

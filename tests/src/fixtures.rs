@@ -19,6 +19,34 @@ pub fn cancellation() -> crate::TestResult<Envelope<OrderCancelledV1>> {
     Ok(event)
 }
 
+/// A catalogued sample, e.g. `shop.orders/OrderPlaced/v1.sample.json`, as raw JSON.
+///
+/// # Errors
+/// When the file cannot be read or is not JSON.
+pub fn sample_json(relative: &str) -> crate::TestResult<serde_json::Value> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(relative);
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// A sample as a raw event with a fresh `event_id` (and EventBridge `id`), as a new delivery
+/// of the same fact by another PutEvents would look, so tests do not share idempotency keys.
+///
+/// # Errors
+/// When the sample cannot be read.
+pub fn fresh_sample(relative: &str) -> crate::TestResult<RawEvent> {
+    let mut value = sample_json(relative)?;
+    if let Some(event_id) = value.pointer_mut("/detail/metadata/event_id") {
+        *event_id = serde_json::Value::String(uuid::Uuid::new_v4().to_string());
+    }
+    if let Some(id) = value.pointer_mut("/id") {
+        *id = serde_json::Value::String(uuid::Uuid::new_v4().to_string());
+    }
+    Ok(RawEvent::from_value(value))
+}
+
 /// A handler error of either class.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HandlerError {

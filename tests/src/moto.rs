@@ -31,7 +31,11 @@ pub fn endpoint() -> &'static str {
 
 fn moto_binary() -> PathBuf {
     let tools = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/bin/moto_server");
-    if tools.exists() { tools } else { PathBuf::from("moto_server") }
+    if tools.exists() {
+        tools
+    } else {
+        PathBuf::from("moto_server")
+    }
 }
 
 fn start_private_server() -> Result<String, String> {
@@ -60,5 +64,8 @@ fn start_private_server() -> Result<String, String> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Err(format!("{} did not listen on {address} within 30 s (run `make tools` first)", binary.display()))
+    Err(format!(
+        "{} did not listen on {address} within 30 s (run `make tools` first)",
+        binary.display()
+    ))
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use herald::Classify;
 use herald::idempotency::{
-    BatchItem, DynamoStore, GuardError, IdempotencyConfig, IdempotencyGuard, IdempotencyLayer, Invocation,
-    ManualClock, MissingKey, Outcome, Status, Store,
+    BatchItem, DynamoStore, GuardError, IdempotencyConfig, IdempotencyGuard, IdempotencyLayer, Invocation, ManualClock,
+    MissingKey, Outcome, Status, Store,
 };
 use herald_tests::TestResult;
 use herald_tests::aws::sdk_config;
@@ -35,7 +35,10 @@ async fn setup(config: IdempotencyConfig) -> TestResult<Setup> {
 }
 
 fn uncached() -> IdempotencyConfig {
-    IdempotencyConfig { cache_capacity: 0, ..IdempotencyConfig::new("inventory") }
+    IdempotencyConfig {
+        cache_capacity: 0,
+        ..IdempotencyConfig::new("inventory")
+    }
 }
 
 fn deadline_in(clock: &ManualClock, seconds: i64) -> Option<i64> {
@@ -54,10 +57,14 @@ async fn a_duplicate_delivery_runs_the_handler_once_and_returns_the_first_result
     };
 
     // When the event is delivered twice
-    let first = guard.run(Invocation::of(&event, deadline_in(&clock, 30))?, handler).await?;
+    let first = guard
+        .run(Invocation::of(&event, deadline_in(&clock, 30))?, handler)
+        .await?;
     let first_calls = calls.total();
     calls.reset();
-    let second = guard.run(Invocation::of(&event, deadline_in(&clock, 30))?, handler).await?;
+    let second = guard
+        .run(Invocation::of(&event, deadline_in(&clock, 30))?, handler)
+        .await?;
 
     // Then the handler ran once, the duplicate got the first result, for 2 + 1 DynamoDB calls
     assert_eq!(runs.load(Ordering::SeqCst), 1);
@@ -80,11 +87,15 @@ async fn a_warm_container_answers_a_repeated_duplicate_from_its_cache_with_no_ca
         runs.fetch_add(1, Ordering::SeqCst);
         Ok::<_, HandlerError>(42_u32)
     };
-    guard.run(Invocation::of(&event, deadline_in(&clock, 30))?, handler).await?;
+    guard
+        .run(Invocation::of(&event, deadline_in(&clock, 30))?, handler)
+        .await?;
     calls.reset();
 
     // When the same event arrives again in the same container
-    let again = guard.run(Invocation::of(&event, deadline_in(&clock, 30))?, handler).await?;
+    let again = guard
+        .run(Invocation::of(&event, deadline_in(&clock, 30))?, handler)
+        .await?;
 
     // Then it is answered from memory
     assert_eq!(again.outcome, Outcome::Cached);
@@ -99,11 +110,19 @@ async fn an_expired_record_is_taken_over_and_run_again() -> TestResult {
     // Given a completed event whose record is past its TTL, which DynamoDB has not deleted yet
     let Setup { guard, clock, .. } = setup(uncached()).await?;
     let event = cancellation()?;
-    guard.run(Invocation::of(&event, deadline_in(&clock, 30))?, || async { Ok::<_, HandlerError>(1) }).await?;
+    guard
+        .run(Invocation::of(&event, deadline_in(&clock, 30))?, || async {
+            Ok::<_, HandlerError>(1)
+        })
+        .await?;
     clock.advance(Duration::from_secs(3601));
 
     // When it is delivered again
-    let again = guard.run(Invocation::of(&event, deadline_in(&clock, 30))?, || async { Ok::<_, HandlerError>(2) }).await?;
+    let again = guard
+        .run(Invocation::of(&event, deadline_in(&clock, 30))?, || async {
+            Ok::<_, HandlerError>(2)
+        })
+        .await?;
 
     // Then the expired record is replaced and the handler runs
     assert_eq!(again.outcome, Outcome::ExpiredTakeover);
@@ -116,13 +135,19 @@ async fn the_same_key_with_other_data_is_rejected_as_a_payload_mismatch() -> Tes
     // Given a completed event
     let Setup { guard, clock, .. } = setup(uncached()).await?;
     let event = cancellation()?;
-    guard.run(Invocation::of(&event, deadline_in(&clock, 30))?, || async { Ok::<_, HandlerError>(()) }).await?;
+    guard
+        .run(Invocation::of(&event, deadline_in(&clock, 30))?, || async {
+            Ok::<_, HandlerError>(())
+        })
+        .await?;
 
     // When another event reuses its event_id with other data
     let mut reused = event.clone();
     reused.detail.data.order_id = "ord-9999".into();
     let error = guard
-        .run(Invocation::of(&reused, deadline_in(&clock, 30))?, || async { Ok::<_, HandlerError>(()) })
+        .run(Invocation::of(&reused, deadline_in(&clock, 30))?, || async {
+            Ok::<_, HandlerError>(())
+        })
         .await
         .err()
         .ok_or("a payload mismatch must fail")?;
@@ -140,7 +165,9 @@ async fn a_retryable_failure_releases_the_claim_so_the_retry_runs() -> TestResul
     let Setup { guard, clock, .. } = setup(uncached()).await?;
     let event = cancellation()?;
     let first = guard
-        .run(Invocation::of(&event, deadline_in(&clock, 30))?, || async { Err::<u32, _>(HandlerError::Transient) })
+        .run(Invocation::of(&event, deadline_in(&clock, 30))?, || async {
+            Err::<u32, _>(HandlerError::Transient)
+        })
         .await
         .err()
         .ok_or("must fail")?;
@@ -149,7 +176,11 @@ async fn a_retryable_failure_releases_the_claim_so_the_retry_runs() -> TestResul
     assert_eq!(guard.store().get(&key).await?, None, "the claim was released");
 
     // When the event is retried at once
-    let retry = guard.run(Invocation::of(&event, deadline_in(&clock, 30))?, || async { Ok::<_, HandlerError>(7) }).await?;
+    let retry = guard
+        .run(Invocation::of(&event, deadline_in(&clock, 30))?, || async {
+            Ok::<_, HandlerError>(7)
+        })
+        .await?;
 
     // Then it runs as a fresh claim
     assert_eq!(retry.outcome, Outcome::Claimed);
@@ -167,11 +198,19 @@ async fn a_non_retryable_failure_is_recorded_and_not_run_again_by_an_automatic_r
         runs.fetch_add(1, Ordering::SeqCst);
         Err::<u32, _>(HandlerError::Permanent)
     };
-    let first = guard.run(Invocation::of(&event, deadline_in(&clock, 30))?, failing).await.err().ok_or("must fail")?;
+    let first = guard
+        .run(Invocation::of(&event, deadline_in(&clock, 30))?, failing)
+        .await
+        .err()
+        .ok_or("must fail")?;
     assert!(matches!(first, GuardError::Handler(HandlerError::Permanent)));
 
     // When Lambda retries it automatically
-    let retry = guard.run(Invocation::of(&event, deadline_in(&clock, 30))?, failing).await.err().ok_or("must fail")?;
+    let retry = guard
+        .run(Invocation::of(&event, deadline_in(&clock, 30))?, failing)
+        .await
+        .err()
+        .ok_or("must fail")?;
 
     // Then it is answered at once from the FAILED record, without running
     assert_eq!(runs.load(Ordering::SeqCst), 1);
@@ -184,7 +223,10 @@ async fn a_non_retryable_failure_is_recorded_and_not_run_again_by_an_automatic_r
     assert_eq!(guard.store().get(&key).await?.map(|r| r.status), Some(Status::Failed));
 
     // And a redrive after the fix may replace the FAILED record on purpose
-    let redrive = Invocation { replace_failed: true, ..Invocation::of(&event, deadline_in(&clock, 30))? };
+    let redrive = Invocation {
+        replace_failed: true,
+        ..Invocation::of(&event, deadline_in(&clock, 30))?
+    };
     let fixed = guard.run(redrive, || async { Ok::<_, HandlerError>(1) }).await?;
     assert_eq!(fixed.outcome, Outcome::Reprocessed);
     Ok(())
@@ -202,19 +244,28 @@ async fn a_live_claim_answers_already_in_progress_and_a_passed_lease_is_taken_ov
 
     // When the event is redelivered while the lease runs, and again after it passed
     let early = guard
-        .run(Invocation::of(&event, deadline_in(&clock, 10))?, || async { Ok::<_, HandlerError>(1) })
+        .run(Invocation::of(&event, deadline_in(&clock, 10))?, || async {
+            Ok::<_, HandlerError>(1)
+        })
         .await
         .err()
         .ok_or("a live claim must answer AlreadyInProgress")?;
     clock.advance(Duration::from_secs(10));
-    let late = guard.run(Invocation::of(&event, deadline_in(&clock, 10))?, || async { Ok::<_, HandlerError>(2) }).await?;
+    let late = guard
+        .run(Invocation::of(&event, deadline_in(&clock, 10))?, || async {
+            Ok::<_, HandlerError>(2)
+        })
+        .await?;
 
     // Then the early one is told to retry, and the late one takes over and completes
     assert!(matches!(early, GuardError::AlreadyInProgress { .. }), "{early}");
     assert!(early.is_retryable());
     assert_eq!(late.outcome, Outcome::ExpiredTakeover);
     let key = guard.config().record_key(&event.detail.metadata.event_id.to_string());
-    assert_eq!(guard.store().get(&key).await?.map(|r| r.status), Some(Status::Completed));
+    assert_eq!(
+        guard.store().get(&key).await?.map(|r| r.status),
+        Some(Status::Completed)
+    );
     Ok(())
 }
 
@@ -222,13 +273,23 @@ async fn a_live_claim_answers_already_in_progress_and_a_passed_lease_is_taken_ov
 async fn an_event_without_a_key_is_rejected_by_default_or_run_unguarded_when_configured() -> TestResult {
     let event = cancellation()?;
     let strict = setup(uncached()).await?;
-    let lenient = setup(IdempotencyConfig { missing_key: MissingKey::RunUnguarded, ..uncached() }).await?;
+    let lenient = setup(IdempotencyConfig {
+        missing_key: MissingKey::RunUnguarded,
+        ..uncached()
+    })
+    .await?;
     let keyless = |clock: &ManualClock| -> TestResult<Invocation> {
         Ok(Invocation::of(&event, deadline_in(clock, 30))?.with_key(None))
     };
 
-    let rejected = strict.guard.run(keyless(&strict.clock)?, || async { Ok::<_, HandlerError>(1) }).await;
-    let unguarded = lenient.guard.run(keyless(&lenient.clock)?, || async { Ok::<_, HandlerError>(1) }).await?;
+    let rejected = strict
+        .guard
+        .run(keyless(&strict.clock)?, || async { Ok::<_, HandlerError>(1) })
+        .await;
+    let unguarded = lenient
+        .guard
+        .run(keyless(&lenient.clock)?, || async { Ok::<_, HandlerError>(1) })
+        .await?;
 
     let rejected = rejected.err().ok_or("must be rejected")?;
     assert!(matches!(rejected, GuardError::MissingKey { .. }) && !rejected.is_retryable());
@@ -243,18 +304,19 @@ async fn a_consumer_derived_key_makes_two_events_of_one_order_one() -> TestResul
     let Setup { guard, clock, .. } = setup(uncached()).await?;
     let first = cancellation()?;
     let second = cancellation()?; // same data, another event_id
-    let by_order = |e: &herald::Envelope<shop_events::OrderCancelledV1>| {
-        Some(format!("{}#{}", e.data().order_id, e.detail_type))
-    };
+    let by_order =
+        |e: &herald::Envelope<shop_events::OrderCancelledV1>| Some(format!("{}#{}", e.data().order_id, e.detail_type));
 
-    let a = guard.run(Invocation::of(&first, deadline_in(&clock, 30))?.with_key(by_order(&first)), || async {
-        Ok::<_, HandlerError>(1)
-    });
+    let a = guard.run(
+        Invocation::of(&first, deadline_in(&clock, 30))?.with_key(by_order(&first)),
+        || async { Ok::<_, HandlerError>(1) },
+    );
     let a = a.await?;
     let b = guard
-        .run(Invocation::of(&second, deadline_in(&clock, 30))?.with_key(by_order(&second)), || async {
-            Ok::<_, HandlerError>(2)
-        })
+        .run(
+            Invocation::of(&second, deadline_in(&clock, 30))?.with_key(by_order(&second)),
+            || async { Ok::<_, HandlerError>(2) },
+        )
         .await?;
 
     assert_eq!((a.outcome, b.outcome), (Outcome::Claimed, Outcome::Duplicate));
@@ -267,7 +329,11 @@ async fn a_mixed_batch_reports_exactly_the_in_progress_and_failing_items() -> Te
     // Given a completed event, a live claim, a fresh event that will fail and seven fresh ones
     let Setup { guard, clock, calls } = setup(uncached()).await?;
     let done = cancellation()?;
-    guard.run(Invocation::of(&done, deadline_in(&clock, 30))?, || async { Ok::<_, HandlerError>(0) }).await?;
+    guard
+        .run(Invocation::of(&done, deadline_in(&clock, 30))?, || async {
+            Ok::<_, HandlerError>(0)
+        })
+        .await?;
     let busy = cancellation()?;
     let hold = guard.run(Invocation::of(&busy, deadline_in(&clock, 30))?, || async {
         std::future::pending::<Result<u32, HandlerError>>().await
@@ -285,7 +351,11 @@ async fn a_mixed_batch_reports_exactly_the_in_progress_and_failing_items() -> Te
     let items = items
         .into_iter()
         .map(|(item_id, event)| {
-            Ok(BatchItem { item_id, invocation: Invocation::of(&event, deadline_in(&clock, 30))?, event })
+            Ok(BatchItem {
+                item_id,
+                invocation: Invocation::of(&event, deadline_in(&clock, 30))?,
+                event,
+            })
         })
         .collect::<TestResult<Vec<_>>>()?;
     calls.reset();
@@ -303,8 +373,12 @@ async fn a_mixed_batch_reports_exactly_the_in_progress_and_failing_items() -> Te
         .await;
 
     // Then only the in-progress and the failing items are reported, in a handful of calls
-    let failures: Vec<String> =
-        report.response().batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
+    let failures: Vec<String> = report
+        .response()
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect();
     assert_eq!(failures, vec!["m-busy".to_owned(), "m-failing".to_owned()]);
     let outcomes: Vec<String> = report
         .items
@@ -314,9 +388,16 @@ async fn a_mixed_batch_reports_exactly_the_in_progress_and_failing_items() -> Te
             Err(error) => error.error_type().to_owned(),
         })
         .collect();
-    assert_eq!(outcomes[..3], ["duplicate", "Idempotency.AlreadyInProgress", "Test.Permanent"]);
+    assert_eq!(
+        outcomes[..3],
+        ["duplicate", "Idempotency.AlreadyInProgress", "Test.Permanent"]
+    );
     assert!(outcomes[3..].iter().all(|o| o == "claimed"), "{outcomes:?}");
-    assert!(calls.total() <= 4, "claims (2) and settlement (1); got {:?}", calls.by_operation());
+    assert!(
+        calls.total() <= 4,
+        "claims (2) and settlement (1); got {:?}",
+        calls.by_operation()
+    );
     Ok(())
 }
 
@@ -326,7 +407,11 @@ async fn a_batch_of_ten_fresh_events_costs_at_most_three_calls() -> TestResult {
     let items = (0..10)
         .map(|n| {
             let event = cancellation()?;
-            Ok(BatchItem { item_id: format!("m-{n}"), invocation: Invocation::of(&event, deadline_in(&clock, 30))?, event })
+            Ok(BatchItem {
+                item_id: format!("m-{n}"),
+                invocation: Invocation::of(&event, deadline_in(&clock, 30))?,
+                event,
+            })
         })
         .collect::<TestResult<Vec<_>>>()?;
 
@@ -344,25 +429,37 @@ async fn the_tower_layer_guards_a_lambda_service() -> TestResult {
     let Setup { guard, .. } = setup(uncached()).await?;
     let runs = Arc::new(AtomicUsize::new(0));
     let counted = runs.clone();
-    let inner = service_fn(move |event: LambdaEvent<herald::Envelope<shop_events::OrderCancelledV1>>| {
-        let counted = counted.clone();
-        async move {
-            counted.fetch_add(1, Ordering::SeqCst);
-            Ok::<_, HandlerError>(event.payload.data().order_id.clone())
-        }
-    });
+    let inner = service_fn(
+        move |event: LambdaEvent<herald::Envelope<shop_events::OrderCancelledV1>>| {
+            let counted = counted.clone();
+            async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, HandlerError>(event.payload.data().order_id.clone())
+            }
+        },
+    );
     let mut service = IdempotencyLayer::new(guard).layer(inner);
     let event = cancellation()?;
     let mut context = Context::default();
     context.deadline = u64::try_from(chrono::Utc::now().timestamp_millis() + 30_000)?;
 
     // When the same event is invoked twice
-    let first = service.ready().await?.call(LambdaEvent::new(event.clone(), context.clone())).await?;
+    let first = service
+        .ready()
+        .await?
+        .call(LambdaEvent::new(event.clone(), context.clone()))
+        .await?;
     let second = service.ready().await?.call(LambdaEvent::new(event, context)).await?;
 
     // Then the inner service ran once and the response says what happened
     assert_eq!(runs.load(Ordering::SeqCst), 1);
-    assert_eq!(serde_json::to_value(&first)?, serde_json::json!({"outcome": "claimed", "result": "ord-1001"}));
-    assert_eq!(serde_json::to_value(&second)?, serde_json::json!({"outcome": "duplicate", "result": "ord-1001"}));
+    assert_eq!(
+        serde_json::to_value(&first)?,
+        serde_json::json!({"outcome": "claimed", "result": "ord-1001"})
+    );
+    assert_eq!(
+        serde_json::to_value(&second)?,
+        serde_json::json!({"outcome": "duplicate", "result": "ord-1001"})
+    );
     Ok(())
 }

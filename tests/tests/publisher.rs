@@ -113,11 +113,7 @@ impl Intercept for ThrottleEntries {
     }
 }
 
-async fn publisher_with(
-    interceptor: Option<ThrottleEntries>,
-    bus_name: &str,
-    max_attempts: u32,
-) -> Publisher {
+async fn publisher_with(interceptor: Option<ThrottleEntries>, bus_name: &str, max_attempts: u32) -> Publisher {
     let config = sdk_config().await;
     let mut builder = aws_sdk_eventbridge::config::Builder::from(&config);
     if let Some(interceptor) = interceptor {
@@ -141,7 +137,12 @@ fn ids(events: &[Outgoing]) -> BTreeSet<Uuid> {
 fn received_ids(bodies: &[serde_json::Value]) -> TestResult<Vec<Uuid>> {
     bodies
         .iter()
-        .map(|body| Ok(RawEvent::from_value(body.clone()).decode::<OrderCancelledV1>()?.metadata().event_id))
+        .map(|body| {
+            Ok(RawEvent::from_value(body.clone())
+                .decode::<OrderCancelledV1>()?
+                .metadata()
+                .event_id)
+        })
         .collect()
 }
 
@@ -151,7 +152,10 @@ async fn twenty_five_events_arrive_complete_in_batches_of_ten() -> TestResult {
     let config = sdk_config().await;
     let wiring = BusToQueue::create(&config, &pattern()).await?;
     let calls = Arc::new(Mutex::new(Vec::new()));
-    let counter = ThrottleEntries { calls: calls.clone(), ..Default::default() };
+    let counter = ThrottleEntries {
+        calls: calls.clone(),
+        ..Default::default()
+    };
     let publisher = publisher_with(Some(counter), &wiring.bus_name, 5).await;
     let events = cancellations(25)?;
 
@@ -177,24 +181,36 @@ async fn an_oversize_entry_is_rejected_before_anything_is_sent() -> TestResult {
     let config = sdk_config().await;
     let wiring = BusToQueue::create(&config, &json!({"source": ["shop.orders"]})).await?;
     let calls = Arc::new(Mutex::new(Vec::new()));
-    let counter = ThrottleEntries { calls: calls.clone(), ..Default::default() };
+    let counter = ThrottleEntries {
+        calls: calls.clone(),
+        ..Default::default()
+    };
     let publisher = publisher_with(Some(counter), &wiring.bus_name, 5).await;
     let placed_json = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../events/shop.orders/OrderPlaced/v1.sample.json"
     ))?;
-    let mut huge = RawEvent::from_value(serde_json::from_str(&placed_json)?).decode::<OrderPlacedV1>()?.detail.data;
+    let mut huge = RawEvent::from_value(serde_json::from_str(&placed_json)?)
+        .decode::<OrderPlacedV1>()?
+        .detail
+        .data;
     huge.items[0].name = "x".repeat(MAX_ENTRY_BYTES);
     let huge = Outgoing::new(&Detail::new(huge, "order-service"))?;
     let mut events = cancellations(2)?;
     events.insert(1, huge.clone());
 
     // When they are published
-    let error = publisher.publish(&events).await.err().ok_or("an oversize entry must fail")?;
+    let error = publisher
+        .publish(&events)
+        .await
+        .err()
+        .ok_or("an oversize entry must fail")?;
 
     // Then the error names the event, nothing was sent, and nothing arrives
     match &error {
-        PublishError::EntryTooLarge { event_id, size, limit, .. } => {
+        PublishError::EntryTooLarge {
+            event_id, size, limit, ..
+        } => {
             assert_eq!(*event_id, huge.event_id());
             assert!(size > limit);
         }
@@ -202,9 +218,16 @@ async fn an_oversize_entry_is_rejected_before_anything_is_sent() -> TestResult {
     }
     assert!(error.to_string().contains(&huge.event_id().to_string()));
     assert!(!error.is_retryable());
-    assert!(calls.lock().map_err(|_| "poisoned")?.is_empty(), "no PutEvents call was made");
+    assert!(
+        calls.lock().map_err(|_| "poisoned")?.is_empty(),
+        "no PutEvents call was made"
+    );
     let sqs = aws_sdk_sqs::Client::new(&config);
-    assert!(drain_queue(&sqs, &wiring.queue_url, 0, Duration::from_secs(1)).await?.is_empty());
+    assert!(
+        drain_queue(&sqs, &wiring.queue_url, 0, Duration::from_secs(1))
+            .await?
+            .is_empty()
+    );
     Ok(())
 }
 
@@ -247,7 +270,11 @@ async fn an_entry_that_keeps_failing_is_returned_to_the_caller_not_dropped() -> 
     let events = cancellations(25)?;
 
     // When 25 are published
-    let error = publisher.publish(&events).await.err().ok_or("the stuck entry must be reported")?;
+    let error = publisher
+        .publish(&events)
+        .await
+        .err()
+        .ok_or("the stuck entry must be reported")?;
 
     // Then exactly that entry is reported, with its attempts, and the other 24 arrived
     match &error {

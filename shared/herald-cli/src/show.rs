@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use herald::idempotency::GuardedEvent;
 use herald::{EnvelopeError, Metadata, RawEvent};
 use shop_events::ShopEvent;
 use uuid::Uuid;
@@ -44,10 +45,16 @@ pub fn run(paths: &[PathBuf], out: &mut impl Write) -> Result<(), ShowError> {
     files.sort();
     let mut events = Vec::with_capacity(files.len());
     for path in files {
-        let bytes = std::fs::read(&path).map_err(|source| ShowError::Read { path: path.clone(), source })?;
+        let bytes = std::fs::read(&path).map_err(|source| ShowError::Read {
+            path: path.clone(),
+            source,
+        })?;
         let event = RawEvent::parse(&bytes)
             .and_then(RawEvent::decode_set::<ShopEvent>)
-            .map_err(|source| ShowError::Decode { path, source: Box::new(source) })?;
+            .map_err(|source| ShowError::Decode {
+                path,
+                source: Box::new(source),
+            })?;
         events.push(event);
     }
     print_flows(&events, out)
@@ -60,7 +67,10 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), ShowError> {
         files.push(path.to_owned());
         return Ok(());
     }
-    let read_error = |source| ShowError::Read { path: path.to_owned(), source };
+    let read_error = |source| ShowError::Read {
+        path: path.to_owned(),
+        source,
+    };
     for entry in std::fs::read_dir(path).map_err(read_error)? {
         let entry = entry.map_err(read_error)?.path();
         let is_sample = entry
@@ -117,7 +127,9 @@ fn print_children(
             out,
             "{indent}{} {}  {}  [{} event_id={}]",
             if last { "└─" } else { "├─" },
-            metadata.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            metadata
+                .occurred_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             describe(event),
             metadata.producer,
             metadata.event_id,
@@ -181,6 +193,7 @@ fn describe(event: &ShopEvent) -> String {
                 d.method
             )
         }
+        other => format!("{} v{}", other.detail_type(), other.metadata().schema_version),
     }
 }
 
@@ -203,7 +216,10 @@ mod tests {
         let paid = text.find("PaymentCaptured v1  pay-9001").unwrap_or(0);
         let cancelled = text.find("OrderCancelled v1  ord-1001").unwrap_or(0);
         assert!(placed < paid && paid < cancelled, "{text}");
-        assert!(text.contains("│  ├─") || text.contains("   ├─"), "effects are indented under causes: {text}");
+        assert!(
+            text.contains("│  ├─") || text.contains("   ├─"),
+            "effects are indented under causes: {text}"
+        );
         assert!(text.contains("total 1847.09 EUR"), "{text}");
         Ok(())
     }
@@ -215,7 +231,9 @@ mod tests {
         let bad = dir.join("v1.sample.broken.json");
         std::fs::write(&bad, "{\"id\": \"abc\", \"detail-type\": ")?;
 
-        let error = run(std::slice::from_ref(&dir), &mut Vec::new()).err().ok_or("must fail")?;
+        let error = run(std::slice::from_ref(&dir), &mut Vec::new())
+            .err()
+            .ok_or("must fail")?;
 
         let message = error.to_string();
         assert!(message.contains("v1.sample.broken.json"), "{message}");

@@ -127,6 +127,16 @@ impl<D: EventDetail> Detail<D> {
         )
     }
 
+    /// A detail caused by another event whose `event_id` is stable: a UUID v5 of the cause's
+    /// `event_id`, this detail-type and `discriminator` (what tells apart several events of one
+    /// type caused by one event, e.g. a contract id; `""` when there is one). A handler that is
+    /// retried after publishing re-publishes the same `event_id`, which consumers deduplicate.
+    pub fn caused_by_stable(cause: &Metadata, discriminator: &str, data: D, producer: &str) -> Self {
+        let name = format!("{}#{}#{discriminator}", cause.event_id, D::DETAIL_TYPE);
+        let event_id = Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes());
+        Self::with_metadata(data, producer, event_id, cause.correlation_id, Some(cause.event_id))
+    }
+
     fn with_metadata(
         data: D,
         producer: &str,
@@ -220,9 +230,7 @@ pub enum EnvelopeError {
         accepted: String,
     },
     /// The detail-type is handled, but not at this schema version.
-    #[error(
-        "event ({ids}): {detail_type} schema_version {version} is not supported; supported: {supported:?}"
-    )]
+    #[error("event ({ids}): {detail_type} schema_version {version} is not supported; supported: {supported:?}")]
     UnsupportedVersion {
         /// Ids of the event.
         ids: EventIds,
@@ -416,7 +424,11 @@ impl RawEvent {
                 .strip_prefix("missing field `")
                 .and_then(|rest| rest.split('`').next())
             {
-                path = if path == "." { field.to_owned() } else { format!("{path}.{field}") };
+                path = if path == "." {
+                    field.to_owned()
+                } else {
+                    format!("{path}.{field}")
+                };
             }
             self.invalid(&path, reason)
         })
@@ -427,7 +439,11 @@ impl RawEvent {
     pub fn not_accepted(&self, accepted: &[Accepted]) -> EnvelopeError {
         let ids = self.ids.clone();
         let (Some(source), Some(detail_type)) = (self.source(), self.detail_type()) else {
-            return self.missing_route(if self.detail_type().is_none() { "detail-type" } else { "source" });
+            return self.missing_route(if self.detail_type().is_none() {
+                "detail-type"
+            } else {
+                "source"
+            });
         };
         let same_route: Vec<&Accepted> = accepted
             .iter()
@@ -437,8 +453,7 @@ impl RawEvent {
             return match self.schema_version() {
                 Err(invalid) => invalid,
                 Ok(version) => {
-                    let mut supported: Vec<u32> =
-                        same_route.iter().flat_map(|a| a.versions.iter().copied()).collect();
+                    let mut supported: Vec<u32> = same_route.iter().flat_map(|a| a.versions.iter().copied()).collect();
                     supported.sort_unstable();
                     supported.dedup();
                     self.unsupported_version(detail_type, version, &supported)
@@ -604,7 +619,9 @@ pub trait EventSet: Sized {
 }
 
 /// Declares the events a consumer handles, once: an enum with one variant per detail-type,
-/// holding the typed envelope, and its [`EventSet`] implementation.
+/// holding the typed envelope, with its [`EventSet`] and
+/// [`GuardedEvent`](crate::idempotency::GuardedEvent) implementations (every working type must
+/// be `Serialize`, for the idempotency payload hash).
 ///
 /// ```
 /// # use herald::envelope::{EventDetail, Envelope};
@@ -654,6 +671,26 @@ macro_rules! event_set {
                     }
                 )+
                 ::std::result::Result::Err(raw.not_accepted(&Self::accepted()))
+            }
+        }
+
+        impl $crate::idempotency::GuardedEvent for $name {
+            fn metadata(&self) -> &$crate::envelope::Metadata {
+                match self {
+                    $( Self::$variant(event) => &event.detail.metadata, )+
+                }
+            }
+
+            fn detail_type(&self) -> &str {
+                match self {
+                    $( Self::$variant(event) => &event.detail_type, )+
+                }
+            }
+
+            fn data_json(&self) -> ::std::result::Result<::std::vec::Vec<u8>, $crate::__serde_json::Error> {
+                match self {
+                    $( Self::$variant(event) => $crate::__serde_json::to_vec(&event.detail.data), )+
+                }
             }
         }
     };

@@ -8,13 +8,24 @@
 //!   that sends them to a bus in batches, retrying only the entries that failed.
 //! - [`idempotency`]: the guard that runs each event's reaction once and loses none: claims
 //!   with a lease in DynamoDB (or memory), a tower layer, a batch form, a warm-container cache.
+//! - [`consumer`]: a domain reaction as a Lambda consumer: decode once, guard, react, and log
+//!   one outcome line per event inside a span carrying the event's ids.
+//! - [`env`]: required environment variables, read once at cold start.
+//! - [`telemetry`]: JSON logs whose every line carries the event's ids.
 //! - [`error`]: the [`Classify`](error::Classify) trait that sorts every error into retryable or not.
 
+pub mod consumer;
+pub mod env;
 pub mod envelope;
 pub mod error;
 pub mod idempotency;
 pub mod publish;
+pub mod telemetry;
 
+pub use consumer::{Consumer, ConsumerError};
 pub use envelope::{Detail, Envelope, EnvelopeError, EventDetail, Metadata, RawEvent};
 pub use error::Classify;
-pub use publish::{Outgoing, PublishError, Publisher, PublisherConfig};
+pub use publish::{Emitted, Outgoing, PublishError, Publisher, PublisherConfig};
+
+#[doc(hidden)]
+pub use serde_json as __serde_json;

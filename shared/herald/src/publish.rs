@@ -97,13 +97,9 @@ impl Outgoing {
     ///
     /// # Errors
     /// [`PublishError::Serialize`] when the data cannot be serialized.
-    pub fn with_resources<D: EventDetail>(
-        detail: &Detail<D>,
-        resources: Vec<String>,
-    ) -> Result<Self, PublishError> {
+    pub fn with_resources<D: EventDetail>(detail: &Detail<D>, resources: Vec<String>) -> Result<Self, PublishError> {
         let event_id = detail.metadata.event_id;
-        let json = serde_json::to_string(detail)
-            .map_err(|source| PublishError::Serialize { event_id, source })?;
+        let json = serde_json::to_string(detail).map_err(|source| PublishError::Serialize { event_id, source })?;
         Ok(Self::from_parts(
             event_id,
             D::SOURCE,
@@ -166,6 +162,24 @@ impl Outgoing {
     }
 }
 
+/// What a handler reports about an event it published: enough to follow the causation chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Emitted {
+    /// The detail-type published.
+    pub detail_type: String,
+    /// Its `metadata.event_id`.
+    pub event_id: Uuid,
+}
+
+impl From<&Outgoing> for Emitted {
+    fn from(event: &Outgoing) -> Self {
+        Self {
+            detail_type: event.detail_type.clone(),
+            event_id: event.event_id,
+        }
+    }
+}
+
 /// An entry that was not accepted after every attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FailedEntry {
@@ -192,7 +206,9 @@ impl FailedEntry {
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
     /// An entry is over EventBridge's size limit; nothing was sent.
-    #[error("event {event_id} ({detail_type}) is {size} bytes, over EventBridge's {limit}-byte entry limit; nothing was sent")]
+    #[error(
+        "event {event_id} ({detail_type}) is {size} bytes, over EventBridge's {limit}-byte entry limit; nothing was sent"
+    )]
     EntryTooLarge {
         /// The event's `metadata.event_id`.
         event_id: Uuid,
@@ -224,7 +240,12 @@ pub enum PublishError {
 fn describe(failed: &[FailedEntry]) -> String {
     failed
         .iter()
-        .map(|f| format!("{} {} ({}: {})", f.detail_type, f.event_id, f.error_code, f.error_message))
+        .map(|f| {
+            format!(
+                "{} {} ({}: {})",
+                f.detail_type, f.event_id, f.error_code, f.error_message
+            )
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -344,7 +365,10 @@ impl Publisher {
                                 result.error_message().unwrap_or_default().to_owned(),
                             ),
                         )),
-                        None => Some((*event, ("MissingResult".to_owned(), "no result entry in response".to_owned()))),
+                        None => Some((
+                            *event,
+                            ("MissingResult".to_owned(), "no result entry in response".to_owned()),
+                        )),
                     })
                     .collect()
             }
@@ -356,7 +380,10 @@ impl Publisher {
                     .unwrap_or("SdkError")
                     .to_owned();
                 let message = aws_sdk_eventbridge::error::DisplayErrorContext(&error).to_string();
-                batch.iter().map(|event| (*event, (code.clone(), message.clone()))).collect()
+                batch
+                    .iter()
+                    .map(|event| (*event, (code.clone(), message.clone())))
+                    .collect()
             }
         }
     }

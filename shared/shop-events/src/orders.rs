@@ -200,3 +200,52 @@ pub enum ReturnReason {
     /// Anything else.
     Other,
 }
+
+/// OrderPlaced at either version, for consumers that need the fat v1 and must refuse the thin v2
+/// clearly instead of guessing. Serializes as the data it was decoded from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum OrderPlaced {
+    /// Version 1: customer, lines and totals.
+    Full(OrderPlacedV1),
+    /// Version 2: ids and a summary only.
+    Thin(OrderPlacedV2),
+}
+
+impl From<OrderPlacedV1> for OrderPlaced {
+    fn from(v1: OrderPlacedV1) -> Self {
+        Self::Full(v1)
+    }
+}
+
+impl From<OrderPlacedV2> for OrderPlaced {
+    fn from(v2: OrderPlacedV2) -> Self {
+        Self::Thin(v2)
+    }
+}
+
+impl OrderPlaced {
+    /// The order's id, at either version.
+    pub fn order_id(&self) -> &str {
+        match self {
+            Self::Full(v1) => &v1.order_id,
+            Self::Thin(v2) => &v2.order_id,
+        }
+    }
+
+    /// The customer's id, at either version.
+    pub fn customer_id(&self) -> &str {
+        match self {
+            Self::Full(v1) => &v1.customer.customer_id,
+            Self::Thin(v2) => &v2.customer_id,
+        }
+    }
+
+    /// The fat event, or `None` for a thin one.
+    pub fn full(&self) -> Option<&OrderPlacedV1> {
+        match self {
+            Self::Full(v1) => Some(v1),
+            Self::Thin(_) => None,
+        }
+    }
+}

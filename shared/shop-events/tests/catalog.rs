@@ -42,7 +42,10 @@ fn catalog_files() -> Result<Vec<CatalogFile>, Box<dyn Error>> {
                     .and_then(|v| v.strip_prefix('v'))
                     .and_then(|v| v.parse().ok())
                     .ok_or_else(|| format!("{}: name must start with v<N>.", path.display()))?;
-                let kind = parts.next().ok_or_else(|| format!("{}: no kind", path.display()))?.to_owned();
+                let kind = parts
+                    .next()
+                    .ok_or_else(|| format!("{}: no kind", path.display()))?
+                    .to_owned();
                 let name_of = |p: &Path| p.file_name().and_then(|n| n.to_str()).map(str::to_owned);
                 files.push(CatalogFile {
                     source: name_of(&source).ok_or("bad source dir")?,
@@ -70,7 +73,11 @@ fn samples() -> Result<Vec<CatalogFile>, Box<dyn Error>> {
 #[test]
 fn every_sample_decodes_reencodes_unchanged_and_decodes_equal() -> TestResult {
     let samples = samples()?;
-    assert!(samples.len() >= 7, "expected the starting set of samples, found {}", samples.len());
+    assert!(
+        samples.len() >= 7,
+        "expected the starting set of samples, found {}",
+        samples.len()
+    );
     for sample in samples {
         let original = read_json(&sample.path)?;
         let decoded = RawEvent::from_value(original.clone())
@@ -79,7 +86,12 @@ fn every_sample_decodes_reencodes_unchanged_and_decodes_equal() -> TestResult {
         let reencoded = serde_json::to_value(&decoded)?;
         assert_eq!(reencoded, original, "{} changed on re-encoding", sample.path.display());
         let again = RawEvent::from_value(reencoded).decode_set::<ShopEvent>()?;
-        assert_eq!(again, decoded, "{} decoded differently the second time", sample.path.display());
+        assert_eq!(
+            again,
+            decoded,
+            "{} decoded differently the second time",
+            sample.path.display()
+        );
     }
     Ok(())
 }
@@ -90,7 +102,11 @@ fn every_sample_sits_where_its_source_detail_type_and_version_say() -> TestResul
         let raw = RawEvent::from_value(read_json(&sample.path)?);
         let place = sample.path.display();
         assert_eq!(raw.source(), Some(sample.source.as_str()), "{place}: source");
-        assert_eq!(raw.detail_type(), Some(sample.detail_type.as_str()), "{place}: detail-type");
+        assert_eq!(
+            raw.detail_type(),
+            Some(sample.detail_type.as_str()),
+            "{place}: detail-type"
+        );
         assert_eq!(raw.schema_version()?, sample.version, "{place}: schema_version");
     }
     Ok(())
@@ -121,7 +137,9 @@ fn schemas_reject_a_detail_that_breaks_them() -> TestResult {
     // Guards the test above against a schema that accepts anything.
     let dir = events_dir().join("shop.orders/OrderPlaced");
     let schema = read_json(&dir.join("v1.schema.json"))?;
-    let validator = jsonschema::draft202012::options().should_validate_formats(true).build(&schema)?;
+    let validator = jsonschema::draft202012::options()
+        .should_validate_formats(true)
+        .build(&schema)?;
     let mut detail = read_json(&dir.join("v1.sample.json"))?
         .get("detail")
         .cloned()
@@ -142,7 +160,11 @@ fn every_rust_event_type_has_a_schema_and_every_schema_a_sample_and_a_type() -> 
     let sampled: BTreeSet<_> = files.iter().filter(|f| f.kind == "sample").map(key).collect();
     let typed: BTreeSet<_> = ShopEvent::accepted()
         .iter()
-        .flat_map(|a| a.versions.iter().map(|v| (a.source.to_owned(), a.detail_type.to_owned(), *v)))
+        .flat_map(|a| {
+            a.versions
+                .iter()
+                .map(|v| (a.source.to_owned(), a.detail_type.to_owned(), *v))
+        })
         .collect();
     assert_eq!(schemas, typed, "schemas in events/ and types in ShopEvent differ");
     assert_eq!(schemas, sampled, "every schema needs at least one sample");

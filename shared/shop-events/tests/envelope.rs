@@ -4,7 +4,7 @@
 use std::error::Error;
 use std::path::Path;
 
-use herald::envelope::{EventSet, EventIds};
+use herald::envelope::{EventIds, EventSet};
 use herald::{Classify, Detail, EnvelopeError, RawEvent};
 use serde_json::{Value, json};
 use shop_events::{OrderCancelledV1, OrderPlacedV1, OrderPlacedV2, PaymentCapturedV1};
@@ -15,7 +15,9 @@ const PLACED_ID: &str = "d2a94f60-1c7b-4e35-8f02-6a9b3c5d7e21";
 const PLACED_EVENT_ID: &str = "7c1e4b2a-5d3f-4e8b-a916-2b7d9c4e0f11";
 
 fn sample(relative: &str) -> Result<Value, Box<dyn Error>> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events").join(relative);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events")
+        .join(relative);
     Ok(serde_json::from_str(&std::fs::read_to_string(path)?)?)
 }
 
@@ -66,7 +68,10 @@ fn malformed_json_is_reported_with_the_ids_found_in_the_text() -> TestResult {
 #[test]
 fn a_missing_field_is_reported_with_its_json_path() -> TestResult {
     let mut event = placed_v1()?;
-    if let Some(customer) = event.pointer_mut("/detail/data/customer").and_then(Value::as_object_mut) {
+    if let Some(customer) = event
+        .pointer_mut("/detail/data/customer")
+        .and_then(Value::as_object_mut)
+    {
         customer.remove("email");
     }
 
@@ -135,10 +140,15 @@ fn an_unknown_detail_type_is_rejected_listing_what_is_accepted() -> TestResult {
     let mut event = placed_v1()?;
     set(&mut event, "/detail-type", json!("OrderShipped"));
 
-    let error = RawEvent::from_value(event).decode_set::<Incoming>().err().ok_or("must fail")?;
+    let error = RawEvent::from_value(event)
+        .decode_set::<Incoming>()
+        .err()
+        .ok_or("must fail")?;
 
     match &error {
-        EnvelopeError::UnknownDetailType { detail_type, accepted, .. } => {
+        EnvelopeError::UnknownDetailType {
+            detail_type, accepted, ..
+        } => {
             assert_eq!(detail_type, "OrderShipped");
             assert_eq!(accepted, "shop.orders/OrderPlaced v1|v2, shop.orders/OrderCancelled v1");
         }
@@ -154,7 +164,10 @@ fn an_unsupported_version_is_rejected_listing_the_supported_ones() -> TestResult
     set(&mut event, "/detail/metadata/schema_version", json!(3));
 
     let single = decode_v1(event.clone()).err().ok_or("v3 must fail")?;
-    let in_set = RawEvent::from_value(event).decode_set::<Incoming>().err().ok_or("v3 must fail")?;
+    let in_set = RawEvent::from_value(event)
+        .decode_set::<Incoming>()
+        .err()
+        .ok_or("v3 must fail")?;
 
     assert!(
         matches!(&single, EnvelopeError::UnsupportedVersion { version: 3, supported, .. } if supported == &[1]),
@@ -187,13 +200,18 @@ fn a_known_detail_type_from_another_source_is_a_source_mismatch() -> TestResult 
 
 #[test]
 fn a_fat_v1_order_is_upcast_to_the_thin_v2_summary() -> TestResult {
-    let placed = RawEvent::from_value(placed_v1()?).decode_versions::<OrderPlacedV2, (OrderPlacedV1, OrderPlacedV2)>()?;
+    let placed =
+        RawEvent::from_value(placed_v1()?).decode_versions::<OrderPlacedV2, (OrderPlacedV1, OrderPlacedV2)>()?;
 
     assert_eq!(placed.data().order_id, "ord-1001");
     assert_eq!(placed.data().customer_id, "cus-42");
     assert_eq!(placed.data().item_count, 3);
     assert_eq!(placed.data().total_minor, 184_709);
-    assert_eq!(placed.metadata().schema_version, 1, "the metadata still says what arrived");
+    assert_eq!(
+        placed.metadata().schema_version,
+        1,
+        "the metadata still says what arrived"
+    );
     assert_eq!(placed.metadata().event_id.to_string(), PLACED_EVENT_ID);
     Ok(())
 }
@@ -205,9 +223,18 @@ fn an_event_set_decodes_each_member_once_into_its_variant() -> TestResult {
     let cancelled =
         RawEvent::from_value(sample("shop.orders/OrderCancelled/v1.sample.json")?).decode_set::<Incoming>()?;
 
-    assert!(matches!(&v1, Incoming::Placed(e) if e.data().order_id == "ord-1001"), "{v1:?}");
-    assert!(matches!(&v2, Incoming::Placed(e) if e.data().order_id == "ord-1003"), "{v2:?}");
-    assert!(matches!(&cancelled, Incoming::Cancelled(e) if e.data().order_id == "ord-1001"), "{cancelled:?}");
+    assert!(
+        matches!(&v1, Incoming::Placed(e) if e.data().order_id == "ord-1001"),
+        "{v1:?}"
+    );
+    assert!(
+        matches!(&v2, Incoming::Placed(e) if e.data().order_id == "ord-1003"),
+        "{v2:?}"
+    );
+    assert!(
+        matches!(&cancelled, Incoming::Cancelled(e) if e.data().order_id == "ord-1001"),
+        "{cancelled:?}"
+    );
     assert_eq!(Incoming::accepted().len(), 2);
     Ok(())
 }
@@ -216,8 +243,15 @@ fn an_event_set_decodes_each_member_once_into_its_variant() -> TestResult {
 fn a_payment_is_not_an_order_event() -> TestResult {
     let payment = sample("shop.payments/PaymentCaptured/v1.sample.json")?;
 
-    assert!(RawEvent::from_value(payment.clone()).decode::<PaymentCapturedV1>().is_ok());
-    let error = RawEvent::from_value(payment).decode_set::<Incoming>().err().ok_or("must fail")?;
+    assert!(
+        RawEvent::from_value(payment.clone())
+            .decode::<PaymentCapturedV1>()
+            .is_ok()
+    );
+    let error = RawEvent::from_value(payment)
+        .decode_set::<Incoming>()
+        .err()
+        .ok_or("must fail")?;
 
     assert!(matches!(error, EnvelopeError::UnknownDetailType { .. }), "{error}");
     Ok(())
@@ -245,7 +279,10 @@ fn a_caused_event_carries_the_correlation_and_names_its_cause() -> TestResult {
     let first = Detail::new(cancelled.clone(), "order-service");
     let caused = Detail::caused_by(placed.metadata(), cancelled, "order-service");
 
-    assert_eq!(first.metadata.correlation_id, first.metadata.event_id, "a new flow starts its own correlation");
+    assert_eq!(
+        first.metadata.correlation_id, first.metadata.event_id,
+        "a new flow starts its own correlation"
+    );
     assert_eq!(first.metadata.causation_id, None);
     assert_eq!(caused.metadata.correlation_id, placed.metadata().correlation_id);
     assert_eq!(caused.metadata.causation_id, Some(placed.metadata().event_id));

@@ -1,0 +1,56 @@
+//! Everything that can go wrong in inventory, each variant retryable or not.
+
+use herald::{Classify, PublishError};
+
+/// Inventory's errors.
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    /// OrderPlaced v2 carries no lines. Not retryable: the same event never will.
+    #[error(
+        "order {order_id}: OrderPlaced v2 carries no lines; inventory needs v1 (or the order service's GET /orders/{order_id}, which it is not given)"
+    )]
+    ThinOrder {
+        /// The order.
+        order_id: String,
+    },
+    /// A stored reservation cannot be read.
+    #[error("reservation of order {order_id} is corrupt: {reason}")]
+    CorruptReservation {
+        /// The order.
+        order_id: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// DynamoDB failed after the SDK's retries. Retryable.
+    #[error("DynamoDB {operation} failed for order {order_id}: {message}")]
+    Store {
+        /// The operation.
+        operation: &'static str,
+        /// The order.
+        order_id: String,
+        /// The SDK's error with its context.
+        message: String,
+    },
+    /// Publishing the resulting event failed. Retryable as the publisher says.
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+}
+
+impl Classify for InventoryError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            Self::ThinOrder { .. } | Self::CorruptReservation { .. } => false,
+            Self::Store { .. } => true,
+            Self::Publish(error) => error.is_retryable(),
+        }
+    }
+
+    fn error_type(&self) -> &'static str {
+        match self {
+            Self::ThinOrder { .. } => "Inventory.ThinOrder",
+            Self::CorruptReservation { .. } => "Inventory.CorruptReservation",
+            Self::Store { .. } => "Inventory.Store",
+            Self::Publish(error) => error.error_type(),
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! Inventory: reserves stock for every placed order and releases it, exactly once, when the
+//! order is cancelled or returned.
+//!
+//! - [`handler`]: the decisions, per event.
+//! - [`store`]: the stock and reservation tables (DynamoDB), each change one transaction.
+//! - [`config`]: what `main.rs` reads from the environment.
+//! - [`error`]: every failure, retryable or not.
+//!
+//! Consumes `shop.orders` OrderPlaced v1 (v2 is refused: it carries no lines; the lines would be
+//! fetched from the order service's `GET /orders/{order_id}`, which this function is not given),
+//! OrderCancelled v1 and OrderReturned v1. Emits `shop.inventory` StockReserved v1 or
+//! StockShortage v1 for each placed order.
+
+pub mod config;
+pub mod error;
+pub mod handler;
+pub mod store;
+
+/// The function's name: the prefix of its idempotency keys and the producer of its events.
+pub const FUNCTION: &str = "inventory";
