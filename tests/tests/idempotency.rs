@@ -463,3 +463,37 @@ async fn the_tower_layer_guards_a_lambda_service() -> TestResult {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_result_over_the_size_limit_is_not_stored_and_duplicates_get_no_result() -> TestResult {
+    // Given a guard that stores results of at most 16 bytes
+    let Setup { guard, clock, .. } = setup(IdempotencyConfig {
+        max_result_bytes: 16,
+        ..uncached()
+    })
+    .await?;
+    let event = cancellation()?;
+    let big = "x".repeat(64);
+
+    // When a handler returns more than that, and the event is delivered again
+    let first = guard
+        .run(Invocation::of(&event, deadline_in(&clock, 30))?, || async {
+            Ok::<_, HandlerError>(big.clone())
+        })
+        .await?;
+    let again = guard
+        .run(Invocation::of(&event, deadline_in(&clock, 30))?, || async {
+            Ok::<_, HandlerError>(String::new())
+        })
+        .await?;
+
+    // Then the first caller got its result, the record is COMPLETED without it, and the
+    // duplicate is still answered without running
+    assert_eq!(first.result.as_deref(), Some(big.as_str()));
+    let key = guard.config().record_key(&event.detail.metadata.event_id.to_string());
+    let record = guard.store().get(&key).await?.ok_or("no record")?;
+    assert_eq!((record.status, record.result), (Status::Completed, None));
+    assert_eq!(again.outcome, Outcome::Duplicate);
+    assert_eq!(again.result, None);
+    Ok(())
+}
