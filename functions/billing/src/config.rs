@@ -1,0 +1,31 @@
+//! Billing's configuration: one immutable struct, read once at cold start.
+
+use herald::env::{MissingVariable, required};
+
+/// Where billing keeps its state and publishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `BILLING_ORDERS_TABLE`: a snapshot of every placed order, its invoice lines (key `order_id`).
+    pub orders_table: String,
+    /// `INVOICES_TABLE`: the invoice of every paid order (key `order_id`).
+    pub invoices_table: String,
+    /// `IDEMPOTENCY_TABLE`: the guard's records.
+    pub idempotency_table: String,
+    /// `EVENT_BUS_NAME`: the shop's bus.
+    pub bus_name: String,
+}
+
+impl Config {
+    /// Reads every variable.
+    ///
+    /// # Errors
+    /// The first missing variable.
+    pub fn from_env() -> Result<Self, MissingVariable> {
+        Ok(Self {
+            orders_table: required("BILLING_ORDERS_TABLE", "order snapshots")?,
+            invoices_table: required("INVOICES_TABLE", "invoices per order")?,
+            idempotency_table: required("IDEMPOTENCY_TABLE", "idempotency records")?,
+            bus_name: required("EVENT_BUS_NAME", "the bus events are published to")?,
+        })
+    }
+}

@@ -1,0 +1,32 @@
+//! Campaigns' configuration: one immutable struct, read once at cold start. The campaign rules
+//! and amounts are not configured here but in [`crate::rules::Rules`].
+
+use herald::env::{MissingVariable, required};
+
+/// Where campaigns keeps its state and publishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `CAMPAIGN_ORDERS_TABLE`: every customer's placed orders (key `customer_id`, sort key `order_id`).
+    pub orders_table: String,
+    /// `VOUCHERS_TABLE`: the voucher each qualifying order earned (key `qualifying_order_id`).
+    pub vouchers_table: String,
+    /// `IDEMPOTENCY_TABLE`: the guard's records.
+    pub idempotency_table: String,
+    /// `EVENT_BUS_NAME`: the shop's bus.
+    pub bus_name: String,
+}
+
+impl Config {
+    /// Reads every variable.
+    ///
+    /// # Errors
+    /// The first missing variable.
+    pub fn from_env() -> Result<Self, MissingVariable> {
+        Ok(Self {
+            orders_table: required("CAMPAIGN_ORDERS_TABLE", "placed orders per customer")?,
+            vouchers_table: required("VOUCHERS_TABLE", "vouchers per qualifying order")?,
+            idempotency_table: required("IDEMPOTENCY_TABLE", "idempotency records")?,
+            bus_name: required("EVENT_BUS_NAME", "the bus events are published to")?,
+        })
+    }
+}

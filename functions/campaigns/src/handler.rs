@@ -1,0 +1,153 @@
+//! Campaigns' decisions.
+//!
+//! | voucher of the order | rules on the customer's window | what happens | emits |
+//! |---|---|---|---|
+//! | none | `third_order` and/or `big_spender` | order recorded; one voucher written (conditional on the order having none) | VoucherIssued |
+//! | none | nothing fires | order recorded | — |
+//! | issued by this delivery (a retry, e.g. after publishing failed) | — | nothing new | the same VoucherIssued again (same `event_id`) |
+//! | issued by another delivery of the order (re-published under a new `event_id`) | — | nothing: the order has its voucher | — |
+//!
+//! The guard catches a redelivery of the same `event_id`; the voucher table's condition catches
+//! the same order under a new one. Both versions of OrderPlaced are read as v2; the order was
+//! placed at the event's `occurred_at`.
+
+use herald::{Detail, Emitted, Envelope, Metadata, Outgoing, Publisher};
+use serde::{Deserialize, Serialize};
+use shop_events::{OrderPlacedV1, OrderPlacedV2, VoucherIssuedV1};
+
+use crate::FUNCTION;
+use crate::error::CampaignsError;
+use crate::rules::{PlacedOrder, Rules};
+use crate::store::{CampaignStore, Issue, StoredVoucher};
+
+herald::event_set! {
+    /// What campaigns reacts to.
+    #[derive(Debug)]
+    pub enum CampaignsEvent {
+        /// A placed order, either version read as the v2 summary.
+        Placed(OrderPlacedV2) from (OrderPlacedV1, OrderPlacedV2),
+    }
+}
+
+/// What the handler uses, built once in `main.rs`.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    /// The customer-orders and voucher tables.
+    pub store: CampaignStore,
+    /// The campaign rules and amounts.
+    pub rules: Rules,
+    /// Publishes to the shop's bus.
+    pub publisher: Publisher,
+}
+
+/// What campaigns did with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// The order met a rule: its voucher is issued.
+    Issued,
+    /// A retry of the delivery that issued the voucher: the same event is published again.
+    Reissued,
+    /// The order's voucher was issued by another delivery of the order: nothing new.
+    AlreadyIssued,
+    /// The order is recorded and met no rule.
+    NoVoucher,
+}
+
+/// The handler's result, stored by the guard and answered to duplicates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    /// What was done.
+    pub action: Action,
+    /// The events published.
+    pub emitted: Vec<Emitted>,
+}
+
+/// Handles one decoded event.
+///
+/// # Errors
+/// [`CampaignsError`]: DynamoDB or publishing failures (retryable), a corrupt stored item (not).
+pub async fn handle(deps: &Deps, event: CampaignsEvent) -> Result<Reaction, CampaignsError> {
+    match event {
+        CampaignsEvent::Placed(placed) => on_placed(deps, &placed).await,
+    }
+}
+
+async fn on_placed(deps: &Deps, placed: &Envelope<OrderPlacedV2>) -> Result<Reaction, CampaignsError> {
+    let cause = placed.metadata();
+    let data = placed.data();
+    // Checked first: a retry must re-emit even if the window changed since (an earlier order
+    // arrived meanwhile), and a known voucher needs no rules at all.
+    if let Some(existing) = deps.store.voucher(&data.order_id).await? {
+        return already_issued(deps, cause, existing).await;
+    }
+    let order = PlacedOrder {
+        order_id: data.order_id.clone(),
+        total_minor: data.total_minor,
+        currency: data.currency.clone(),
+        placed_at: cause.occurred_at,
+    };
+    let order = deps.store.record_order(&data.customer_id, &order).await?;
+    let history = deps.store.orders(&data.customer_id).await?;
+    let Some(award) = deps.rules.evaluate(&order, &history) else {
+        return Ok(Reaction {
+            action: Action::NoVoucher,
+            emitted: Vec::new(),
+        });
+    };
+    let stored = StoredVoucher {
+        voucher: VoucherIssuedV1 {
+            voucher_id: voucher_id(&order.order_id),
+            customer_id: data.customer_id.clone(),
+            qualifying_order_id: order.order_id.clone(),
+            rule: award.rule,
+            value_minor: award.value_minor,
+            currency: order.currency.clone(),
+            valid_until: award.valid_until,
+        },
+        issued_by: cause.event_id,
+    };
+    match deps.store.issue(&stored).await? {
+        Issue::Issued => {
+            tracing::info!(
+                voucher_id = %stored.voucher.voucher_id,
+                rule = ?stored.voucher.rule,
+                "voucher issued"
+            );
+            publish(deps, cause, stored.voucher, Action::Issued).await
+        }
+        Issue::AlreadyIssued(existing) => already_issued(deps, cause, existing).await,
+    }
+}
+
+/// The order has its voucher: re-emit it when this delivery issued it, else nothing.
+async fn already_issued(deps: &Deps, cause: &Metadata, existing: StoredVoucher) -> Result<Reaction, CampaignsError> {
+    if existing.issued_by == cause.event_id {
+        publish(deps, cause, existing.voucher, Action::Reissued).await
+    } else {
+        Ok(Reaction {
+            action: Action::AlreadyIssued,
+            emitted: Vec::new(),
+        })
+    }
+}
+
+async fn publish(
+    deps: &Deps,
+    cause: &Metadata,
+    voucher: VoucherIssuedV1,
+    action: Action,
+) -> Result<Reaction, CampaignsError> {
+    let outgoing = vec![Outgoing::new(&Detail::caused_by_stable(cause, "", voucher, FUNCTION))?];
+    deps.publisher.publish(&outgoing).await?;
+    Ok(Reaction {
+        action,
+        emitted: outgoing.iter().map(Emitted::from).collect(),
+    })
+}
+
+/// `vch-` and the order's number: `ord-1001` earns `vch-1001`. One voucher per order, so the
+/// order names it.
+fn voucher_id(order_id: &str) -> String {
+    format!("vch-{}", order_id.strip_prefix("ord-").unwrap_or(order_id))
+}

@@ -1,0 +1,233 @@
+//! Contracts' decisions.
+//!
+//! | event | stored for the order | what happens | emits |
+//! |---|---|---|---|
+//! | OrderPlaced v1 | nothing | one ACTIVE contract per line with an add-on, each only if absent | ContractCreated per contract |
+//! | OrderPlaced v1 | contracts created by this same event (a retry) | nothing new | the same ContractCreated events again (same `event_id`s) |
+//! | OrderPlaced v1 | contracts created by another event for the order | nothing: already created | — |
+//! | OrderPlaced v1 | the tombstone only | nothing: the order is already cancelled or returned | — |
+//! | OrderPlaced v1 without add-ons | — | nothing to create | — |
+//! | OrderPlaced v2 | — | refused, not retryable: it does not say which lines carry add-ons | — |
+//! | OrderCancelled / OrderReturned | ACTIVE contracts | the tombstone is written, then each ACTIVE one becomes CANCELLED, conditional on ACTIVE | ContractCancelled per contract (order_cancelled / order_returned) |
+//! | OrderCancelled / OrderReturned | contracts cancelled by this same event (a retry) | nothing new | the same ContractCancelled events again |
+//! | OrderCancelled / OrderReturned | contracts cancelled by another event | nothing: already cancelled | — |
+//! | OrderCancelled / OrderReturned | no contracts | the tombstone is recorded (a later OrderPlaced creates none) | — |
+//!
+//! The tombstone is written first on every cancellation, even when contracts exist: contracts
+//! are created in a transaction conditional on its absence, and the query that follows it sees
+//! every contract created before it, so an OrderPlaced racing a cancellation never leaves an
+//! active contract behind.
+//!
+//! Every emitted event's `event_id` derives from the cause's and the `contract_id`, so a retry
+//! after a failed publish re-publishes the same events, which consumers deduplicate.
+
+use herald::{Detail, Emitted, Envelope, EventDetail, Metadata, Outgoing, Publisher};
+use serde::{Deserialize, Serialize};
+use shop_events::{
+    ContractCancelReason, ContractCancelledV1, ContractCreatedV1, OrderCancelledV1, OrderPlaced, OrderPlacedV1,
+    OrderPlacedV2, OrderReturnedV1,
+};
+
+use crate::FUNCTION;
+use crate::error::ContractsError;
+use crate::store::{Contract, ContractStatus, ContractStore, Create, contract_id};
+
+herald::event_set! {
+    /// What contracts reacts to.
+    #[derive(Debug)]
+    pub enum ContractsEvent {
+        /// An order whose add-ons become contracts (v2 is refused with a typed error).
+        Placed(OrderPlaced) from (OrderPlacedV1, OrderPlacedV2),
+        /// A cancelled order whose contracts end.
+        Cancelled(OrderCancelledV1) from (OrderCancelledV1,),
+        /// A returned order whose contracts end.
+        Returned(OrderReturnedV1) from (OrderReturnedV1,),
+    }
+}
+
+/// What the handler uses, built once in `main.rs`.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    /// The contracts table.
+    pub contracts: ContractStore,
+    /// Publishes to the shop's bus.
+    pub publisher: Publisher,
+}
+
+/// What contracts did with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// A contract was created for every line with an add-on.
+    Created,
+    /// The order has no line with an add-on: nothing to create.
+    NoAddOns,
+    /// Another event already created the order's contracts.
+    AlreadyCreated,
+    /// The order was cancelled or returned before it arrived; nothing is created.
+    SkippedCancelledOrder,
+    /// The order's active contracts were cancelled.
+    Cancelled,
+    /// The order's contracts were already cancelled, or the tombstone was already there.
+    NothingToCancel,
+    /// The cancellation came before the order and is recorded for it to find.
+    RecordedEarlyCancel,
+}
+
+/// The handler's result, stored by the guard and answered to duplicates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    /// What was done.
+    pub action: Action,
+    /// The events published.
+    pub emitted: Vec<Emitted>,
+}
+
+/// Handles one decoded event.
+///
+/// # Errors
+/// [`ContractsError`]: a thin order or a corrupt contract (not retryable), DynamoDB or publishing
+/// failures (retryable).
+pub async fn handle(deps: &Deps, event: ContractsEvent) -> Result<Reaction, ContractsError> {
+    let (action, outgoing) = match event {
+        ContractsEvent::Placed(placed) => create(deps, &placed).await?,
+        ContractsEvent::Cancelled(cancelled) => {
+            let data = cancelled.data();
+            let reason = ContractCancelReason::OrderCancelled;
+            cancel(deps, cancelled.metadata(), &data.order_id, &data.customer_id, reason).await?
+        }
+        ContractsEvent::Returned(returned) => {
+            let data = returned.data();
+            let reason = ContractCancelReason::OrderReturned;
+            cancel(deps, returned.metadata(), &data.order_id, &data.customer_id, reason).await?
+        }
+    };
+    deps.publisher.publish(&outgoing).await?;
+    Ok(Reaction {
+        action,
+        emitted: outgoing.iter().map(Emitted::from).collect(),
+    })
+}
+
+async fn create(deps: &Deps, placed: &Envelope<OrderPlaced>) -> Result<(Action, Vec<Outgoing>), ContractsError> {
+    let order = placed.data().full().ok_or_else(|| ContractsError::ThinOrder {
+        order_id: placed.data().order_id().to_owned(),
+    })?;
+    let cause = placed.metadata();
+    let event_id = cause.event_id.to_string();
+    let contracts = contracts_for(order, &event_id);
+    if contracts.is_empty() {
+        return Ok((Action::NoAddOns, vec![]));
+    }
+    let (action, created) = match deps.contracts.create(&order.order_id, &contracts).await? {
+        Create::Created => (Action::Created, contracts),
+        Create::Refused(stored) => {
+            let (ours, others): (Vec<Contract>, Vec<Contract>) =
+                stored.contracts.into_iter().partition(|c| c.created_by == event_id);
+            if !ours.is_empty() {
+                // A retry after the write: publish the same events again, from what was recorded.
+                (Action::Created, ours)
+            } else if !others.is_empty() {
+                (Action::AlreadyCreated, vec![])
+            } else {
+                (Action::SkippedCancelledOrder, vec![])
+            }
+        }
+    };
+    let outgoing = created
+        .into_iter()
+        .map(|contract| {
+            let discriminator = contract.contract_id.clone();
+            let data = ContractCreatedV1 {
+                contract_id: contract.contract_id,
+                order_id: contract.order_id,
+                customer_id: contract.customer_id,
+                customer_email: contract.customer_email,
+                kind: contract.kind,
+                plan: contract.plan,
+                sku: contract.sku,
+                quantity: contract.quantity,
+                term_months: contract.term_months,
+                price_minor: contract.price_minor,
+                currency: contract.currency,
+            };
+            outgoing_event(cause, &discriminator, data)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((action, outgoing))
+}
+
+async fn cancel(
+    deps: &Deps,
+    cause: &Metadata,
+    order_id: &str,
+    customer_id: &str,
+    reason: ContractCancelReason,
+) -> Result<(Action, Vec<Outgoing>), ContractsError> {
+    let event_id = cause.event_id.to_string();
+    deps.contracts.record_cancel(order_id, customer_id, &event_id).await?;
+    let stored = deps.contracts.order(order_id).await?;
+    let mut outgoing = Vec::new();
+    for contract in &stored.contracts {
+        let ours = match contract.status {
+            ContractStatus::Active => deps.contracts.cancel(contract, &event_id).await?,
+            // Cancelled by this same event: a retry after the write publishes the event again.
+            ContractStatus::Cancelled => contract.cancelled_by.as_deref() == Some(event_id.as_str()),
+        };
+        if ours {
+            let data = ContractCancelledV1 {
+                contract_id: contract.contract_id.clone(),
+                order_id: contract.order_id.clone(),
+                customer_id: contract.customer_id.clone(),
+                customer_email: contract.customer_email.clone(),
+                kind: contract.kind,
+                plan: contract.plan.clone(),
+                reason,
+            };
+            outgoing.push(outgoing_event(cause, &contract.contract_id, data)?);
+        }
+    }
+    let action = if !outgoing.is_empty() {
+        Action::Cancelled
+    } else if stored.contracts.is_empty() && stored.cancelled_by.as_deref() == Some(event_id.as_str()) {
+        Action::RecordedEarlyCancel
+    } else {
+        Action::NothingToCancel
+    };
+    Ok((action, outgoing))
+}
+
+/// One contract per line with an add-on, numbered from 1 in line order.
+fn contracts_for(order: &OrderPlacedV1, cause: &str) -> Vec<Contract> {
+    order
+        .items
+        .iter()
+        .filter_map(|item| item.add_on.as_ref().map(|add_on| (item, add_on)))
+        .enumerate()
+        .map(|(i, (item, add_on))| Contract {
+            contract_id: contract_id(&order.order_id, i + 1),
+            order_id: order.order_id.clone(),
+            customer_id: order.customer.customer_id.clone(),
+            customer_email: order.customer.email.clone(),
+            kind: add_on.kind,
+            plan: add_on.plan.clone(),
+            sku: item.sku.clone(),
+            quantity: item.quantity,
+            term_months: add_on.term_months,
+            price_minor: add_on.price_minor,
+            currency: order.currency.clone(),
+            status: ContractStatus::Active,
+            created_by: cause.to_owned(),
+            cancelled_by: None,
+        })
+        .collect()
+}
+
+fn outgoing_event<D: EventDetail>(cause: &Metadata, contract_id: &str, data: D) -> Result<Outgoing, ContractsError> {
+    Ok(Outgoing::new(&Detail::caused_by_stable(
+        cause,
+        contract_id,
+        data,
+        FUNCTION,
+    ))?)
+}
