@@ -1,5 +1,5 @@
 # The two commands the README promises, and the steps behind them.
-.PHONY: run test tools bench-guard
+.PHONY: run test tools bench-guard package measure
 
 ## The main job: decode the order-lifecycle sample events and print each flow's causation tree.
 run:
@@ -16,3 +16,11 @@ tools:
 ## Idempotency guard figures: CPU per event in memory, events/s and DynamoDB calls per path on moto.
 bench-guard: tools
 	PATH="$(CURDIR)/.tools/bin:$$PATH" cargo bench -p herald-tests --bench guard
+
+## Every function built for Lambda (arm64, release) as target/lambda/<function>/bootstrap.zip, with sizes.
+package:
+	scripts/package.sh
+
+## Peak memory of each function's release binary over 1,000 events (moto server + cargo lambda watch).
+measure: tools
+	.tools/bin/python scripts/measure-functions.py

@@ -5,13 +5,20 @@
 //!   and helpers that wire a bus to a queue and read what arrived.
 //! - [`dynamodb`]: idempotency tables and a DynamoDB call counter.
 //! - [`faults`]: an SDK HTTP client that injects throttling, 5xx, timeouts and lost responses.
+//! - [`functions`]: the seven functions' tables, created on moto as the tests deploy them.
+//! - [`shop`]: the template's bus, rules, dead-letter queues and alarms deployed on moto,
+//!   each Lambda target replaced by a stand-in queue.
+//! - [`template`]: `infra/template.yaml` as CloudFormation JSON, via SAM's translator.
 //! - [`fixtures`]: events and handler errors shared by the idempotency tests.
 
 pub mod aws;
 pub mod dynamodb;
 pub mod faults;
 pub mod fixtures;
+pub mod functions;
 pub mod moto;
+pub mod shop;
+pub mod template;
 
 /// What every test returns: `?` on any error, with its message in the failure.
 pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;

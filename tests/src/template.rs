@@ -1,0 +1,335 @@
+//! `infra/template.yaml` as plain CloudFormation: AWS SAM's own translator (from the tools venv)
+//! turns it into JSON offline, and these types read what the tests check.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::TestResult;
+
+/// A CloudFormation template.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Template {
+    /// Resources by logical id.
+    pub resources: BTreeMap<String, Resource>,
+    /// Parameters by name.
+    #[serde(default)]
+    pub parameters: BTreeMap<String, Parameter>,
+}
+
+/// One resource.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Resource {
+    /// e.g. `AWS::Events::Rule`.
+    #[serde(rename = "Type")]
+    pub kind: String,
+    /// Its properties, read into a typed struct with [`Resource::properties`].
+    #[serde(default)]
+    pub properties: Value,
+    /// Resource metadata (the build method of functions).
+    #[serde(default)]
+    pub metadata: Value,
+}
+
+/// A template parameter.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Parameter {
+    /// Its default, if any.
+    #[serde(default)]
+    pub default: Option<Value>,
+}
+
+impl Resource {
+    /// The properties as `T`.
+    ///
+    /// # Errors
+    /// When they do not fit `T`.
+    pub fn properties<T: serde::de::DeserializeOwned>(&self) -> TestResult<T> {
+        Ok(serde_json::from_value(self.properties.clone())?)
+    }
+}
+
+impl Template {
+    /// Translates `infra/template.yaml` with `scripts/sam-translate.py`.
+    ///
+    /// # Errors
+    /// When the translator fails (its stderr is in the message) or prints something else.
+    pub fn load() -> TestResult<Self> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let output = Command::new(root.join(".tools/bin/python"))
+            .arg(root.join("scripts/sam-translate.py"))
+            .arg(root.join("infra/template.yaml"))
+            .output()
+            .map_err(|e| format!("cannot run the SAM translator (run `make tools`): {e}"))?;
+        if !output.status.success() {
+            return Err(format!("SAM translation failed:\n{}", String::from_utf8_lossy(&output.stderr)).into());
+        }
+        Ok(serde_json::from_slice(&output.stdout)?)
+    }
+
+    /// Every resource of a type, by logical id.
+    pub fn of_type<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a String, &'a Resource)> + 'a {
+        self.resources.iter().filter(move |(_, r)| r.kind == kind)
+    }
+}
+
+/// `{"Ref": id}` → `id`.
+pub fn ref_id(value: &Value) -> Option<&str> {
+    value.get("Ref").and_then(Value::as_str)
+}
+
+/// `{"Fn::GetAtt": [id, attribute]}` → `(id, attribute)`.
+pub fn get_att(value: &Value) -> Option<(&str, &str)> {
+    let parts = value.get("Fn::GetAtt")?.as_array()?;
+    Some((parts.first()?.as_str()?, parts.get(1)?.as_str()?))
+}
+
+/// `{"Fn::Sub": text}` → `text`.
+pub fn sub(value: &Value) -> Option<&str> {
+    value.get("Fn::Sub").and_then(Value::as_str)
+}
+
+/// Properties of an `AWS::Events::Rule`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Rule {
+    /// The bus.
+    pub event_bus_name: Value,
+    /// The pattern.
+    pub event_pattern: Value,
+    /// The rule's name.
+    pub name: Value,
+    /// Its targets.
+    pub targets: Vec<RuleTarget>,
+}
+
+/// A rule target.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RuleTarget {
+    /// What it invokes.
+    pub arn: Value,
+    /// Where undeliverable events go.
+    pub dead_letter_config: Option<ArnHolder>,
+    /// How EventBridge retries.
+    pub retry_policy: Option<RetryPolicy>,
+}
+
+/// `{ "Arn": … }`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ArnHolder {
+    /// The ARN (usually an intrinsic).
+    pub arn: Value,
+}
+
+/// A rule target's retry policy.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RetryPolicy {
+    /// Retries before the dead-letter queue.
+    pub maximum_retry_attempts: u32,
+    /// Age after which an event is not retried.
+    pub maximum_event_age_in_seconds: u32,
+}
+
+/// Properties of an `AWS::Lambda::Function` (what the tests read).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Function {
+    /// The runtime.
+    pub runtime: String,
+    /// The architectures.
+    pub architectures: Vec<String>,
+    /// Memory in MB.
+    pub memory_size: u32,
+    /// Timeout in seconds.
+    pub timeout: u32,
+    /// Its role.
+    pub role: Value,
+    /// Its environment.
+    pub environment: Environment,
+}
+
+/// A function's environment.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Environment {
+    /// Variables by name.
+    pub variables: BTreeMap<String, Value>,
+}
+
+/// Properties of an `AWS::Lambda::EventInvokeConfig`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EventInvokeConfig {
+    /// The function.
+    pub function_name: Value,
+    /// Lambda's retries of async invocations.
+    pub maximum_retry_attempts: u32,
+    /// Where failed invocations go.
+    pub destination_config: DestinationConfig,
+}
+
+/// Destinations of an invoke config.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DestinationConfig {
+    /// The failure destination.
+    pub on_failure: Destination,
+}
+
+/// One destination.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Destination {
+    /// Its ARN.
+    pub destination: Value,
+}
+
+/// Properties of an `AWS::CloudWatch::Alarm`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Alarm {
+    /// The metric's namespace.
+    pub namespace: String,
+    /// The metric.
+    pub metric_name: String,
+    /// Its dimensions.
+    #[serde(default)]
+    pub dimensions: Vec<Dimension>,
+    /// Who is told on ALARM.
+    #[serde(default)]
+    pub alarm_actions: Vec<Value>,
+    /// Who is told on OK.
+    #[serde(rename = "OKActions", default)]
+    pub ok_actions: Vec<Value>,
+    /// The threshold.
+    pub threshold: f64,
+    /// How the metric is compared.
+    pub comparison_operator: String,
+}
+
+/// An alarm dimension.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Dimension {
+    /// Its name.
+    pub name: String,
+    /// Its value (often an intrinsic).
+    pub value: Value,
+}
+
+/// Properties of an `AWS::DynamoDB::Table` (what the tests read).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Table {
+    /// Billing mode.
+    pub billing_mode: String,
+    /// Key schema.
+    pub key_schema: Vec<KeyElement>,
+    /// PITR.
+    pub point_in_time_recovery_specification: Option<Pitr>,
+    /// TTL.
+    pub time_to_live_specification: Option<Ttl>,
+}
+
+/// A key schema element.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyElement {
+    /// The attribute.
+    pub attribute_name: String,
+    /// HASH or RANGE.
+    pub key_type: String,
+}
+
+/// Point-in-time recovery.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Pitr {
+    /// On or off.
+    pub point_in_time_recovery_enabled: bool,
+}
+
+/// Time to live.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Ttl {
+    /// The attribute.
+    pub attribute_name: String,
+    /// On or off.
+    pub enabled: bool,
+}
+
+/// Properties of an `AWS::IAM::Role` (what the tests read).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Role {
+    /// Inline policies.
+    #[serde(default)]
+    pub policies: Vec<InlinePolicy>,
+    /// Managed policies (there should be none: they carry `*` resources).
+    #[serde(default)]
+    pub managed_policy_arns: Vec<Value>,
+}
+
+/// An inline policy.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InlinePolicy {
+    /// The document.
+    pub policy_document: PolicyDocument,
+}
+
+/// A policy document.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PolicyDocument {
+    /// Its statements.
+    pub statement: Vec<Statement>,
+}
+
+/// A policy statement.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Statement {
+    /// Statement id.
+    #[serde(default)]
+    pub sid: Option<String>,
+    /// One action or a list.
+    pub action: Value,
+    /// One resource or a list (intrinsics or strings).
+    pub resource: Value,
+    /// Conditions.
+    #[serde(default)]
+    pub condition: Option<Value>,
+}
+
+impl Statement {
+    /// Actions as strings.
+    pub fn actions(&self) -> Vec<String> {
+        one_or_many(&self.action)
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// Resources, each a string or an intrinsic.
+    pub fn resources(&self) -> Vec<Value> {
+        one_or_many(&self.resource)
+    }
+}
+
+fn one_or_many(value: &Value) -> Vec<Value> {
+    match value {
+        Value::Array(items) => items.clone(),
+        other => vec![other.clone()],
+    }
+}

@@ -1,0 +1,238 @@
+//! Every catalogued sample a function consumes, invoked through cargo-lambda: `cargo lambda
+//! watch` on loopback runs the real function binaries, pointed at moto server's DynamoDB and
+//! EventBridge, and `cargo lambda invoke --data-file events/…` sends each sample.
+//!
+//! A function "consumes" a sample when its event set accepts the sample's source, detail-type
+//! and version. Each sample is invoked twice: the first answer is the function's own
+//! (`claimed`), the second is the guard's (`cached`, from the warm process). Samples a function
+//! refuses on purpose (thin OrderPlaced v2 where lines or an email are needed) must fail with the
+//! function's typed error and exit 1; their retry is answered `PreviouslyFailed` without running.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use herald::RawEvent;
+use herald::envelope::{Accepted, EventSet};
+use herald_tests::TestResult;
+use herald_tests::aws::{sdk_config, unique};
+use herald_tests::functions::create_all_tables;
+use herald_tests::moto;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn cargo_lambda() -> PathBuf {
+    let venv = root().join(".tools/bin/cargo-lambda");
+    if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("cargo-lambda")
+    }
+}
+
+/// `cargo lambda watch`, stopped with SIGINT when dropped.
+struct Watch {
+    child: Child,
+    port: u16,
+}
+
+impl Watch {
+    fn start(env: &[(String, String)]) -> TestResult<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let vars: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let log = std::fs::File::create(root().join("target/cargo-lambda-watch.log"))?;
+        let child = Command::new(cargo_lambda())
+            .args([
+                "lambda",
+                "watch",
+                "--quiet",
+                "--ignore-changes",
+                "-A",
+                "127.0.0.1",
+                "-P",
+                &port.to_string(),
+            ])
+            .args(vars.iter().flat_map(|v| ["--env-var", v.as_str()]))
+            .current_dir(root())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        let watch = Self { child, port };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if started.elapsed() > Duration::from_secs(60) {
+                return Err("cargo lambda watch did not listen within 60 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Ok(watch)
+    }
+
+    fn invoke(&self, function: &str, sample: &Path) -> TestResult<Output> {
+        Ok(Command::new(cargo_lambda())
+            .args(["lambda", "invoke", function, "--data-file"])
+            .arg(sample)
+            .args(["-A", "127.0.0.1", "-P", &self.port.to_string()])
+            .current_dir(root())
+            .output()?)
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+    }
+}
+
+/// Every sample file under events/, with the route it carries.
+fn samples() -> TestResult<Vec<(PathBuf, RawEvent)>> {
+    let mut found = Vec::new();
+    let mut dirs = vec![root().join("events")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if name.contains(".sample") && name.ends_with(".json") {
+                let raw = RawEvent::parse(&std::fs::read(&path)?)?;
+                found.push((path, raw));
+            }
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found)
+}
+
+fn accepts(accepted: &[Accepted], raw: &RawEvent) -> bool {
+    let version = raw.schema_version().ok();
+    accepted
+        .iter()
+        .any(|a| raw.is(a.source, a.detail_type) && version.is_some_and(|v| a.versions.contains(&v)))
+}
+
+/// A function, what it consumes, and the samples it refuses on purpose with their error type.
+struct Consumes {
+    function: &'static str,
+    accepted: Vec<Accepted>,
+    refused: &'static [(&'static str, &'static str)],
+}
+
+const THIN: &str = "OrderPlaced/v2.sample.json";
+
+fn consumers() -> Vec<Consumes> {
+    vec![
+        Consumes {
+            function: "inventory",
+            accepted: inventory::handler::InventoryEvent::accepted(),
+            refused: &[(THIN, "Inventory.ThinOrder")],
+        },
+        Consumes { function: "fulfillment", accepted: fulfillment::handler::FulfillmentEvent::accepted(), refused: &[] },
+        Consumes {
+            function: "notifications",
+            accepted: notifications::handler::NotificationsEvent::accepted(),
+            refused: &[(THIN, "Notifications.ThinOrder")],
+        },
+        Consumes {
+            function: "order-history",
+            accepted: order_history::handler::OrderHistoryEvent::accepted(),
+            refused: &[],
+        },
+        Consumes { function: "campaigns", accepted: campaigns::handler::CampaignsEvent::accepted(), refused: &[] },
+        Consumes {
+            function: "contracts",
+            accepted: contracts::handler::ContractsEvent::accepted(),
+            refused: &[(THIN, "Contracts.ThinOrder")],
+        },
+        Consumes { function: "billing", accepted: billing::handler::BillingEvent::accepted(), refused: &[] },
+    ]
+}
+
+#[test]
+fn every_consumed_sample_runs_through_cargo_lambda_against_moto() -> TestResult {
+    // Given every function's tables and a bus on moto, and cargo lambda watch pointed at them
+    let runtime = tokio::runtime::Runtime::new()?;
+    let (tables, bus) = runtime.block_on(async {
+        let config = sdk_config().await;
+        let tables = create_all_tables(&config).await?;
+        let bus = unique("bus");
+        aws_sdk_eventbridge::Client::new(&config)
+            .create_event_bus()
+            .name(&bus)
+            .send()
+            .await?;
+        TestResult::Ok((tables, bus))
+    })?;
+    let mut env: Vec<(String, String)> = tables.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    env.push(("EVENT_BUS_NAME".to_owned(), bus));
+    env.push(("AWS_ENDPOINT_URL".to_owned(), moto::endpoint().to_owned()));
+    for (key, value) in [
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ] {
+        env.push((key.to_owned(), value.to_owned()));
+    }
+    let watch = Watch::start(&env)?;
+    let samples = samples()?;
+
+    // When each function is invoked with each sample it consumes, twice
+    let mut invoked = 0;
+    for Consumes { function, accepted, refused } in consumers() {
+        for (path, _) in samples.iter().filter(|(_, raw)| accepts(&accepted, raw)) {
+            let place = format!("{function} ← {}", path.display());
+            let refusal = refused
+                .iter()
+                .find(|(suffix, _)| path.ends_with(suffix))
+                .map(|(_, error)| *error);
+            for delivery in ["first", "second"] {
+                let output = watch.invoke(function, path)?;
+                let stdout = String::from_utf8_lossy(&output.stdout);
+                let stderr = String::from_utf8_lossy(&output.stderr);
+                match refusal {
+                    // Then a refused sample fails with the function's typed error, and the retry is
+                    // answered from the FAILED record without running again
+                    Some(error_type) => {
+                        let expected = if delivery == "first" {
+                            error_type
+                        } else {
+                            "Idempotency.PreviouslyFailed"
+                        };
+                        assert!(!output.status.success(), "{place}: must fail\n{stdout}");
+                        assert!(
+                            stderr.contains(expected),
+                            "{place} ({delivery}): expected {expected}\n{stderr}"
+                        );
+                    }
+                    // Then the function answers first, and the guard answers the duplicate
+                    None => {
+                        assert!(output.status.success(), "{place} ({delivery}): {stderr}");
+                        let answer: serde_json::Value = serde_json::from_str(stdout.trim())?;
+                        let expected = if delivery == "first" { "claimed" } else { "cached" };
+                        assert_eq!(answer["outcome"], expected, "{place}: {answer}");
+                        assert!(answer["result"]["action"].is_string(), "{place}: {answer}");
+                    }
+                }
+            }
+            invoked += 1;
+        }
+    }
+    assert!(
+        invoked >= consumers().len(),
+        "every function consumed at least one sample"
+    );
+    Ok(())
+}

@@ -1,0 +1,350 @@
+//! `infra/template.yaml`, translated by AWS SAM's own translator, holds every promise the
+//! functions rely on: a rule, retries, a dead-letter queue and alarms per function, tables with
+//! point-in-time recovery, least-privilege roles with no wildcard, and exactly the tables and
+//! bus each function's code reads from its environment.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use herald_tests::TestResult;
+use herald_tests::functions::FUNCTIONS;
+use herald_tests::template::{Alarm, EventInvokeConfig, Function, Role, Rule, Table, Template, get_att, ref_id};
+use serde_json::Value;
+
+/// `order-history` → `OrderHistory`.
+fn pascal(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|c| c.to_uppercase().collect::<String>() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn function_id(name: &str) -> String {
+    format!("{}Function", pascal(name))
+}
+
+fn queue_id(name: &str) -> String {
+    format!("{}DeadLetterQueue", pascal(name))
+}
+
+fn rule_of(template: &Template, name: &str) -> TestResult<Rule> {
+    let function = function_id(name);
+    let rules: Vec<Rule> = template
+        .of_type("AWS::Events::Rule")
+        .map(|(_, r)| r.properties::<Rule>())
+        .collect::<TestResult<Vec<_>>>()?
+        .into_iter()
+        .filter(|rule| {
+            rule.targets
+                .iter()
+                .any(|t| get_att(&t.arn) == Some((function.as_str(), "Arn")))
+        })
+        .collect();
+    match <[Rule; 1]>::try_from(rules) {
+        Ok([rule]) => Ok(rule),
+        Err(rules) => Err(format!("{name}: expected exactly one rule, found {}", rules.len()).into()),
+    }
+}
+
+#[test]
+fn every_function_runs_on_arm64_al2023_built_by_cargo_lambda_from_its_own_binary() -> TestResult {
+    let template = Template::load()?;
+    let functions: Vec<_> = template.of_type("AWS::Lambda::Function").collect();
+    assert_eq!(functions.len(), FUNCTIONS.len(), "one Lambda per domain function");
+    for spec in FUNCTIONS {
+        let resource = template
+            .resources
+            .get(&function_id(spec.name))
+            .ok_or(format!("{} missing", spec.name))?;
+        let function: Function = resource.properties()?;
+        assert_eq!(function.runtime, "provided.al2023", "{}", spec.name);
+        assert_eq!(function.architectures, vec!["arm64"], "{}", spec.name);
+        assert_eq!(resource.metadata["BuildMethod"], "rust-cargolambda", "{}", spec.name);
+        assert_eq!(
+            resource.metadata["BuildProperties"]["Binary"], spec.name,
+            "{}",
+            spec.name
+        );
+        assert!(function.memory_size >= 128 && function.timeout >= 5, "{}", spec.name);
+    }
+    Ok(())
+}
+
+#[test]
+fn every_function_has_one_rule_on_the_shop_bus_with_retries_and_its_dead_letter_queue() -> TestResult {
+    let template = Template::load()?;
+    for spec in FUNCTIONS {
+        let rule = rule_of(&template, spec.name)?;
+        assert_eq!(ref_id(&rule.event_bus_name), Some("ShopBus"), "{}", spec.name);
+        let target = &rule.targets[0];
+        let retry = target
+            .retry_policy
+            .as_ref()
+            .ok_or(format!("{}: no retry policy", spec.name))?;
+        assert!(
+            retry.maximum_retry_attempts > 0 && retry.maximum_event_age_in_seconds >= 60,
+            "{}",
+            spec.name
+        );
+        let dlq = target
+            .dead_letter_config
+            .as_ref()
+            .ok_or(format!("{}: no dead-letter queue", spec.name))?;
+        let queue = queue_id(spec.name);
+        assert_eq!(get_att(&dlq.arn), Some((queue.as_str(), "Arn")), "{}", spec.name);
+        assert!(
+            template
+                .resources
+                .get(&queue)
+                .is_some_and(|q| q.kind == "AWS::SQS::Queue"),
+            "{}",
+            spec.name
+        );
+        let policies: Vec<_> = template
+            .of_type("AWS::SQS::QueuePolicy")
+            .filter(|(_, p)| {
+                p.properties["Queues"]
+                    .as_array()
+                    .is_some_and(|q| q.iter().any(|q| ref_id(q) == Some(&queue)))
+            })
+            .collect();
+        assert_eq!(
+            policies.len(),
+            1,
+            "{}: a queue policy lets EventBridge send to the DLQ",
+            spec.name
+        );
+        let statement = &policies[0].1.properties["PolicyDocument"]["Statement"][0];
+        assert_eq!(
+            statement["Principal"]["Service"], "events.amazonaws.com",
+            "{}",
+            spec.name
+        );
+        assert_eq!(statement["Action"], "sqs:SendMessage", "{}", spec.name);
+    }
+    Ok(())
+}
+
+#[test]
+fn every_function_retries_async_invocations_and_sends_what_still_fails_to_its_queue() -> TestResult {
+    let template = Template::load()?;
+    let configs: Vec<EventInvokeConfig> = template
+        .of_type("AWS::Lambda::EventInvokeConfig")
+        .map(|(_, r)| r.properties())
+        .collect::<TestResult<_>>()?;
+    for spec in FUNCTIONS {
+        let function = function_id(spec.name);
+        let config = configs
+            .iter()
+            .find(|c| ref_id(&c.function_name) == Some(&function))
+            .ok_or(format!("{}: no EventInvokeConfig", spec.name))?;
+        assert!(config.maximum_retry_attempts <= 2, "{}", spec.name);
+        let queue = queue_id(spec.name);
+        assert_eq!(
+            get_att(&config.destination_config.on_failure.destination),
+            Some((queue.as_str(), "Arn"))
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn every_function_has_its_alarms_and_every_alarm_notifies_on_alarm_and_on_ok() -> TestResult {
+    let template = Template::load()?;
+    let alarms: Vec<Alarm> = template
+        .of_type("AWS::CloudWatch::Alarm")
+        .map(|(_, r)| r.properties())
+        .collect::<TestResult<_>>()?;
+    for alarm in &alarms {
+        let topic = |actions: &[Value]| actions.iter().any(|a| ref_id(a) == Some("AlertTopic"));
+        assert!(
+            topic(&alarm.alarm_actions) && topic(&alarm.ok_actions),
+            "{}: must notify on ALARM and OK",
+            alarm.metric_name
+        );
+        assert_eq!(
+            (alarm.threshold, alarm.comparison_operator.as_str()),
+            (0.0, "GreaterThanThreshold")
+        );
+    }
+    for spec in FUNCTIONS {
+        let watches = |namespace: &str, metric: &str, check: &dyn Fn(&Alarm) -> bool| {
+            alarms
+                .iter()
+                .any(|a| a.namespace == namespace && a.metric_name == metric && check(a))
+        };
+        let dimension = |alarm: &Alarm, name: &str| {
+            alarm
+                .dimensions
+                .iter()
+                .find(|d| d.name == name)
+                .map(|d| d.value.clone())
+        };
+        let function = function_id(spec.name);
+        let queue = queue_id(spec.name);
+        let of_function = |a: &Alarm| dimension(a, "FunctionName").as_ref().and_then(ref_id) == Some(function.as_str());
+        assert!(
+            watches("AWS/Lambda", "Errors", &of_function),
+            "{}: Errors alarm",
+            spec.name
+        );
+        assert!(
+            watches("AWS/Lambda", "Throttles", &of_function),
+            "{}: Throttles alarm",
+            spec.name
+        );
+        assert!(
+            watches("AWS/SQS", "ApproximateNumberOfMessagesVisible", &|a| {
+                dimension(a, "QueueName").as_ref().and_then(get_att) == Some((queue.as_str(), "QueueName"))
+            }),
+            "{}: dead-letter queue alarm",
+            spec.name
+        );
+        let rule = rule_of(&template, spec.name)?;
+        assert!(
+            watches("AWS/Events", "FailedInvocations", &|a| dimension(a, "RuleName")
+                == Some(rule.name.clone())),
+            "{}: FailedInvocations alarm on its rule",
+            spec.name
+        );
+        assert!(
+            watches("Herald", "UncataloguedEvents", &|a| dimension(a, "function")
+                == Some(Value::from(spec.name))),
+            "{}: UncataloguedEvents alarm",
+            spec.name
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn no_iam_statement_has_a_wildcard_and_each_role_names_only_its_own_tables() -> TestResult {
+    let template = Template::load()?;
+    for spec in FUNCTIONS {
+        let function: Function = template
+            .resources
+            .get(&function_id(spec.name))
+            .ok_or("function missing")?
+            .properties()?;
+        let (role_id, _) = get_att(&function.role).ok_or(format!("{}: role must be the template's own", spec.name))?;
+        let role: Role = template.resources.get(role_id).ok_or("role missing")?.properties()?;
+        assert!(
+            role.managed_policy_arns.is_empty(),
+            "{}: managed policies carry wildcards",
+            spec.name
+        );
+        let own_tables: BTreeSet<String> = function
+            .environment
+            .variables
+            .iter()
+            .filter(|(k, _)| k.ends_with("_TABLE") && k.as_str() != "IDEMPOTENCY_TABLE")
+            .filter_map(|(_, v)| ref_id(v).map(str::to_owned))
+            .collect();
+        for statement in role.policies.iter().flat_map(|p| &p.policy_document.statement) {
+            let sid = statement.sid.clone().unwrap_or_default();
+            for action in statement.actions() {
+                assert!(!action.contains('*'), "{}/{sid}: wildcard action {action}", spec.name);
+            }
+            for resource in statement.resources() {
+                assert!(
+                    resource.as_str().is_none_or(|r| !r.contains('*')),
+                    "{}/{sid}: wildcard resource",
+                    spec.name
+                );
+                if let Some(("IdempotencyTable", _)) = get_att(&resource) {
+                    let keys = statement
+                        .condition
+                        .as_ref()
+                        .and_then(|c| c.pointer("/ForAllValues:StringLike/dynamodb:LeadingKeys"))
+                        .cloned()
+                        .unwrap_or_default();
+                    assert_eq!(
+                        keys,
+                        serde_json::json!([format!("{}#*", spec.name)]),
+                        "{}: LeadingKeys",
+                        spec.name
+                    );
+                } else if let Some((table, "Arn")) = get_att(&resource).filter(|(id, _)| id.ends_with("Table")) {
+                    assert!(
+                        own_tables.contains(table),
+                        "{}/{sid}: {table} is not its own",
+                        spec.name
+                    );
+                }
+            }
+            if statement.actions().iter().any(|a| a == "events:PutEvents") {
+                assert_eq!(
+                    statement.resources().iter().filter_map(get_att).collect::<Vec<_>>(),
+                    vec![("ShopBus", "Arn")]
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn every_table_has_point_in_time_recovery_and_the_idempotency_table_expires_records() -> TestResult {
+    let template = Template::load()?;
+    let tables: BTreeMap<&String, Table> = template
+        .of_type("AWS::DynamoDB::Table")
+        .map(|(id, r)| Ok((id, r.properties()?)))
+        .collect::<TestResult<_>>()?;
+    for (id, table) in &tables {
+        assert!(
+            table
+                .point_in_time_recovery_specification
+                .as_ref()
+                .is_some_and(|p| p.point_in_time_recovery_enabled),
+            "{id}: PITR"
+        );
+        assert_eq!(table.billing_mode, "PAY_PER_REQUEST", "{id}");
+    }
+    let idempotency = tables
+        .get(&"IdempotencyTable".to_owned())
+        .ok_or("no idempotency table")?;
+    let ttl = idempotency.time_to_live_specification.as_ref().ok_or("no TTL")?;
+    assert!(ttl.enabled && ttl.attribute_name == "expires_at");
+    assert_eq!(idempotency.key_schema[0].attribute_name, "id");
+    Ok(())
+}
+
+#[test]
+fn every_function_gets_exactly_the_tables_and_keys_its_code_reads() -> TestResult {
+    let template = Template::load()?;
+    for spec in FUNCTIONS {
+        let function: Function = template
+            .resources
+            .get(&function_id(spec.name))
+            .ok_or("function missing")?
+            .properties()?;
+        let variables: BTreeSet<&str> = function.environment.variables.keys().map(String::as_str).collect();
+        let mut expected: BTreeSet<&str> = spec.tables.iter().map(|t| t.env).collect();
+        expected.insert("IDEMPOTENCY_TABLE");
+        if function.environment.variables.contains_key("EVENT_BUS_NAME") {
+            expected.insert("EVENT_BUS_NAME");
+            assert_eq!(
+                ref_id(&function.environment.variables["EVENT_BUS_NAME"]),
+                Some("ShopBus")
+            );
+        }
+        assert_eq!(variables, expected, "{}", spec.name);
+        for table_spec in spec.tables {
+            let id = ref_id(&function.environment.variables[table_spec.env]).ok_or("table must be a Ref")?;
+            let table: Table = template.resources.get(id).ok_or("table missing")?.properties()?;
+            let keys: Vec<(&str, &str)> = table
+                .key_schema
+                .iter()
+                .map(|k| (k.attribute_name.as_str(), k.key_type.as_str()))
+                .collect();
+            let mut expected = vec![(table_spec.partition_key, "HASH")];
+            expected.extend(table_spec.sort_key.map(|s| (s, "RANGE")));
+            assert_eq!(keys, expected, "{}: {}", spec.name, table_spec.env);
+        }
+    }
+    Ok(())
+}
