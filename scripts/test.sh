@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: installs the pinned tools, starts one moto server on a free loopback port for
-# the whole run, runs the workspace's tests against it, and stops it again.
+# the whole run, runs the workspace's tests against it, and stops it again; then lints the SAM
+# template with cfn-lint and sam validate, and builds it with sam build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,4 +22,13 @@ done
 export HERALD_MOTO_ENDPOINT="http://127.0.0.1:$port"
 echo "moto server on $HERALD_MOTO_ENDPOINT (log: target/moto-server.log)" >&2
 
-cargo test --workspace --locked
+cargo test --workspace --locked 2>&1 | tee target/test-output.log
+
+# The template: both linters, then SAM's own build of every function (cargo-lambda, arm64).
+cfn-lint infra/template.yaml
+sam validate --lint -t infra/template.yaml
+sam build -t infra/template.yaml --build-dir target/sam-build
+
+# One closing line for the whole run (the cargo summaries above are per test binary).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' target/test-output.log

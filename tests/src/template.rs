@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
+use std::sync::OnceLock;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -56,11 +57,16 @@ impl Resource {
 }
 
 impl Template {
-    /// Translates `infra/template.yaml` with `scripts/sam-translate.py`.
+    /// `infra/template.yaml` translated by `scripts/sam-translate.py`, once per test binary.
     ///
     /// # Errors
     /// When the translator fails (its stderr is in the message) or prints something else.
-    pub fn load() -> TestResult<Self> {
+    pub fn load() -> TestResult<&'static Self> {
+        static TEMPLATE: OnceLock<Result<Template, String>> = OnceLock::new();
+        TEMPLATE.get_or_init(|| Self::translate().map_err(|e| e.to_string())).as_ref().map_err(|e| e.clone().into())
+    }
+
+    fn translate() -> TestResult<Self> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let output = Command::new(root.join(".tools/bin/python"))
             .arg(root.join("scripts/sam-translate.py"))

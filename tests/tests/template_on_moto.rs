@@ -47,7 +47,7 @@ async fn every_sample_reaches_exactly_the_functions_that_accept_it() -> TestResu
     // Given the template's bus, rules, queues and alarms on moto
     let config = sdk_config().await;
     let template = Template::load()?;
-    let shop = deploy(&config, &template).await?;
+    let shop = deploy(&config, template).await?;
     let events = aws_sdk_eventbridge::Client::new(&config);
     let sqs = aws_sdk_sqs::Client::new(&config);
 
@@ -97,7 +97,7 @@ async fn the_templates_alarms_exist_on_moto_with_their_actions() -> TestResult {
     // Given the template deployed on moto
     let config = sdk_config().await;
     let template = Template::load()?;
-    let shop = deploy(&config, &template).await?;
+    let shop = deploy(&config, template).await?;
 
     // When its alarms are listed
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
