@@ -348,3 +348,100 @@ fn every_function_gets_exactly_the_tables_and_keys_its_code_reads() -> TestResul
     }
     Ok(())
 }
+
+/// The shape every rule pattern of the template has: alternatives naming sources, detail-types
+/// and schema versions.
+#[derive(Debug, serde::Deserialize)]
+struct Alternative {
+    source: Vec<String>,
+    #[serde(rename = "detail-type")]
+    detail_type: Vec<String>,
+    detail: AlternativeDetail,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct AlternativeDetail {
+    metadata: AlternativeMetadata,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct AlternativeMetadata {
+    schema_version: Vec<u32>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct RulePattern {
+    #[serde(rename = "$or")]
+    or: Option<Vec<Alternative>>,
+    #[serde(flatten)]
+    single: Option<Alternative>,
+}
+
+fn catalog_samples() -> TestResult<Vec<(String, herald::RawEvent)>> {
+    let mut found = Vec::new();
+    let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if name.contains(".sample") && name.ends_with(".json") {
+                found.push((
+                    path.display().to_string(),
+                    herald::RawEvent::parse(&std::fs::read(&path)?)?,
+                ));
+            }
+        }
+    }
+    Ok(found)
+}
+
+#[test]
+fn every_rule_pattern_is_valid_and_matches_exactly_the_samples_of_the_types_it_lists() -> TestResult {
+    let template = Template::load()?;
+    let samples = catalog_samples()?;
+    for spec in FUNCTIONS {
+        let rule = rule_of(template, spec.name)?;
+        // Valid EventBridge syntax, by the project's matcher.
+        let pattern = event_pattern::Pattern::parse(&rule.event_pattern).map_err(|e| format!("{}: {e}", spec.name))?;
+        // What it lists: (source, detail-type, version) triples.
+        let shape: RulePattern = serde_json::from_value(rule.event_pattern.clone())?;
+        let alternatives: Vec<Alternative> = shape.or.unwrap_or_default().into_iter().chain(shape.single).collect();
+        let listed: BTreeSet<(String, String, u32)> = alternatives
+            .iter()
+            .flat_map(|a| {
+                a.source.iter().flat_map(move |s| {
+                    a.detail_type.iter().flat_map(move |d| {
+                        a.detail
+                            .metadata
+                            .schema_version
+                            .iter()
+                            .map(move |v| (s.clone(), d.clone(), *v))
+                    })
+                })
+            })
+            .collect();
+        assert!(!listed.is_empty(), "{}: the rule lists no type", spec.name);
+        let mut matched_types = BTreeSet::new();
+        for (path, sample) in &samples {
+            let triple = (
+                sample.source().unwrap_or_default().to_owned(),
+                sample.detail_type().unwrap_or_default().to_owned(),
+                sample.schema_version()?,
+            );
+            let matches = pattern.matches(sample.as_value());
+            assert_eq!(matches, listed.contains(&triple), "{}: {path}", spec.name);
+            if matches {
+                matched_types.insert((triple.0, triple.1));
+            }
+        }
+        let listed_types: BTreeSet<(String, String)> = listed.iter().map(|(s, d, _)| (s.clone(), d.clone())).collect();
+        assert_eq!(
+            matched_types, listed_types,
+            "{}: a listed type matches no sample",
+            spec.name
+        );
+    }
+    Ok(())
+}
