@@ -1,15 +1,21 @@
 //! The `herald` command.
 //!
-//! `herald show [PATH…]` decodes catalogued sample events (files, or directories searched for
-//! `*.sample*.json`) into their typed envelopes and prints each business flow as a causation
-//! tree: events grouped by correlation id, each under the event that caused it.
+//! - `herald dev [INPUT…]`: runs the template's functions locally — real binaries behind a local
+//!   Lambda Runtime API, a local bus routing by the template's rules — and prints each input
+//!   event's causation trace (see [`dev`]).
+//! - `herald invoke FUNCTION --event FILE`: one function, one event, through the same runtime.
+//! - `herald show [PATH…]`: decodes catalogued sample events and prints each business flow as a
+//!   causation tree (see [`show`]).
 
+mod dev;
 mod show;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// Tools for Herald's event-driven consumers.
 #[derive(Debug, Parser)]
@@ -21,6 +27,30 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the template's functions locally and print each input event's causation trace.
+    Dev {
+        /// Event files, directories of them, or `-` for standard input.
+        #[arg(default_value = "events/shop.orders")]
+        inputs: Vec<PathBuf>,
+        /// Deliver each input this many times (shows idempotency).
+        #[arg(long, default_value_t = 1)]
+        repeat: u32,
+        /// Print JSON lines instead of trees.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        local: LocalArgs,
+    },
+    /// Invoke one function once with one event, through the same local runtime.
+    Invoke {
+        /// The function's binary name, e.g. `inventory`.
+        function: String,
+        /// The event file.
+        #[arg(long)]
+        event: PathBuf,
+        #[command(flatten)]
+        local: LocalArgs,
+    },
     /// Decode sample events and print each flow as a causation tree.
     Show {
         /// Event files or directories to search for `*.sample*.json`.
@@ -29,10 +59,49 @@ enum Command {
     },
 }
 
+#[derive(Debug, Args)]
+struct LocalArgs {
+    /// The SAM template.
+    #[arg(long, default_value = "infra/template.yaml")]
+    template: PathBuf,
+    /// Use the DynamoDB API at this URL (moto server, say) instead of in-memory stores.
+    #[arg(long)]
+    aws_endpoint: Option<String>,
+    /// Dead-letter file (JSON lines): events whose every attempt failed.
+    #[arg(long, default_value = "target/herald-dev/dead-letters.jsonl")]
+    dead_letters: PathBuf,
+    /// Directory for each function's log.
+    #[arg(long, default_value = "target/herald-dev/logs")]
+    logs: PathBuf,
+    /// Use the binaries already in target/debug instead of running `cargo build`.
+    #[arg(long)]
+    no_build: bool,
+}
+
+impl LocalArgs {
+    fn options(&self) -> dev::DevOptions {
+        dev::DevOptions {
+            template: self.template.clone(),
+            workspace: PathBuf::from("."),
+            build: !self.no_build,
+            aws_endpoint: self.aws_endpoint.clone(),
+            dead_letters: self.dead_letters.clone(),
+            logs: self.logs.clone(),
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Show { paths } => show::run(&paths, &mut std::io::stdout().lock()),
+        Command::Show { paths } => show::run(&paths, &mut std::io::stdout().lock()).map_err(|e| e.to_string()),
+        Command::Dev {
+            inputs,
+            repeat,
+            json,
+            local,
+        } => run_async(run_dev(inputs, repeat, json, local)),
+        Command::Invoke { function, event, local } => run_async(run_invoke(function, event, local)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -40,5 +109,80 @@ fn main() -> ExitCode {
             eprintln!("herald: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn run_async(future: impl std::future::Future<Output = Result<(), String>>) -> Result<(), String> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init()
+        .ok();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?
+        .block_on(future)
+}
+
+async fn run_dev(inputs: Vec<PathBuf>, repeat: u32, json: bool, local: LocalArgs) -> Result<(), String> {
+    let events = dev::read_inputs(&inputs).map_err(|e| e.to_string())?;
+    let mut shop = dev::LocalShop::start(&local.options(), None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let mut out = std::io::stdout().lock();
+    for event in &events {
+        for _ in 0..repeat.max(1) {
+            let trace = shop.deliver(event.clone()).await;
+            let written = if json {
+                dev::trace::write_json(&trace, &mut out)
+            } else {
+                dev::trace::write_tree(&trace, &mut out)
+            };
+            written
+                .and_then(|()| if json { Ok(()) } else { writeln!(out) })
+                .map_err(|e| format!("cannot write: {e}"))?;
+        }
+    }
+    shop.stop().await;
+    let summary = shop.summary();
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "herald dev: {} input deliveries, {} events routed, {} invocations, {} dead letters ({}) in {:.2} s ({:.0} events/s)",
+        summary.inputs,
+        summary.events,
+        summary.invocations,
+        summary.dead_letters,
+        local.dead_letters.display(),
+        seconds,
+        summary.events as f64 / seconds.max(1e-9)
+    );
+    Ok(())
+}
+
+async fn run_invoke(function: String, event: PathBuf, local: LocalArgs) -> Result<(), String> {
+    let mut events = dev::read_inputs(std::slice::from_ref(&event)).map_err(|e| e.to_string())?;
+    let Some(first) = events.drain(..).next() else {
+        return Err(format!("{}: no event", event.display()));
+    };
+    let mut shop = dev::LocalShop::start(&local.options(), Some(&function))
+        .await
+        .map_err(|e| e.to_string())?;
+    let ended = shop.invoke_one(&first).await;
+    shop.stop().await;
+    match ended {
+        Some(dev::runtime::Ended::Response(body)) => {
+            println!("{body}");
+            Ok(())
+        }
+        Some(dev::runtime::Ended::Error {
+            error_type,
+            error_message,
+        }) => Err(format!("{function}: {error_type}: {error_message}")),
+        Some(dev::runtime::Ended::Timeout) => Err(format!("{function}: timed out")),
+        Some(dev::runtime::Ended::Crashed(reason)) => Err(format!("{function}: {reason}")),
+        None => Err(format!("{function}: not started")),
     }
 }
