@@ -48,8 +48,15 @@ impl Names {
             return self.reference(id);
         }
         if let Some([id, attribute]) = value.get("Fn::GetAtt").and_then(Value::as_array).map(Vec::as_slice) {
-            let key = (id.as_str().unwrap_or_default().to_owned(), attribute.as_str().unwrap_or_default().to_owned());
-            return self.atts.get(&key).cloned().ok_or_else(|| format!("unresolved GetAtt {key:?}").into());
+            let key = (
+                id.as_str().unwrap_or_default().to_owned(),
+                attribute.as_str().unwrap_or_default().to_owned(),
+            );
+            return self
+                .atts
+                .get(&key)
+                .cloned()
+                .ok_or_else(|| format!("unresolved GetAtt {key:?}").into());
         }
         if let Some(text) = value.get("Fn::Sub").and_then(Value::as_str) {
             let mut out = String::new();
@@ -93,35 +100,55 @@ pub async fn deploy(config: &SdkConfig, template: &Template) -> TestResult<Deplo
     let sqs = aws_sdk_sqs::Client::new(config);
     let cloudwatch = aws_sdk_cloudwatch::Client::new(config);
     let stack_name = unique("herald");
-    let mut names = Names::default();
-    names.pseudo = BTreeMap::from([
-        ("AWS::StackName", stack_name.clone()),
-        ("AWS::Region", "us-east-1".to_owned()),
-        ("AWS::AccountId", "123456789012".to_owned()),
-        ("AWS::Partition", "aws".to_owned()),
-    ]);
+    let mut names = Names {
+        pseudo: BTreeMap::from([
+            ("AWS::StackName", stack_name.clone()),
+            ("AWS::Region", "us-east-1".to_owned()),
+            ("AWS::AccountId", "123456789012".to_owned()),
+            ("AWS::Partition", "aws".to_owned()),
+        ]),
+        ..Names::default()
+    };
     for (name, parameter) in &template.parameters {
         if let Some(default) = &parameter.default {
-            names.refs.insert(name.clone(), default.as_str().map_or_else(|| default.to_string(), str::to_owned));
+            names.refs.insert(
+                name.clone(),
+                default.as_str().map_or_else(|| default.to_string(), str::to_owned),
+            );
         }
     }
-    names.refs.insert("AlertTopic".to_owned(), format!("arn:aws:sns:us-east-1:123456789012:{stack_name}-alerts"));
+    names.refs.insert(
+        "AlertTopic".to_owned(),
+        format!("arn:aws:sns:us-east-1:123456789012:{stack_name}-alerts"),
+    );
 
     // The bus.
     let bus_name = unique("shop");
     events.create_event_bus().name(&bus_name).send().await?;
     for (id, _) in template.of_type("AWS::Events::EventBus") {
         names.refs.insert(id.clone(), bus_name.clone());
-        names.atts.insert((id.clone(), "Arn".to_owned()), format!("arn:aws:events:us-east-1:123456789012:event-bus/{bus_name}"));
+        names.atts.insert(
+            (id.clone(), "Arn".to_owned()),
+            format!("arn:aws:events:us-east-1:123456789012:event-bus/{bus_name}"),
+        );
     }
 
     // The template's queues (dead-letter queues).
     let mut queues = BTreeMap::new();
     for (id, _) in template.of_type("AWS::SQS::Queue") {
         let name = unique(&id.to_lowercase());
-        let url = sqs.create_queue().queue_name(&name).send().await?.queue_url().ok_or("no queue URL")?.to_owned();
+        let url = sqs
+            .create_queue()
+            .queue_name(&name)
+            .send()
+            .await?
+            .queue_url()
+            .ok_or("no queue URL")?
+            .to_owned();
         names.refs.insert(id.clone(), url.clone());
-        names.atts.insert((id.clone(), "Arn".to_owned()), queue_arn(&sqs, &url).await?);
+        names
+            .atts
+            .insert((id.clone(), "Arn".to_owned()), queue_arn(&sqs, &url).await?);
         names.atts.insert((id.clone(), "QueueName".to_owned()), name);
         queues.insert(id.clone(), url);
     }
@@ -130,8 +157,17 @@ pub async fn deploy(config: &SdkConfig, template: &Template) -> TestResult<Deplo
     let mut function_queues = BTreeMap::new();
     let mut stand_in_arns = BTreeMap::new();
     for (id, resource) in template.of_type("AWS::Lambda::Function") {
-        let binary = resource.metadata["BuildProperties"]["Binary"].as_str().ok_or("function without Binary")?;
-        let url = sqs.create_queue().queue_name(unique(&format!("fn-{binary}"))).send().await?.queue_url().ok_or("no URL")?.to_owned();
+        let binary = resource.metadata["BuildProperties"]["Binary"]
+            .as_str()
+            .ok_or("function without Binary")?;
+        let url = sqs
+            .create_queue()
+            .queue_name(unique(&format!("fn-{binary}")))
+            .send()
+            .await?
+            .queue_url()
+            .ok_or("no URL")?
+            .to_owned();
         stand_in_arns.insert(id.clone(), queue_arn(&sqs, &url).await?);
         names.refs.insert(id.clone(), binary.to_owned());
         function_queues.insert(binary.to_owned(), url);
@@ -150,8 +186,14 @@ pub async fn deploy(config: &SdkConfig, template: &Template) -> TestResult<Deplo
             .send()
             .await?;
         for (n, target) in rule.targets.iter().enumerate() {
-            let function = target.arn.get("Fn::GetAtt").and_then(|a| a[0].as_str()).ok_or(format!("{id}: target"))?;
-            let mut built = Target::builder().id(format!("target-{n}")).arn(stand_in_arns.get(function).ok_or("no stand-in")?);
+            let function = target
+                .arn
+                .get("Fn::GetAtt")
+                .and_then(|a| a[0].as_str())
+                .ok_or(format!("{id}: target"))?;
+            let mut built = Target::builder()
+                .id(format!("target-{n}"))
+                .arn(stand_in_arns.get(function).ok_or("no stand-in")?);
             if let Some(dlq) = &target.dead_letter_config {
                 built = built.dead_letter_config(DeadLetterConfig::builder().arn(names.resolve(&dlq.arn)?).build());
             }
@@ -163,7 +205,13 @@ pub async fn deploy(config: &SdkConfig, template: &Template) -> TestResult<Deplo
                         .build(),
                 );
             }
-            events.put_targets().rule(&name).event_bus_name(&bus_name).targets(built.build()?).send().await?;
+            events
+                .put_targets()
+                .rule(&name)
+                .event_bus_name(&bus_name)
+                .targets(built.build()?)
+                .send()
+                .await?;
         }
         rules.push(name);
     }
@@ -178,13 +226,20 @@ pub async fn deploy(config: &SdkConfig, template: &Template) -> TestResult<Deplo
             .alarm_name(&name)
             .namespace(&alarm.namespace)
             .metric_name(&alarm.metric_name)
-            .statistic(Statistic::from(resource.properties["Statistic"].as_str().unwrap_or("Sum")))
+            .statistic(Statistic::from(
+                resource.properties["Statistic"].as_str().unwrap_or("Sum"),
+            ))
             .period(60)
             .evaluation_periods(1)
             .threshold(alarm.threshold)
             .comparison_operator(ComparisonOperator::from(alarm.comparison_operator.as_str()));
         for dimension in &alarm.dimensions {
-            request = request.dimensions(Dimension::builder().name(&dimension.name).value(names.resolve(&dimension.value)?).build());
+            request = request.dimensions(
+                Dimension::builder()
+                    .name(&dimension.name)
+                    .value(names.resolve(&dimension.value)?)
+                    .build(),
+            );
         }
         for action in &alarm.alarm_actions {
             request = request.alarm_actions(names.resolve(action)?);
@@ -196,5 +251,12 @@ pub async fn deploy(config: &SdkConfig, template: &Template) -> TestResult<Deplo
         alarms.push(name);
     }
 
-    Ok(Deployed { stack_name, bus_name, function_queues, queues, rules, alarms })
+    Ok(Deployed {
+        stack_name,
+        bus_name,
+        function_queues,
+        queues,
+        rules,
+        alarms,
+    })
 }

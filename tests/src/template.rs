@@ -63,7 +63,10 @@ impl Template {
     /// When the translator fails (its stderr is in the message) or prints something else.
     pub fn load() -> TestResult<&'static Self> {
         static TEMPLATE: OnceLock<Result<Template, String>> = OnceLock::new();
-        TEMPLATE.get_or_init(|| Self::translate().map_err(|e| e.to_string())).as_ref().map_err(|e| e.clone().into())
+        TEMPLATE
+            .get_or_init(|| Self::translate().map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| e.clone().into())
     }
 
     fn translate() -> TestResult<Self> {

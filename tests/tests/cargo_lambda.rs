@@ -140,7 +140,11 @@ fn consumers() -> Vec<Consumes> {
             accepted: inventory::handler::InventoryEvent::accepted(),
             refused: &[(THIN, "Inventory.ThinOrder")],
         },
-        Consumes { function: "fulfillment", accepted: fulfillment::handler::FulfillmentEvent::accepted(), refused: &[] },
+        Consumes {
+            function: "fulfillment",
+            accepted: fulfillment::handler::FulfillmentEvent::accepted(),
+            refused: &[],
+        },
         Consumes {
             function: "notifications",
             accepted: notifications::handler::NotificationsEvent::accepted(),
@@ -151,13 +155,21 @@ fn consumers() -> Vec<Consumes> {
             accepted: order_history::handler::OrderHistoryEvent::accepted(),
             refused: &[],
         },
-        Consumes { function: "campaigns", accepted: campaigns::handler::CampaignsEvent::accepted(), refused: &[] },
+        Consumes {
+            function: "campaigns",
+            accepted: campaigns::handler::CampaignsEvent::accepted(),
+            refused: &[],
+        },
         Consumes {
             function: "contracts",
             accepted: contracts::handler::ContractsEvent::accepted(),
             refused: &[(THIN, "Contracts.ThinOrder")],
         },
-        Consumes { function: "billing", accepted: billing::handler::BillingEvent::accepted(), refused: &[] },
+        Consumes {
+            function: "billing",
+            accepted: billing::handler::BillingEvent::accepted(),
+            refused: &[],
+        },
     ]
 }
 
@@ -191,7 +203,12 @@ fn every_consumed_sample_runs_through_cargo_lambda_against_moto() -> TestResult 
 
     // When each function is invoked with each sample it consumes, twice
     let mut invoked = 0;
-    for Consumes { function, accepted, refused } in consumers() {
+    for Consumes {
+        function,
+        accepted,
+        refused,
+    } in consumers()
+    {
         for (path, _) in samples.iter().filter(|(_, raw)| accepts(&accepted, raw)) {
             let place = format!("{function} ← {}", path.display());
             let refusal = refused

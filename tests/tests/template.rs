@@ -78,7 +78,7 @@ fn every_function_runs_on_arm64_al2023_built_by_cargo_lambda_from_its_own_binary
 fn every_function_has_one_rule_on_the_shop_bus_with_retries_and_its_dead_letter_queue() -> TestResult {
     let template = Template::load()?;
     for spec in FUNCTIONS {
-        let rule = rule_of(&template, spec.name)?;
+        let rule = rule_of(template, spec.name)?;
         assert_eq!(ref_id(&rule.event_bus_name), Some("ShopBus"), "{}", spec.name);
         let target = &rule.targets[0];
         let retry = target
@@ -204,7 +204,7 @@ fn every_function_has_its_alarms_and_every_alarm_notifies_on_alarm_and_on_ok() -
             "{}: dead-letter queue alarm",
             spec.name
         );
-        let rule = rule_of(&template, spec.name)?;
+        let rule = rule_of(template, spec.name)?;
         assert!(
             watches("AWS/Events", "FailedInvocations", &|a| dimension(a, "RuleName")
                 == Some(rule.name.clone())),

@@ -72,12 +72,17 @@ async fn every_sample_reaches_exactly_the_functions_that_accept_it() -> TestResu
             .iter()
             .filter(|raw| {
                 let version = raw.schema_version().ok();
-                accepted.iter().any(|a| raw.is(a.source, a.detail_type) && version.is_some_and(|v| a.versions.contains(&v)))
+                accepted
+                    .iter()
+                    .any(|a| raw.is(a.source, a.detail_type) && version.is_some_and(|v| a.versions.contains(&v)))
             })
             .map(key)
             .collect();
         assert!(!expected.is_empty(), "{function} consumes no sample");
-        let url = shop.function_queues.get(function).ok_or(format!("no queue for {function}"))?;
+        let url = shop
+            .function_queues
+            .get(function)
+            .ok_or(format!("no queue for {function}"))?;
         let received: Vec<String> = drain_queue(&sqs, url, expected.len(), Duration::from_secs(15))
             .await?
             .into_iter()
@@ -87,7 +92,10 @@ async fn every_sample_reaches_exactly_the_functions_that_accept_it() -> TestResu
         assert_eq!(received.into_iter().collect::<BTreeSet<_>>(), expected, "{function}");
     }
     for (id, url) in &shop.queues {
-        assert!(drain_queue(&sqs, url, 0, Duration::from_millis(300)).await?.is_empty(), "{id} must be empty");
+        assert!(
+            drain_queue(&sqs, url, 0, Duration::from_millis(300)).await?.is_empty(),
+            "{id} must be empty"
+        );
     }
     Ok(())
 }
@@ -101,7 +109,11 @@ async fn the_templates_alarms_exist_on_moto_with_their_actions() -> TestResult {
 
     // When its alarms are listed
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
-    let described = cloudwatch.describe_alarms().alarm_name_prefix(&shop.stack_name).send().await?;
+    let described = cloudwatch
+        .describe_alarms()
+        .alarm_name_prefix(&shop.stack_name)
+        .send()
+        .await?;
 
     // Then every alarm of the template exists, notifying on ALARM and on OK
     let alarms = described.metric_alarms();
@@ -111,6 +123,10 @@ async fn the_templates_alarms_exist_on_moto_with_their_actions() -> TestResult {
         assert_eq!(alarm.alarm_actions().len(), 1, "{:?}", alarm.alarm_name());
         assert_eq!(alarm.ok_actions(), alarm.alarm_actions(), "{:?}", alarm.alarm_name());
     }
-    assert_eq!(shop.rules.len(), accepted_by_each_function().len(), "one rule per function");
+    assert_eq!(
+        shop.rules.len(),
+        accepted_by_each_function().len(),
+        "one rule per function"
+    );
     Ok(())
 }

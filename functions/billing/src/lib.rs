@@ -3,7 +3,8 @@
 //!
 //! - [`handler`]: the decisions, per event, and how an order becomes invoice lines.
 //! - [`store`]: the order-snapshot and invoice tables (DynamoDB), every write conditional.
-//! - [`config`]: what `main.rs` reads from the environment.
+//! - [`config`]: what `main.rs` reads from the environment (tests: from a map).
+//! - [`wiring`]: the consumer `main.rs` runs, built from the configuration; tests build the same.
 //! - [`error`]: every failure, retryable or not.
 //!
 //! Consumes `shop.orders` OrderPlaced v1 and v2, and `shop.payments` PaymentCaptured v1. Emits
@@ -21,6 +22,7 @@ pub mod config;
 pub mod error;
 pub mod handler;
 pub mod store;
+pub mod wiring;
 
 /// The function's name: the prefix of its idempotency keys and the producer of its events.
 pub const FUNCTION: &str = "billing";

@@ -1,33 +1,13 @@
-//! Wires billing: configuration, clients and the guard, built once; then serves events.
+//! Wires billing: reads its configuration once, builds its consumer with
+//! [`billing::wiring::consumer`], and serves events.
 
-use billing::FUNCTION;
 use billing::config::Config;
-use billing::handler::{self, BillingEvent, Deps};
-use billing::store::BillingStore;
-use herald::idempotency::{DynamoStore, IdempotencyConfig, IdempotencyGuard};
-use herald::{Consumer, Publisher, PublisherConfig};
+use billing::wiring;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     herald::telemetry::init();
     let config = Config::from_env()?;
     let aws = aws_config::load_from_env().await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
-    let deps = Deps {
-        store: BillingStore::new(dynamodb.clone(), &config.orders_table, &config.invoices_table),
-        publisher: Publisher::new(
-            aws_sdk_eventbridge::Client::new(&aws),
-            PublisherConfig::for_bus(&config.bus_name),
-        ),
-    };
-    let guard = IdempotencyGuard::new(
-        DynamoStore::new(dynamodb, &config.idempotency_table),
-        IdempotencyConfig::new(FUNCTION),
-    );
-    Consumer::new(guard, move |event: BillingEvent| {
-        let deps = deps.clone();
-        async move { handler::handle(&deps, event).await }
-    })
-    .run()
-    .await
+    wiring::consumer(&aws, &config).run().await
 }

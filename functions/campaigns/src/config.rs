@@ -1,7 +1,7 @@
 //! Campaigns' configuration: one immutable struct, read once at cold start. The campaign rules
 //! and amounts are not configured here but in [`crate::rules::Rules`].
 
-use herald::env::{MissingVariable, required};
+use herald::env::{self, MissingVariable, required_from};
 
 /// Where campaigns keeps its state and publishes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,16 +17,24 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads every variable.
+    /// Reads every variable from the process environment, as `main.rs` does.
     ///
     /// # Errors
     /// The first missing variable.
     pub fn from_env() -> Result<Self, MissingVariable> {
+        Self::from_lookup(&env::process)
+    }
+
+    /// Reads every variable from `lookup`, e.g. a map of the tables a test created.
+    ///
+    /// # Errors
+    /// The first missing variable.
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, MissingVariable> {
         Ok(Self {
-            orders_table: required("CAMPAIGN_ORDERS_TABLE", "placed orders per customer")?,
-            vouchers_table: required("VOUCHERS_TABLE", "vouchers per qualifying order")?,
-            idempotency_table: required("IDEMPOTENCY_TABLE", "idempotency records")?,
-            bus_name: required("EVENT_BUS_NAME", "the bus events are published to")?,
+            orders_table: required_from(lookup, "CAMPAIGN_ORDERS_TABLE", "placed orders per customer")?,
+            vouchers_table: required_from(lookup, "VOUCHERS_TABLE", "vouchers per qualifying order")?,
+            idempotency_table: required_from(lookup, "IDEMPOTENCY_TABLE", "idempotency records")?,
+            bus_name: required_from(lookup, "EVENT_BUS_NAME", "the bus events are published to")?,
         })
     }
 }

@@ -29,7 +29,7 @@ herald::event_set! {
     }
 }
 
-/// What the handler uses, built once in `main.rs`.
+/// What the handler uses, built once by [`crate::wiring::consumer`].
 #[derive(Debug, Clone)]
 pub struct Deps {
     /// The customer-orders and voucher tables.

@@ -6,7 +6,8 @@
 //! - [`rules`]: the campaign rules and amounts ([`rules::Rules`], immutable, with documented
 //!   defaults) and their pure evaluation over a customer's orders.
 //! - [`store`]: the customer-orders and voucher tables (DynamoDB), every write conditional.
-//! - [`config`]: what `main.rs` reads from the environment.
+//! - [`config`]: what `main.rs` reads from the environment (tests: from a map).
+//! - [`wiring`]: the consumer `main.rs` runs, built from the configuration; tests build the same.
 //! - [`error`]: every failure, retryable or not.
 //!
 //! Consumes `shop.orders` OrderPlaced v1 and v2: both carry all it needs (customer, order id,
@@ -18,6 +19,7 @@ pub mod error;
 pub mod handler;
 pub mod rules;
 pub mod store;
+pub mod wiring;
 
 /// The function's name: the prefix of its idempotency keys and the producer of its events.
 pub const FUNCTION: &str = "campaigns";

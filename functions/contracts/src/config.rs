@@ -1,6 +1,6 @@
 //! Contracts' configuration: one immutable struct, read once at cold start.
 
-use herald::env::{MissingVariable, required};
+use herald::env::{self, MissingVariable, required_from};
 
 /// Where contracts keeps its state and publishes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,15 +15,23 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads every variable.
+    /// Reads every variable from the process environment, as `main.rs` does.
     ///
     /// # Errors
     /// The first missing variable.
     pub fn from_env() -> Result<Self, MissingVariable> {
+        Self::from_lookup(&env::process)
+    }
+
+    /// Reads every variable from `lookup`, e.g. a map of the tables a test created.
+    ///
+    /// # Errors
+    /// The first missing variable.
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, MissingVariable> {
         Ok(Self {
-            contracts_table: required("CONTRACTS_TABLE", "contracts per order")?,
-            idempotency_table: required("IDEMPOTENCY_TABLE", "idempotency records")?,
-            bus_name: required("EVENT_BUS_NAME", "the bus events are published to")?,
+            contracts_table: required_from(lookup, "CONTRACTS_TABLE", "contracts per order")?,
+            idempotency_table: required_from(lookup, "IDEMPOTENCY_TABLE", "idempotency records")?,
+            bus_name: required_from(lookup, "EVENT_BUS_NAME", "the bus events are published to")?,
         })
     }
 }

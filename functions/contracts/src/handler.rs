@@ -45,7 +45,7 @@ herald::event_set! {
     }
 }
 
-/// What the handler uses, built once in `main.rs`.
+/// What the handler uses, built once by [`crate::wiring::consumer`].
 #[derive(Debug, Clone)]
 pub struct Deps {
     /// The contracts table.

@@ -1,6 +1,6 @@
 //! Fulfillment's configuration: one immutable struct, read once at cold start.
 
-use herald::env::{MissingVariable, required};
+use herald::env::{self, MissingVariable, required_from};
 
 /// Where fulfillment keeps its state and publishes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,15 +14,23 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads every variable.
+    /// Reads every variable from the process environment, as `main.rs` does.
     ///
     /// # Errors
     /// The first missing variable.
     pub fn from_env() -> Result<Self, MissingVariable> {
+        Self::from_lookup(&env::process)
+    }
+
+    /// Reads every variable from `lookup`, e.g. a map of the tables a test created.
+    ///
+    /// # Errors
+    /// The first missing variable.
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, MissingVariable> {
         Ok(Self {
-            shipments_table: required("SHIPMENTS_TABLE", "shipments per order")?,
-            idempotency_table: required("IDEMPOTENCY_TABLE", "idempotency records")?,
-            bus_name: required("EVENT_BUS_NAME", "the bus events are published to")?,
+            shipments_table: required_from(lookup, "SHIPMENTS_TABLE", "shipments per order")?,
+            idempotency_table: required_from(lookup, "IDEMPOTENCY_TABLE", "idempotency records")?,
+            bus_name: required_from(lookup, "EVENT_BUS_NAME", "the bus events are published to")?,
         })
     }
 }

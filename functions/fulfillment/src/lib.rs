@@ -3,7 +3,8 @@
 //!
 //! - [`handler`]: the decisions, per event.
 //! - [`store`]: the shipments table (DynamoDB), every change conditional.
-//! - [`config`]: what `main.rs` reads from the environment.
+//! - [`config`]: what `main.rs` reads from the environment (tests: from a map).
+//! - [`wiring`]: the consumer `main.rs` runs, built from the configuration; tests build the same.
 //! - [`error`]: every failure, retryable or not.
 //!
 //! Consumes `shop.inventory` StockReserved v1 and `shop.orders` OrderCancelled v1. Emits
@@ -14,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod handler;
 pub mod store;
+pub mod wiring;
 
 /// The function's name: the prefix of its idempotency keys and the producer of its events.
 pub const FUNCTION: &str = "fulfillment";

@@ -1,33 +1,13 @@
-//! Wires inventory: configuration, clients and the guard, built once; then serves events.
+//! Wires inventory: reads its configuration once, builds its consumer with
+//! [`inventory::wiring::consumer`], and serves events.
 
-use herald::idempotency::{DynamoStore, IdempotencyConfig, IdempotencyGuard};
-use herald::{Consumer, Publisher, PublisherConfig};
-use inventory::FUNCTION;
 use inventory::config::Config;
-use inventory::handler::{self, Deps, InventoryEvent};
-use inventory::store::StockStore;
+use inventory::wiring;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     herald::telemetry::init();
     let config = Config::from_env()?;
     let aws = aws_config::load_from_env().await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
-    let deps = Deps {
-        stock: StockStore::new(dynamodb.clone(), &config.stock_table, &config.reservations_table),
-        publisher: Publisher::new(
-            aws_sdk_eventbridge::Client::new(&aws),
-            PublisherConfig::for_bus(&config.bus_name),
-        ),
-    };
-    let guard = IdempotencyGuard::new(
-        DynamoStore::new(dynamodb, &config.idempotency_table),
-        IdempotencyConfig::new(FUNCTION),
-    );
-    Consumer::new(guard, move |event: InventoryEvent| {
-        let deps = deps.clone();
-        async move { handler::handle(&deps, event).await }
-    })
-    .run()
-    .await
+    wiring::consumer(&aws, &config).run().await
 }

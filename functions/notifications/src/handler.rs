@@ -28,7 +28,8 @@ herald::event_set! {
     }
 }
 
-/// What the handler uses, built once in `main.rs`: only the sender, as nothing is published.
+/// What the handler uses, built once by [`crate::wiring::consumer`]: only the sender, as nothing is
+/// published.
 #[derive(Debug, Clone)]
 pub struct Deps<S = OutboxSender> {
     /// Where messages go.

@@ -5,7 +5,8 @@
 //! - [`sender`]: the [`Sender`](sender::Sender) seam every message goes through, and the
 //!   [`OutboxSender`](sender::OutboxSender) that "sends" by writing the outbox.
 //! - [`store`]: the outbox table (DynamoDB): one row per message, written once.
-//! - [`config`]: what `main.rs` reads from the environment.
+//! - [`config`]: what `main.rs` reads from the environment (tests: from a map).
+//! - [`wiring`]: the consumer `main.rs` runs, built from the configuration; tests build the same.
 //! - [`error`]: every failure, retryable or not.
 //!
 //! Consumes `shop.orders` OrderPlaced v1 and `shop.contracts` ContractCancelled v1 (which carries
@@ -27,6 +28,7 @@ pub mod error;
 pub mod handler;
 pub mod sender;
 pub mod store;
+pub mod wiring;
 
 /// The function's name: the prefix of its idempotency keys.
 pub const FUNCTION: &str = "notifications";

@@ -1,6 +1,6 @@
 //! Order history's configuration: one immutable struct, read once at cold start.
 
-use herald::env::{MissingVariable, required};
+use herald::env::{self, MissingVariable, required_from};
 
 /// Where order history keeps its state. It publishes nothing, so it reads no bus name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,14 +12,22 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads every variable.
+    /// Reads every variable from the process environment, as `main.rs` does.
     ///
     /// # Errors
     /// The first missing variable.
     pub fn from_env() -> Result<Self, MissingVariable> {
+        Self::from_lookup(&env::process)
+    }
+
+    /// Reads every variable from `lookup`, e.g. a map of the tables a test created.
+    ///
+    /// # Errors
+    /// The first missing variable.
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, MissingVariable> {
         Ok(Self {
-            history_table: required("HISTORY_TABLE", "order history per customer")?,
-            idempotency_table: required("IDEMPOTENCY_TABLE", "idempotency records")?,
+            history_table: required_from(lookup, "HISTORY_TABLE", "order history per customer")?,
+            idempotency_table: required_from(lookup, "IDEMPOTENCY_TABLE", "idempotency records")?,
         })
     }
 }

@@ -29,7 +29,8 @@ herald::event_set! {
     }
 }
 
-/// What the handler uses, built once in `main.rs`: only the table, as nothing is published.
+/// What the handler uses, built once by [`crate::wiring::consumer`]: only the table, as nothing is
+/// published.
 #[derive(Debug, Clone)]
 pub struct Deps {
     /// The history table.

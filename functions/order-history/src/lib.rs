@@ -3,7 +3,8 @@
 //!
 //! - [`handler`]: the decisions, per event.
 //! - [`store`]: the history table (DynamoDB), one item per entry, written once.
-//! - [`config`]: what `main.rs` reads from the environment.
+//! - [`config`]: what `main.rs` reads from the environment (tests: from a map).
+//! - [`wiring`]: the consumer `main.rs` runs, built from the configuration; tests build the same.
 //! - [`error`]: every failure, retryable or not.
 //!
 //! Consumes every `shop.orders` event: OrderPlaced v1 and v2 (a v1 is read as the v2 summary it
@@ -19,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod handler;
 pub mod store;
+pub mod wiring;
 
 /// The function's name: the prefix of its idempotency keys.
 pub const FUNCTION: &str = "order-history";

@@ -1,7 +1,9 @@
 //! Running a domain reaction as a Lambda consumer: decode once, guard, react, log one outcome.
 //!
-//! A function's `main.rs` builds a [`Consumer`] once — its idempotency guard and its handler —
-//! and passes it to [`Consumer::run`]. For each invocation the consumer
+//! A function builds its [`Consumer`] once — its idempotency guard and its handler — in one
+//! wiring function that its `main.rs` calls before [`Consumer::run`] and its tests call before
+//! [`Consumer::handle`]; the handler returns a [`HandlerFuture`] so that function can name the
+//! consumer's type. For each invocation the consumer
 //! 1. opens a span carrying `event_id`, `correlation_id`, `causation_id`, `detail_type` and
 //!    `replay_name`, so every log line of the event carries them;
 //! 2. decodes the raw event into the function's [`EventSet`] (an [`EnvelopeError`] is never
@@ -65,6 +67,11 @@ impl<E: Classify + fmt::Display> From<ConsumerError<E>> for Diagnostic {
 
 /// One invocation's boxed future, as the runtime's service returns it.
 type Handled<R, E> = Pin<Box<dyn Future<Output = Result<Guarded<R>, ConsumerError<E>>> + Send>>;
+
+/// A handler's future, boxed: a function returning its consumer can then write the handler's
+/// type as `impl Fn(T) -> HandlerFuture<R, E>` (`impl Fn(T) -> impl Future` is not allowed in a
+/// return type). One allocation per event, next to the network calls the handler makes.
+pub type HandlerFuture<R, E> = Pin<Box<dyn Future<Output = Result<R, E>> + Send>>;
 
 type KeyFn<T> = Arc<dyn Fn(&T) -> Option<String> + Send + Sync>;
 

@@ -1,4 +1,5 @@
-//! Reading a function's configuration from its environment, once, at cold start.
+//! Reading a function's configuration, once, at cold start: from the process environment in
+//! `main.rs`, or from any other lookup (a map, in tests) through the same code.
 
 /// A required variable is missing or not valid UTF-8.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -10,13 +11,65 @@ pub struct MissingVariable {
     pub purpose: &'static str,
 }
 
-/// The value of a required variable.
+/// The process environment as a lookup: the variable's value, if it is set and UTF-8. Pass it
+/// where a lookup is expected, e.g. `Config::from_lookup(&herald::env::process)`.
+pub fn process(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// The value of a required variable of the process environment.
 ///
 /// # Errors
 /// [`MissingVariable`] naming it when it is unset, empty or not UTF-8.
 pub fn required(name: &'static str, purpose: &'static str) -> Result<String, MissingVariable> {
-    match std::env::var(name) {
-        Ok(value) if !value.is_empty() => Ok(value),
+    required_from(&process, name, purpose)
+}
+
+/// The value of a required variable, as `lookup` answers it.
+///
+/// # Errors
+/// [`MissingVariable`] naming it when `lookup` has no value for it, or an empty one.
+pub fn required_from(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    name: &'static str,
+    purpose: &'static str,
+) -> Result<String, MissingVariable> {
+    match lookup(name) {
+        Some(value) if !value.is_empty() => Ok(value),
         _ => Err(MissingVariable { name, purpose }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lookup_answers_what_the_process_environment_would() {
+        // Given a lookup that knows one variable, and another it knows as empty
+        let lookup = |name: &str| match name {
+            "STOCK_TABLE" => Some("stock".to_owned()),
+            "EMPTY_TABLE" => Some(String::new()),
+            _ => None,
+        };
+
+        // When each variable is required
+        let set = required_from(&lookup, "STOCK_TABLE", "stock per SKU");
+        let empty = required_from(&lookup, "EMPTY_TABLE", "nothing");
+        let unset = required_from(&lookup, "EVENT_BUS_NAME", "the bus");
+
+        // Then the set one is read, and empty and unset ones are missing, by name
+        assert_eq!(set, Ok("stock".to_owned()));
+        assert_eq!(
+            empty,
+            Err(MissingVariable {
+                name: "EMPTY_TABLE",
+                purpose: "nothing"
+            })
+        );
+        assert_eq!(
+            unset.map_err(|e| e.to_string()),
+            Err("environment variable EVENT_BUS_NAME must be set (the bus)".to_owned())
+        );
     }
 }

@@ -2,17 +2,18 @@
 //!
 //! A map of the parts:
 //! - [`envelope`]: the typed EventBridge envelope (`Envelope<D>` with Herald's `Metadata`), the
-//!   [`EventDetail`](envelope::EventDetail) trait every detail struct implements, decoding with
+//!   [`EventDetail`] trait every detail struct implements, decoding with
 //!   typed errors that name the event, version upcasting and the [`event_set!`] dispatch macro.
-//! - [`publish`]: building outgoing events with lineage filled in, and the [`Publisher`](publish::Publisher)
+//! - [`publish`]: building outgoing events with lineage filled in, and the [`Publisher`]
 //!   that sends them to a bus in batches, retrying only the entries that failed.
 //! - [`idempotency`]: the guard that runs each event's reaction once and loses none: claims
 //!   with a lease in DynamoDB (or memory), a tower layer, a batch form, a warm-container cache.
 //! - [`consumer`]: a domain reaction as a Lambda consumer: decode once, guard, react, and log
 //!   one outcome line per event inside a span carrying the event's ids.
-//! - [`env`]: required environment variables, read once at cold start.
+//! - [`env`]: required environment variables, read once at cold start, from the process or any
+//!   lookup.
 //! - [`telemetry`]: JSON logs whose every line carries the event's ids.
-//! - [`error`]: the [`Classify`](error::Classify) trait that sorts every error into retryable or not.
+//! - [`error`]: the [`Classify`] trait that sorts every error into retryable or not.
 
 pub mod consumer;
 pub mod env;

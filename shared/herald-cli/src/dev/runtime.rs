@@ -205,10 +205,10 @@ impl LocalFunction {
     }
 
     async fn ensure_running(&mut self) -> Result<(), String> {
-        if let Some(child) = self.process.as_mut() {
-            if matches!(child.try_wait(), Ok(None)) {
-                return Ok(());
-            }
+        if let Some(child) = self.process.as_mut()
+            && matches!(child.try_wait(), Ok(None))
+        {
+            return Ok(());
         }
         let log = std::fs::OpenOptions::new()
             .create(true)

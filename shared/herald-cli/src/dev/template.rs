@@ -43,7 +43,7 @@ pub enum TemplateError {
         /// The event source's name.
         event: String,
         /// The pattern error, with its own path.
-        source: event_pattern::PatternError,
+        source: Box<event_pattern::PatternError>,
     },
 }
 
@@ -251,7 +251,7 @@ impl DevTemplate {
                             path: path.to_owned(),
                             function: id.clone(),
                             event: name.clone(),
-                            source,
+                            source: Box::new(source),
                         })?;
                         rules.push((name.clone(), pattern));
                     }
