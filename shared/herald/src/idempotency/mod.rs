@@ -9,9 +9,10 @@
 //! - [`layer`]: the guard as a tower `Layer` around a `lambda_runtime` service.
 //! - [`store`]: the four-method storage seam; [`dynamodb`] and [`memory`] implement it.
 //! - [`record`]: the record and its states; [`config`]: the one immutable configuration;
-//!   [`clock`]: where time comes from.
+//!   [`clock`]: where time comes from; [`chosen`]: DynamoDB or memory, chosen at cold start.
 
 pub mod batch;
+pub mod chosen;
 pub mod clock;
 pub mod config;
 pub mod dynamodb;
@@ -22,6 +23,7 @@ pub mod record;
 pub mod store;
 
 pub use batch::{BatchItem, BatchReport};
+pub use chosen::{Backend, ChosenStore, STORES_VARIABLE};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{AttributeNames, IdempotencyConfig, MissingKey};
 pub use dynamodb::DynamoStore;
