@@ -65,8 +65,14 @@ struct LocalArgs {
     #[arg(long, default_value = "infra/template.yaml")]
     template: PathBuf,
     /// Use the DynamoDB API at this URL (moto server, say) instead of in-memory stores.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "start_moto")]
     aws_endpoint: Option<String>,
+    /// Start a moto server on loopback (from .tools/, see `make tools`) and use its DynamoDB API.
+    #[arg(long)]
+    start_moto: bool,
+    /// Extra environment for every function, e.g. `--env STOCK_SEED=SKU-1=5` (repeatable).
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
+    environment: Vec<(String, String)>,
     /// Dead-letter file (JSON lines): events whose every attempt failed.
     #[arg(long, default_value = "target/herald-dev/dead-letters.jsonl")]
     dead_letters: PathBuf,
@@ -78,15 +84,33 @@ struct LocalArgs {
     no_build: bool,
 }
 
+fn parse_env(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .filter(|(name, _)| !name.is_empty())
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
+}
+
 impl LocalArgs {
-    fn options(&self) -> dev::DevOptions {
+    fn options(&self, aws_endpoint: Option<String>) -> dev::DevOptions {
         dev::DevOptions {
             template: self.template.clone(),
             workspace: PathBuf::from("."),
             build: !self.no_build,
-            aws_endpoint: self.aws_endpoint.clone(),
+            aws_endpoint,
             dead_letters: self.dead_letters.clone(),
             logs: self.logs.clone(),
+            environment: self.environment.iter().cloned().collect(),
+        }
+    }
+
+    /// The DynamoDB endpoint to use, starting moto when asked; the guard stops it when dropped.
+    fn endpoint(&self) -> Result<(Option<String>, Option<dev::moto::Moto>), String> {
+        if self.start_moto {
+            let moto = dev::moto::Moto::start().map_err(|e| e.to_string())?;
+            Ok((Some(moto.endpoint().to_owned()), Some(moto)))
+        } else {
+            Ok((self.aws_endpoint.clone(), None))
         }
     }
 }
@@ -128,7 +152,8 @@ fn run_async(future: impl std::future::Future<Output = Result<(), String>>) -> R
 
 async fn run_dev(inputs: Vec<PathBuf>, repeat: u32, json: bool, local: LocalArgs) -> Result<(), String> {
     let events = dev::read_inputs(&inputs).map_err(|e| e.to_string())?;
-    let mut shop = dev::LocalShop::start(&local.options(), None)
+    let (endpoint, _moto) = local.endpoint()?;
+    let mut shop = dev::LocalShop::start(&local.options(endpoint), None)
         .await
         .map_err(|e| e.to_string())?;
     let started = Instant::now();
@@ -167,7 +192,8 @@ async fn run_invoke(function: String, event: PathBuf, local: LocalArgs) -> Resul
     let Some(first) = events.drain(..).next() else {
         return Err(format!("{}: no event", event.display()));
     };
-    let mut shop = dev::LocalShop::start(&local.options(), Some(&function))
+    let (endpoint, _moto) = local.endpoint()?;
+    let mut shop = dev::LocalShop::start(&local.options(endpoint), Some(&function))
         .await
         .map_err(|e| e.to_string())?;
     let ended = shop.invoke_one(&first).await;

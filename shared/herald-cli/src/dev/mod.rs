@@ -5,6 +5,7 @@
 //! - [`template`]: what is read from `infra/template.yaml`.
 //! - [`runtime`]: one function as a warm process behind its Runtime API.
 //! - [`bus`]: the local `PutEvents` endpoint the functions publish to.
+//! - [`moto`]: a moto server started on request (`--start-moto`).
 //! - [`trace`]: the tree (or JSON lines) printed per input event.
 //!
 //! With no flag the functions keep their state in memory inside their warm process
@@ -12,6 +13,7 @@
 //! the DynamoDB API there (moto server, say), and `herald dev` creates the template's tables.
 
 pub mod bus;
+pub mod moto;
 pub mod runtime;
 pub mod template;
 pub mod trace;
@@ -95,6 +97,8 @@ pub struct DevOptions {
     pub dead_letters: PathBuf,
     /// Where each function's log goes.
     pub logs: PathBuf,
+    /// Extra environment for every function (`--env NAME=VALUE`).
+    pub environment: BTreeMap<String, String>,
 }
 
 /// Counts of a run, for the closing line and the benchmark.
@@ -170,6 +174,7 @@ impl LocalShop {
                 options.aws_endpoint.as_deref(),
                 function.memory_mb,
             ));
+            environment.extend(options.environment.clone());
             let local = LocalFunction::start(
                 &function.binary,
                 target.join("debug").join(&function.binary),

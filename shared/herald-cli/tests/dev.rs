@@ -1,0 +1,189 @@
+//! `herald dev` end to end, on the real template, the real function binaries and the catalog's
+//! order-lifecycle samples, with in-memory stores: which functions ran, what they emitted,
+//! dedupe under `--repeat 2`, and the events a function refuses landing in the dead-letter file
+//! after Lambda's retries.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+struct Run {
+    lines: Vec<serde_json::Value>,
+    dead_letters: Vec<serde_json::Value>,
+    stderr: String,
+}
+
+fn herald_dev(args: &[&str], dead_letters: &Path) -> TestResult<Run> {
+    let _ = std::fs::remove_file(dead_letters);
+    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .arg("dev")
+        .args(args)
+        .arg("--dead-letters")
+        .arg(dead_letters)
+        .current_dir(root())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    if !output.status.success() {
+        return Err(format!("herald dev failed: {stderr}").into());
+    }
+    let lines = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<Vec<serde_json::Value>, _>>()?;
+    let dead_letters = std::fs::read_to_string(dead_letters)
+        .unwrap_or_default()
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<Vec<serde_json::Value>, _>>()?;
+    Ok(Run {
+        lines,
+        dead_letters,
+        stderr,
+    })
+}
+
+fn kind<'a>(lines: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_json::Value> {
+    lines.iter().filter(|l| l["kind"] == kind).collect()
+}
+
+#[test]
+fn the_order_lifecycle_runs_through_the_template_dedupes_repeats_and_dead_letters_what_is_refused() -> TestResult {
+    // Given the order system's and the payment service's samples, delivered twice each
+    let dead_letters = root().join("target/herald-dev/test-dead-letters.jsonl");
+    let run = herald_dev(
+        &["--json", "--repeat", "2", "events/shop.orders", "events/shop.payments"],
+        &dead_letters,
+    )?;
+    let invocations = kind(&run.lines, "invocation");
+
+    // Then the placed order ran every function whose rule matches it, first for real…
+    let placed_v1 = "7c1e4b2a-5d3f-4e8b-a916-2b7d9c4e0f11";
+    let first_runs: BTreeMap<String, String> = invocations
+        .iter()
+        .filter(|l| l["event_id"] == placed_v1 && l["attempt"] == 1)
+        .map(|l| {
+            (
+                l["function"].as_str().unwrap_or_default().to_owned(),
+                l["outcome"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .fold(BTreeMap::new(), |mut seen, (function, outcome)| {
+            seen.entry(function).or_insert(outcome);
+            seen
+        });
+    let functions: Vec<&str> = first_runs.keys().map(String::as_str).collect();
+    assert_eq!(
+        functions,
+        [
+            "billing",
+            "campaigns",
+            "contracts",
+            "inventory",
+            "notifications",
+            "order-history"
+        ],
+        "{}",
+        run.stderr
+    );
+    assert!(first_runs.values().all(|o| o == "claimed"), "{first_runs:?}");
+
+    // …and the repeat was answered by each warm function's guard, without running again
+    let repeats: Vec<&&serde_json::Value> = invocations
+        .iter()
+        .filter(|l| l["event_id"] == placed_v1)
+        .skip(functions.len())
+        .collect();
+    assert_eq!(repeats.len(), functions.len());
+    assert!(repeats.iter().all(|l| l["outcome"] == "cached"), "{repeats:?}");
+
+    // Then what the functions emitted was routed on: the contract's cancellation reached notifications
+    let events = kind(&run.lines, "event");
+    let emitted: Vec<&str> = events
+        .iter()
+        .filter(|e| e.get("published_by").is_some())
+        .filter_map(|e| e["detail_type"].as_str())
+        .collect();
+    for detail_type in ["ContractCreated", "ContractCancelled", "VoucherIssued", "InvoiceIssued"] {
+        assert!(emitted.contains(&detail_type), "{detail_type} not emitted: {emitted:?}");
+    }
+    let contract_cancelled = events
+        .iter()
+        .find(|e| e["detail_type"] == "ContractCancelled")
+        .ok_or("no ContractCancelled")?;
+    assert_eq!(contract_cancelled["matched"], serde_json::json!(["notifications"]));
+
+    // Then the thin v2 order, refused by three functions, is in the dead-letter file after 3 attempts each
+    let thin = "0b5d7f9a-2c4e-4a68-8d31-4f6a8c0e2b52";
+    let mut refused: Vec<(&str, u64)> = run
+        .dead_letters
+        .iter()
+        .filter(|d| d["event"]["detail"]["metadata"]["event_id"] == thin)
+        .map(|d| {
+            (
+                d["function"].as_str().unwrap_or_default(),
+                d["attempts"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    refused.sort_unstable();
+    refused.dedup();
+    assert_eq!(
+        refused,
+        [("contracts", 3), ("inventory", 3), ("notifications", 3)],
+        "{:?}",
+        run.dead_letters
+    );
+    assert!(
+        run.dead_letters
+            .iter()
+            .all(|d| d["error_type"].as_str().is_some_and(|t| !t.is_empty()))
+    );
+    assert!(run.stderr.contains("dead letters"), "{}", run.stderr);
+    Ok(())
+}
+
+#[test]
+fn a_malformed_event_file_is_named_with_its_place() -> TestResult {
+    let dir = std::env::temp_dir().join(format!("herald-dev-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let broken = dir.join("broken.json");
+    std::fs::write(&broken, "{\n  \"source\": \"shop.orders\",\n  \"detail-type\": \n}\n")?;
+
+    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .arg("dev")
+        .arg(&broken)
+        .current_dir(root())
+        .output()?;
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("broken.json: line 4 column 1"), "{stderr}");
+    std::fs::remove_dir_all(dir)?;
+    Ok(())
+}
+
+#[test]
+fn an_unknown_function_is_named_with_the_ones_the_template_has() -> TestResult {
+    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args([
+            "invoke",
+            "shipping",
+            "--no-build",
+            "--event",
+            "events/shop.orders/OrderPlaced/v1.sample.json",
+        ])
+        .current_dir(root())
+        .output()?;
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("no function with binary `shipping`"), "{stderr}");
+    assert!(stderr.contains("inventory"), "{stderr}");
+    Ok(())
+}
