@@ -1,9 +1,10 @@
 # The two commands the README promises, and the steps behind them.
-.PHONY: run test tools bench-guard package measure
+.PHONY: run test tools bench-guard bench-pattern bench-dev package measure
 
-## The main job: decode the order-lifecycle sample events and print each flow's causation tree.
+## The main job: the order system's and payment service's sample events through every function
+## of infra/template.yaml, locally (real binaries, in-memory stores), printing each causation trace.
 run:
-	cargo herald show events
+	cargo herald dev --env STOCK_SEED=SKU-LAPTOP-14=5,SKU-MOUSE-01=10,SKU-PHONE-X=3 events/shop.orders events/shop.payments
 
 ## Every test: installs the pinned tools into .tools/, starts moto server, runs the workspace tests.
 test:
@@ -24,3 +25,11 @@ package:
 ## Peak memory of each function's release binary over 1,000 events (moto server + cargo lambda watch).
 measure: tools
 	.tools/bin/python scripts/measure-functions.py
+
+## Pattern matcher figures: events/s for 10,000 events against 50 rules.
+bench-pattern:
+	cargo bench -p event-pattern
+
+## herald dev end to end: events/s through the real functions, in-memory stores.
+bench-dev:
+	scripts/bench-dev.sh

@@ -2,7 +2,8 @@
 //! exactly one invoice whose lines add up to what was paid.
 //!
 //! - [`handler`]: the decisions, per event, and how an order becomes invoice lines.
-//! - [`store`]: the order-snapshot and invoice tables (DynamoDB), every write conditional.
+//! - [`store`]: the order-snapshot and invoice tables (DynamoDB, or memory under `herald dev`),
+//!   every write conditional.
 //! - [`config`]: what `main.rs` reads from the environment (tests: from a map).
 //! - [`wiring`]: the consumer `main.rs` runs, built from the configuration; tests build the same.
 //! - [`error`]: every failure, retryable or not.

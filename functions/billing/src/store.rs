@@ -1,5 +1,7 @@
 //! The order-snapshot and invoice tables. Every write is a put conditional on the item's
-//! absence, so a repeated write is a no-op that hands back what is stored.
+//! absence, so a repeated write is a no-op that hands back what is stored. The tables live in
+//! DynamoDB, or (under `herald dev`) in memory inside the warm process, with the same
+//! conditions.
 //!
 //! - Order snapshots (`order_id`): `customer_id`, `total_minor`, `currency` and `lines`, the
 //!   invoice lines the order will be billed with (a list of `{description, quantity,
@@ -7,6 +9,8 @@
 //! - Invoices (`order_id`): the InvoiceIssued data (`invoice_id`, `customer_id`, `payment_id`,
 //!   `total_minor`, `currency`, `lines`) and `issued_by`, the `event_id` of the PaymentCaptured
 //!   delivery that issued it — a retry of that delivery re-emits the same event.
+
+mod memory;
 
 use std::collections::HashMap;
 
@@ -18,6 +22,7 @@ use shop_events::{InvoiceIssuedV1, InvoiceLine};
 use uuid::Uuid;
 
 use crate::error::BillingError;
+use memory::Memory;
 
 /// Attribute names, in one place.
 pub mod attr {
@@ -83,18 +88,35 @@ pub enum Issue {
 /// The two tables.
 #[derive(Debug, Clone)]
 pub struct BillingStore {
-    client: Client,
-    orders_table: String,
-    invoices_table: String,
+    storage: Storage,
+}
+
+/// Where the tables are kept.
+#[derive(Debug, Clone)]
+enum Storage {
+    /// In DynamoDB.
+    Dynamo(Tables),
+    /// Inside the warm process; clones share them.
+    Memory(Memory),
 }
 
 impl BillingStore {
-    /// A store over the two tables.
+    /// A store over the two tables in DynamoDB.
     pub fn new(client: Client, orders_table: impl Into<String>, invoices_table: impl Into<String>) -> Self {
         Self {
-            client,
-            orders_table: orders_table.into(),
-            invoices_table: invoices_table.into(),
+            storage: Storage::Dynamo(Tables {
+                client,
+                orders_table: orders_table.into(),
+                invoices_table: invoices_table.into(),
+            }),
+        }
+    }
+
+    /// An empty store in memory, for `herald dev`: nothing external is needed, nothing outlives
+    /// the process. Clones share the same snapshots and invoices.
+    pub fn memory() -> Self {
+        Self {
+            storage: Storage::Memory(Memory::default()),
         }
     }
 
@@ -104,6 +126,58 @@ impl BillingStore {
     /// # Errors
     /// [`BillingError::Store`] when DynamoDB fails.
     pub async fn record_order(&self, order: &OrderSnapshot) -> Result<bool, BillingError> {
+        match &self.storage {
+            Storage::Dynamo(tables) => tables.record_order(order).await,
+            Storage::Memory(memory) => Ok(memory.record_order(order)),
+        }
+    }
+
+    /// The order's snapshot, if its OrderPlaced has arrived.
+    ///
+    /// # Errors
+    /// [`BillingError::Store`] when DynamoDB fails; `CorruptRecord` for an unreadable snapshot.
+    pub async fn order(&self, order_id: &str) -> Result<Option<OrderSnapshot>, BillingError> {
+        match &self.storage {
+            Storage::Dynamo(tables) => tables.order(order_id).await,
+            Storage::Memory(memory) => Ok(memory.order(order_id)),
+        }
+    }
+
+    /// The order's invoice, if it has one.
+    ///
+    /// # Errors
+    /// [`BillingError::Store`] when DynamoDB fails; `CorruptRecord` for an unreadable invoice.
+    pub async fn invoice(&self, order_id: &str) -> Result<Option<StoredInvoice>, BillingError> {
+        match &self.storage {
+            Storage::Dynamo(tables) => tables.invoice(order_id).await,
+            Storage::Memory(memory) => Ok(memory.invoice(order_id)),
+        }
+    }
+
+    /// Writes the invoice unless its order has one: one invoice per order, whatever the number
+    /// of deliveries or their event ids.
+    ///
+    /// # Errors
+    /// [`BillingError::Store`] when DynamoDB fails; `CorruptRecord` for an unreadable invoice.
+    pub async fn issue(&self, stored: &StoredInvoice) -> Result<Issue, BillingError> {
+        match &self.storage {
+            Storage::Dynamo(tables) => tables.issue(stored).await,
+            Storage::Memory(memory) => Ok(memory.issue(stored)),
+        }
+    }
+}
+
+/// The two tables in DynamoDB.
+#[derive(Debug, Clone)]
+struct Tables {
+    client: Client,
+    orders_table: String,
+    invoices_table: String,
+}
+
+impl Tables {
+    /// [`BillingStore::record_order`]: a `PutItem` conditional on the snapshot's absence.
+    async fn record_order(&self, order: &OrderSnapshot) -> Result<bool, BillingError> {
         let order_id = order.order_id.as_str();
         let result = self
             .client
@@ -127,30 +201,21 @@ impl BillingStore {
         }
     }
 
-    /// The order's snapshot, if its OrderPlaced has arrived.
-    ///
-    /// # Errors
-    /// [`BillingError::Store`] when DynamoDB fails; `CorruptRecord` for an unreadable snapshot.
-    pub async fn order(&self, order_id: &str) -> Result<Option<OrderSnapshot>, BillingError> {
+    /// [`BillingStore::order`]: a consistent `GetItem`.
+    async fn order(&self, order_id: &str) -> Result<Option<OrderSnapshot>, BillingError> {
         let item = self.get(&self.orders_table, order_id).await?;
         item.map(|item| order_from(order_id, &item)).transpose()
     }
 
-    /// The order's invoice, if it has one.
-    ///
-    /// # Errors
-    /// [`BillingError::Store`] when DynamoDB fails; `CorruptRecord` for an unreadable invoice.
-    pub async fn invoice(&self, order_id: &str) -> Result<Option<StoredInvoice>, BillingError> {
+    /// [`BillingStore::invoice`]: a consistent `GetItem`.
+    async fn invoice(&self, order_id: &str) -> Result<Option<StoredInvoice>, BillingError> {
         let item = self.get(&self.invoices_table, order_id).await?;
         item.map(|item| invoice_from(order_id, &item)).transpose()
     }
 
-    /// Writes the invoice unless its order has one: one invoice per order, whatever the number
-    /// of deliveries or their event ids.
-    ///
-    /// # Errors
-    /// [`BillingError::Store`] when DynamoDB fails; `CorruptRecord` for an unreadable invoice.
-    pub async fn issue(&self, stored: &StoredInvoice) -> Result<Issue, BillingError> {
+    /// [`BillingStore::issue`]: a `PutItem` conditional on the invoice's absence, returning the
+    /// stored one when it fails.
+    async fn issue(&self, stored: &StoredInvoice) -> Result<Issue, BillingError> {
         let invoice = &stored.invoice;
         let order_id = invoice.order_id.as_str();
         let result = self

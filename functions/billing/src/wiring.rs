@@ -1,9 +1,10 @@
 //! Billing as its Lambda runs it, built in one place: `main.rs` calls [`consumer`] and
 //! serves events with it; tests call it over tables and a bus of their own and hand it events.
+//! The configuration's backend says where the tables are: DynamoDB, or memory under `herald dev`.
 
 use aws_config::SdkConfig;
 use herald::consumer::HandlerFuture;
-use herald::idempotency::{DynamoStore, IdempotencyConfig, IdempotencyGuard};
+use herald::idempotency::{Backend, ChosenStore, IdempotencyConfig, IdempotencyGuard};
 use herald::{Consumer, Publisher, PublisherConfig};
 
 use crate::FUNCTION;
@@ -13,25 +14,30 @@ use crate::handler::{self, BillingEvent, Deps, Reaction};
 use crate::store::BillingStore;
 
 /// The consumer of [`BillingEvent`]s: the guard on the idempotency table, and the handler over the
-/// order-snapshot and invoice tables and the bus. Clients are built here, once per cold start.
+/// order-snapshot and invoice tables and the bus. Clients are built here, once per cold start; in
+/// memory the DynamoDB client is built but never called.
 pub fn consumer(
     aws: &SdkConfig,
     config: &Config,
 ) -> Consumer<
-    DynamoStore,
+    ChosenStore,
     BillingEvent,
-    impl Fn(BillingEvent) -> HandlerFuture<Reaction, BillingError> + Clone + Send + Sync + 'static,
+    impl Fn(BillingEvent) -> HandlerFuture<Reaction, BillingError> + Clone + Send + Sync + 'static + use<>,
 > {
     let dynamodb = aws_sdk_dynamodb::Client::new(aws);
+    let store = match config.backend {
+        Backend::Dynamo => BillingStore::new(dynamodb.clone(), &config.orders_table, &config.invoices_table),
+        Backend::Memory => BillingStore::memory(),
+    };
     let deps = Deps {
-        store: BillingStore::new(dynamodb.clone(), &config.orders_table, &config.invoices_table),
+        store,
         publisher: Publisher::new(
             aws_sdk_eventbridge::Client::new(aws),
             PublisherConfig::for_bus(&config.bus_name),
         ),
     };
     let guard = IdempotencyGuard::new(
-        DynamoStore::new(dynamodb, &config.idempotency_table),
+        ChosenStore::new(config.backend, dynamodb, &config.idempotency_table),
         IdempotencyConfig::new(FUNCTION),
     );
     Consumer::new(

@@ -2,6 +2,7 @@
 //! and amounts are not configured here but in [`crate::rules::Rules`].
 
 use herald::env::{self, MissingVariable, required_from};
+use herald::idempotency::Backend;
 
 /// Where campaigns keeps its state and publishes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +15,9 @@ pub struct Config {
     pub idempotency_table: String,
     /// `EVENT_BUS_NAME`: the shop's bus.
     pub bus_name: String,
+    /// `HERALD_STORES`: `memory` (set by `herald dev`) keeps every table inside the warm process;
+    /// anything else, or absent as on AWS, means DynamoDB. Default: DynamoDB.
+    pub backend: Backend,
 }
 
 impl Config {
@@ -35,6 +39,7 @@ impl Config {
             vouchers_table: required_from(lookup, "VOUCHERS_TABLE", "vouchers per qualifying order")?,
             idempotency_table: required_from(lookup, "IDEMPOTENCY_TABLE", "idempotency records")?,
             bus_name: required_from(lookup, "EVENT_BUS_NAME", "the bus events are published to")?,
+            backend: Backend::from_lookup(lookup),
         })
     }
 }

@@ -5,7 +5,8 @@
 //! - [`handler`]: the decisions, per event.
 //! - [`rules`]: the campaign rules and amounts ([`rules::Rules`], immutable, with documented
 //!   defaults) and their pure evaluation over a customer's orders.
-//! - [`store`]: the customer-orders and voucher tables (DynamoDB), every write conditional.
+//! - [`store`]: the customer-orders and voucher tables (DynamoDB, or memory under
+//!   `herald dev`), every write conditional.
 //! - [`config`]: what `main.rs` reads from the environment (tests: from a map).
 //! - [`wiring`]: the consumer `main.rs` runs, built from the configuration; tests build the same.
 //! - [`error`]: every failure, retryable or not.

@@ -1,11 +1,15 @@
 //! The customer-orders and voucher tables. Every write is a put conditional on the item's
-//! absence, so a repeated write is a no-op that hands back what is stored.
+//! absence, so a repeated write is a no-op that hands back what is stored. The tables live in
+//! DynamoDB, or (under `herald dev`) in memory inside the warm process, with the same
+//! conditions.
 //!
 //! - Customer orders (`customer_id`, sort key `order_id`): `total_minor`, `currency`,
 //!   `placed_at` (RFC 3339, UTC).
 //! - Vouchers (`qualifying_order_id`): the VoucherIssued data (`voucher_id`, `customer_id`,
 //!   `rule`, `value_minor`, `currency`, `valid_until`) and `issued_by`, the `event_id` of the
 //!   OrderPlaced delivery that issued it — a retry of that delivery re-emits the same event.
+
+mod memory;
 
 use std::collections::HashMap;
 
@@ -19,6 +23,7 @@ use uuid::Uuid;
 
 use crate::error::CampaignsError;
 use crate::rules::PlacedOrder;
+use memory::Memory;
 
 /// Attribute names, in one place.
 pub mod attr {
@@ -69,18 +74,35 @@ pub enum Issue {
 /// The two tables.
 #[derive(Debug, Clone)]
 pub struct CampaignStore {
-    client: Client,
-    orders_table: String,
-    vouchers_table: String,
+    storage: Storage,
+}
+
+/// Where the tables are kept.
+#[derive(Debug, Clone)]
+enum Storage {
+    /// In DynamoDB.
+    Dynamo(Tables),
+    /// Inside the warm process; clones share them.
+    Memory(Memory),
 }
 
 impl CampaignStore {
-    /// A store over the two tables.
+    /// A store over the two tables in DynamoDB.
     pub fn new(client: Client, orders_table: impl Into<String>, vouchers_table: impl Into<String>) -> Self {
         Self {
-            client,
-            orders_table: orders_table.into(),
-            vouchers_table: vouchers_table.into(),
+            storage: Storage::Dynamo(Tables {
+                client,
+                orders_table: orders_table.into(),
+                vouchers_table: vouchers_table.into(),
+            }),
+        }
+    }
+
+    /// An empty store in memory, for `herald dev`: nothing external is needed, nothing outlives
+    /// the process. Clones share the same orders and vouchers.
+    pub fn memory() -> Self {
+        Self {
+            storage: Storage::Memory(Memory::default()),
         }
     }
 
@@ -90,6 +112,60 @@ impl CampaignStore {
     /// # Errors
     /// [`CampaignsError::Store`] when DynamoDB fails; `CorruptRecord` for an unreadable order.
     pub async fn record_order(&self, customer_id: &str, order: &PlacedOrder) -> Result<PlacedOrder, CampaignsError> {
+        match &self.storage {
+            Storage::Dynamo(tables) => tables.record_order(customer_id, order).await,
+            Storage::Memory(memory) => Ok(memory.record_order(customer_id, order)),
+        }
+    }
+
+    /// Every recorded order of the customer, in `order_id` order, read consistently (so the
+    /// order just recorded is among them). The rules pick the window out of them.
+    ///
+    /// # Errors
+    /// [`CampaignsError::Store`] when DynamoDB fails; `CorruptRecord` for an unreadable order.
+    pub async fn orders(&self, customer_id: &str) -> Result<Vec<PlacedOrder>, CampaignsError> {
+        match &self.storage {
+            Storage::Dynamo(tables) => tables.orders(customer_id).await,
+            Storage::Memory(memory) => Ok(memory.orders(customer_id)),
+        }
+    }
+
+    /// The voucher the order earned, if any.
+    ///
+    /// # Errors
+    /// [`CampaignsError::Store`] when DynamoDB fails; `CorruptRecord` for an unreadable voucher.
+    pub async fn voucher(&self, order_id: &str) -> Result<Option<StoredVoucher>, CampaignsError> {
+        match &self.storage {
+            Storage::Dynamo(tables) => tables.voucher(order_id).await,
+            Storage::Memory(memory) => Ok(memory.voucher(order_id)),
+        }
+    }
+
+    /// Writes the voucher unless its order has one: one voucher per qualifying order, whatever
+    /// the number of deliveries or their event ids.
+    ///
+    /// # Errors
+    /// [`CampaignsError::Store`] when DynamoDB fails; `CorruptRecord` for an unreadable voucher.
+    pub async fn issue(&self, stored: &StoredVoucher) -> Result<Issue, CampaignsError> {
+        match &self.storage {
+            Storage::Dynamo(tables) => tables.issue(stored).await,
+            Storage::Memory(memory) => Ok(memory.issue(stored)),
+        }
+    }
+}
+
+/// The two tables in DynamoDB.
+#[derive(Debug, Clone)]
+struct Tables {
+    client: Client,
+    orders_table: String,
+    vouchers_table: String,
+}
+
+impl Tables {
+    /// [`CampaignStore::record_order`]: a `PutItem` conditional on the order's absence,
+    /// returning the stored one when it fails.
+    async fn record_order(&self, customer_id: &str, order: &PlacedOrder) -> Result<PlacedOrder, CampaignsError> {
         let result = self
             .client
             .put_item()
@@ -116,12 +192,8 @@ impl CampaignStore {
         }
     }
 
-    /// Every recorded order of the customer, read consistently (so the order just recorded is
-    /// among them). The rules pick the window out of them.
-    ///
-    /// # Errors
-    /// [`CampaignsError::Store`] when DynamoDB fails; `CorruptRecord` for an unreadable order.
-    pub async fn orders(&self, customer_id: &str) -> Result<Vec<PlacedOrder>, CampaignsError> {
+    /// [`CampaignStore::orders`]: a consistent `Query` of the customer's partition, every page.
+    async fn orders(&self, customer_id: &str) -> Result<Vec<PlacedOrder>, CampaignsError> {
         let pages: Vec<_> = self
             .client
             .query()
@@ -145,11 +217,8 @@ impl CampaignStore {
             .collect()
     }
 
-    /// The voucher the order earned, if any.
-    ///
-    /// # Errors
-    /// [`CampaignsError::Store`] when DynamoDB fails; `CorruptRecord` for an unreadable voucher.
-    pub async fn voucher(&self, order_id: &str) -> Result<Option<StoredVoucher>, CampaignsError> {
+    /// [`CampaignStore::voucher`]: a consistent `GetItem`.
+    async fn voucher(&self, order_id: &str) -> Result<Option<StoredVoucher>, CampaignsError> {
         let output = self
             .client
             .get_item()
@@ -162,12 +231,9 @@ impl CampaignStore {
         output.item().map(|item| voucher_from(order_id, item)).transpose()
     }
 
-    /// Writes the voucher unless its order has one: one voucher per qualifying order, whatever
-    /// the number of deliveries or their event ids.
-    ///
-    /// # Errors
-    /// [`CampaignsError::Store`] when DynamoDB fails; `CorruptRecord` for an unreadable voucher.
-    pub async fn issue(&self, stored: &StoredVoucher) -> Result<Issue, CampaignsError> {
+    /// [`CampaignStore::issue`]: a `PutItem` conditional on the voucher's absence, returning the
+    /// stored one when it fails.
+    async fn issue(&self, stored: &StoredVoucher) -> Result<Issue, CampaignsError> {
         let voucher = &stored.voucher;
         let order_id = voucher.qualifying_order_id.as_str();
         let result = self

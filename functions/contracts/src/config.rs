@@ -1,6 +1,7 @@
 //! Contracts' configuration: one immutable struct, read once at cold start.
 
 use herald::env::{self, MissingVariable, required_from};
+use herald::idempotency::Backend;
 
 /// Where contracts keeps its state and publishes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +13,9 @@ pub struct Config {
     pub idempotency_table: String,
     /// `EVENT_BUS_NAME`: the shop's bus.
     pub bus_name: String,
+    /// `HERALD_STORES`: `memory` (set by `herald dev`) keeps both tables inside the warm process;
+    /// anything else, or absent as on AWS, means DynamoDB. Default: DynamoDB.
+    pub backend: Backend,
 }
 
 impl Config {
@@ -32,6 +36,7 @@ impl Config {
             contracts_table: required_from(lookup, "CONTRACTS_TABLE", "contracts per order")?,
             idempotency_table: required_from(lookup, "IDEMPOTENCY_TABLE", "idempotency records")?,
             bus_name: required_from(lookup, "EVENT_BUS_NAME", "the bus events are published to")?,
+            backend: Backend::from_lookup(lookup),
         })
     }
 }

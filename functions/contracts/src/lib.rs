@@ -3,7 +3,8 @@
 //! returned (contracts used to stay active after both).
 //!
 //! - [`handler`]: the decisions, per event.
-//! - [`store`]: the contracts table (DynamoDB), every change conditional.
+//! - [`store`]: the contracts table (DynamoDB, or memory under `herald dev`), every change
+//!   conditional.
 //! - [`config`]: what `main.rs` reads from the environment (tests: from a map).
 //! - [`wiring`]: the consumer `main.rs` runs, built from the configuration; tests build the same.
 //! - [`error`]: every failure, retryable or not.

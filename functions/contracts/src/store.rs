@@ -1,5 +1,7 @@
 //! The contracts table: partition `order_id`, sort key `contract_id`. Every write is
 //! conditional, so a repeated change is a no-op and a retry finds what the first attempt did.
+//! The table lives in DynamoDB, or (under `herald dev`) in memory inside the warm process,
+//! with the same conditions.
 //!
 //! - A contract (`contract_id` derived from the order and line, e.g. `ctr-1001-1`): `status`
 //!   (ACTIVE or CANCELLED), what was sold (`kind`, `plan`, `sku`, `quantity`, `term_months`,
@@ -14,6 +16,8 @@
 //! The cause ids tell a retry of the same event, which re-emits, from another event about the
 //! same order, which does not.
 
+mod memory;
+
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
@@ -25,6 +29,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWrite
 use shop_events::AddOnKind;
 
 use crate::error::ContractsError;
+use memory::Memory;
 
 /// Attribute names, in one place.
 pub mod attr {
@@ -149,16 +154,34 @@ pub fn contract_id(order_id: &str, n: usize) -> String {
 /// The contracts table.
 #[derive(Debug, Clone)]
 pub struct ContractStore {
-    client: Client,
-    table: String,
+    storage: Storage,
+}
+
+/// Where the table is kept.
+#[derive(Debug, Clone)]
+enum Storage {
+    /// In DynamoDB.
+    Dynamo(Table),
+    /// Inside the warm process; clones share it.
+    Memory(Memory),
 }
 
 impl ContractStore {
-    /// A store over the contracts table.
+    /// A store over the contracts table in DynamoDB.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
-            client,
-            table: table.into(),
+            storage: Storage::Dynamo(Table {
+                client,
+                table: table.into(),
+            }),
+        }
+    }
+
+    /// An empty store in memory, for `herald dev`: nothing external is needed, nothing outlives
+    /// the process. Clones share the same contracts.
+    pub fn memory() -> Self {
+        Self {
+            storage: Storage::Memory(Memory::default()),
         }
     }
 
@@ -169,6 +192,61 @@ impl ContractStore {
     /// # Errors
     /// [`ContractsError::Store`] when DynamoDB fails; `CorruptContract` for an unreadable item.
     pub async fn create(&self, order_id: &str, contracts: &[Contract]) -> Result<Create, ContractsError> {
+        match &self.storage {
+            Storage::Dynamo(table) => table.create(order_id, contracts).await,
+            Storage::Memory(memory) => Ok(memory.create(order_id, contracts)),
+        }
+    }
+
+    /// Writes the order's tombstone unless it has one, so no contract is created for it later.
+    ///
+    /// # Errors
+    /// [`ContractsError::Store`] when DynamoDB fails.
+    pub async fn record_cancel(&self, order_id: &str, customer_id: &str, cause: &str) -> Result<(), ContractsError> {
+        match &self.storage {
+            Storage::Dynamo(table) => table.record_cancel(order_id, customer_id, cause).await,
+            Storage::Memory(memory) => {
+                memory.record_cancel(order_id, cause);
+                Ok(())
+            }
+        }
+    }
+
+    /// Moves an ACTIVE contract to CANCELLED, naming the cancelling event. Returns false when it
+    /// was no longer ACTIVE (another event cancelled it meanwhile).
+    ///
+    /// # Errors
+    /// [`ContractsError::Store`] when DynamoDB fails.
+    pub async fn cancel(&self, contract: &Contract, cause: &str) -> Result<bool, ContractsError> {
+        match &self.storage {
+            Storage::Dynamo(table) => table.cancel(contract, cause).await,
+            Storage::Memory(memory) => Ok(memory.cancel(contract, cause)),
+        }
+    }
+
+    /// Everything stored for the order: its contracts (in `contract_id` order) and its
+    /// tombstone, read consistently.
+    ///
+    /// # Errors
+    /// [`ContractsError::Store`] when DynamoDB fails; `CorruptContract` for an unreadable item.
+    pub async fn order(&self, order_id: &str) -> Result<OrderContracts, ContractsError> {
+        match &self.storage {
+            Storage::Dynamo(table) => table.order(order_id).await,
+            Storage::Memory(memory) => Ok(memory.order(order_id)),
+        }
+    }
+}
+
+/// The contracts table in DynamoDB.
+#[derive(Debug, Clone)]
+struct Table {
+    client: Client,
+    table: String,
+}
+
+impl Table {
+    /// [`ContractStore::create`]: one `TransactWriteItems` per chunk, the tombstone checked in each.
+    async fn create(&self, order_id: &str, contracts: &[Contract]) -> Result<Create, ContractsError> {
         for chunk in contracts.chunks(CONTRACTS_PER_TRANSACTION) {
             let no_tombstone = ConditionCheck::builder()
                 .table_name(&self.table)
@@ -217,11 +295,8 @@ impl ContractStore {
         Ok(Create::Created)
     }
 
-    /// Writes the order's tombstone unless it has one, so no contract is created for it later.
-    ///
-    /// # Errors
-    /// [`ContractsError::Store`] when DynamoDB fails.
-    pub async fn record_cancel(&self, order_id: &str, customer_id: &str, cause: &str) -> Result<(), ContractsError> {
+    /// [`ContractStore::record_cancel`]: a `PutItem` conditional on the tombstone's absence.
+    async fn record_cancel(&self, order_id: &str, customer_id: &str, cause: &str) -> Result<(), ContractsError> {
         let result = self
             .client
             .put_item()
@@ -244,12 +319,8 @@ impl ContractStore {
         }
     }
 
-    /// Moves an ACTIVE contract to CANCELLED, naming the cancelling event. Returns false when it
-    /// was no longer ACTIVE (another event cancelled it meanwhile).
-    ///
-    /// # Errors
-    /// [`ContractsError::Store`] when DynamoDB fails.
-    pub async fn cancel(&self, contract: &Contract, cause: &str) -> Result<bool, ContractsError> {
+    /// [`ContractStore::cancel`]: an `UpdateItem` conditional on `status` ACTIVE.
+    async fn cancel(&self, contract: &Contract, cause: &str) -> Result<bool, ContractsError> {
         let order_id = contract.order_id.as_str();
         let result = self
             .client
@@ -278,11 +349,8 @@ impl ContractStore {
         }
     }
 
-    /// Everything stored for the order: its contracts and its tombstone, read consistently.
-    ///
-    /// # Errors
-    /// [`ContractsError::Store`] when DynamoDB fails; `CorruptContract` for an unreadable item.
-    pub async fn order(&self, order_id: &str) -> Result<OrderContracts, ContractsError> {
+    /// [`ContractStore::order`]: a consistent `Query` of the partition, page by page.
+    async fn order(&self, order_id: &str) -> Result<OrderContracts, ContractsError> {
         let mut stored = OrderContracts::default();
         let mut start = None;
         loop {

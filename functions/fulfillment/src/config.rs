@@ -1,6 +1,7 @@
 //! Fulfillment's configuration: one immutable struct, read once at cold start.
 
 use herald::env::{self, MissingVariable, required_from};
+use herald::idempotency::Backend;
 
 /// Where fulfillment keeps its state and publishes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,6 +12,10 @@ pub struct Config {
     pub idempotency_table: String,
     /// `EVENT_BUS_NAME`: the shop's bus.
     pub bus_name: String,
+    /// `HERALD_STORES`: `memory` (set by `herald dev`) keeps the shipments and the guard's
+    /// records inside the warm process and never calls DynamoDB, so the two tables are then
+    /// only names; unset or anything else (the default, and always on AWS): DynamoDB.
+    pub backend: Backend,
 }
 
 impl Config {
@@ -31,6 +36,7 @@ impl Config {
             shipments_table: required_from(lookup, "SHIPMENTS_TABLE", "shipments per order")?,
             idempotency_table: required_from(lookup, "IDEMPOTENCY_TABLE", "idempotency records")?,
             bus_name: required_from(lookup, "EVENT_BUS_NAME", "the bus events are published to")?,
+            backend: Backend::from_lookup(lookup),
         })
     }
 }

@@ -2,7 +2,8 @@
 //! that shipment, exactly once, when the order is cancelled before the parcel leaves.
 //!
 //! - [`handler`]: the decisions, per event.
-//! - [`store`]: the shipments table (DynamoDB), every change conditional.
+//! - [`store`]: the shipments, in DynamoDB or (under `herald dev`) in memory, every change
+//!   conditional.
 //! - [`config`]: what `main.rs` reads from the environment (tests: from a map).
 //! - [`wiring`]: the consumer `main.rs` runs, built from the configuration; tests build the same.
 //! - [`error`]: every failure, retryable or not.

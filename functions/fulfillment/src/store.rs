@@ -1,23 +1,26 @@
-//! The shipments table: one item per order, keyed `order_id`. Every write is conditional, so a
-//! repeated change is a no-op and a retry finds what the first attempt did.
+//! The shipments, in DynamoDB or in memory, with the same behaviour in both: one record per
+//! order, keyed `order_id`, and every write conditional, so a repeated change is a no-op and a
+//! retry finds what the first attempt did.
 //!
-//! An item holds `shipment_id` (derived from the order, so every attempt names the same one),
+//! A record holds `shipment_id` (derived from the order, so every attempt names the same one),
 //! `customer_id`, `status` (REQUESTED, DISPATCHED, CANCELLED or CANCELLED_EARLY), `lines` (what
 //! to ship), `requested_by` (the `event_id` of the StockReserved that requested it) and
 //! `cancelled_by` (the `event_id` of the OrderCancelled that cancelled it). The two cause ids
 //! tell a retry of the same event, which re-emits, from another event about the same order,
 //! which does not.
+//!
+//! [`ShipmentStore::new`] keeps them in a DynamoDB table (`dynamodb`); [`ShipmentStore::memory`]
+//! keeps them inside the process (`memory`) for `herald dev`.
 
-use std::collections::HashMap;
+mod dynamodb;
+mod memory;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::DisplayErrorContext;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use shop_events::StockLine;
 
 use crate::error::FulfillmentError;
+use dynamodb::DynamoTable;
+use memory::MemoryTable;
 
 /// Attribute names, in one place.
 pub mod attr {
@@ -40,8 +43,6 @@ pub mod attr {
     /// `event_id` of the OrderCancelled that cancelled the shipment (or left the tombstone).
     pub const CANCELLED_BY: &str = "cancelled_by";
 }
-
-type Item = HashMap<String, AttributeValue>;
 
 /// Where an order's shipment stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,19 +110,33 @@ enum Change {
     NoRecord,
 }
 
-/// The shipments table.
+/// The shipments, in either backend. Clones share the same state.
 #[derive(Debug, Clone)]
 pub struct ShipmentStore {
-    client: Client,
-    table: String,
+    table: Table,
+}
+
+/// Where the state is.
+#[derive(Debug, Clone)]
+enum Table {
+    /// A DynamoDB table.
+    Dynamo(DynamoTable),
+    /// This process's memory.
+    Memory(MemoryTable),
 }
 
 impl ShipmentStore {
-    /// A store over the shipments table.
+    /// A store over the shipments table in DynamoDB.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
-            client,
-            table: table.into(),
+            table: Table::Dynamo(DynamoTable::new(client, table)),
+        }
+    }
+
+    /// An empty store in this process's memory.
+    pub fn memory() -> Self {
+        Self {
+            table: Table::Memory(MemoryTable::default()),
         }
     }
 
@@ -137,7 +152,7 @@ impl ShipmentStore {
         lines: &[StockLine],
         cause: &str,
     ) -> Result<Option<Shipment>, FulfillmentError> {
-        self.put_if_absent(&Shipment {
+        self.put_if_absent(Shipment {
             order_id: order_id.to_owned(),
             shipment_id: shipment_id(order_id),
             customer_id: customer_id.to_owned(),
@@ -160,7 +175,7 @@ impl ShipmentStore {
         customer_id: &str,
         cause: &str,
     ) -> Result<Option<Shipment>, FulfillmentError> {
-        self.put_if_absent(&Shipment {
+        self.put_if_absent(Shipment {
             order_id: order_id.to_owned(),
             shipment_id: shipment_id(order_id),
             customer_id: customer_id.to_owned(),
@@ -207,16 +222,10 @@ impl ShipmentStore {
     /// # Errors
     /// [`FulfillmentError::Store`] when DynamoDB fails; `CorruptShipment` for an unreadable record.
     pub async fn shipment(&self, order_id: &str) -> Result<Option<Shipment>, FulfillmentError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(attr::ORDER_ID, AttributeValue::S(order_id.to_owned()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| store_error("GetItem", order_id, context(e)))?;
-        output.item().map(|item| shipment_from(order_id, item)).transpose()
+        match &self.table {
+            Table::Dynamo(table) => table.shipment(order_id).await,
+            Table::Memory(table) => Ok(table.shipment(order_id)),
+        }
     }
 
     /// Moves a REQUESTED shipment to `to`, recording `cause` as `cancelled_by` when given.
@@ -226,121 +235,19 @@ impl ShipmentStore {
         to: ShipmentStatus,
         cause: Option<&str>,
     ) -> Result<Change, FulfillmentError> {
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(attr::ORDER_ID, AttributeValue::S(order_id.to_owned()))
-            .condition_expression("#status = :requested")
-            .expression_attribute_names("#status", attr::STATUS)
-            .expression_attribute_values(":to", AttributeValue::S(to.as_str().to_owned()))
-            .expression_attribute_values(
-                ":requested",
-                AttributeValue::S(ShipmentStatus::Requested.as_str().to_owned()),
-            )
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        update = match cause {
-            Some(cause) => update
-                .update_expression("SET #status = :to, #cancelled_by = :cause")
-                .expression_attribute_names("#cancelled_by", attr::CANCELLED_BY)
-                .expression_attribute_values(":cause", AttributeValue::S(cause.to_owned())),
-            None => update.update_expression("SET #status = :to"),
-        };
-        match update.send().await {
-            Ok(_) => Ok(Change::Done),
-            Err(error) => match error.into_service_error() {
-                UpdateItemError::ConditionalCheckFailedException(failed) => match failed.item() {
-                    Some(item) => Ok(Change::Refused(shipment_from(order_id, item)?)),
-                    // No old item: the order has no record, or the service did not return it.
-                    None => Ok(self.shipment(order_id).await?.map_or(Change::NoRecord, Change::Refused)),
-                },
-                other => Err(store_error("UpdateItem", order_id, context(other))),
-            },
+        match &self.table {
+            Table::Dynamo(table) => table.transition(order_id, to, cause).await,
+            Table::Memory(table) => Ok(table.transition(order_id, to, cause)),
         }
     }
 
     /// Writes the record unless the order has one; returns the existing one if so.
-    async fn put_if_absent(&self, shipment: &Shipment) -> Result<Option<Shipment>, FulfillmentError> {
-        let order_id = shipment.order_id.as_str();
-        let lines = shipment
-            .lines
-            .iter()
-            .map(|l| {
-                AttributeValue::M(HashMap::from([
-                    (attr::SKU.to_owned(), AttributeValue::S(l.sku.clone())),
-                    (attr::QUANTITY.to_owned(), AttributeValue::N(l.quantity.to_string())),
-                ]))
-            })
-            .collect();
-        let mut put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item(attr::ORDER_ID, AttributeValue::S(shipment.order_id.clone()))
-            .item(attr::SHIPMENT_ID, AttributeValue::S(shipment.shipment_id.clone()))
-            .item(attr::CUSTOMER_ID, AttributeValue::S(shipment.customer_id.clone()))
-            .item(attr::STATUS, AttributeValue::S(shipment.status.as_str().to_owned()))
-            .item(attr::LINES, AttributeValue::L(lines))
-            .condition_expression("attribute_not_exists(#order_id)")
-            .expression_attribute_names("#order_id", attr::ORDER_ID)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        if let Some(cause) = &shipment.requested_by {
-            put = put.item(attr::REQUESTED_BY, AttributeValue::S(cause.clone()));
-        }
-        if let Some(cause) = &shipment.cancelled_by {
-            put = put.item(attr::CANCELLED_BY, AttributeValue::S(cause.clone()));
-        }
-        match put.send().await {
-            Ok(_) => Ok(None),
-            Err(error) => match error.into_service_error() {
-                PutItemError::ConditionalCheckFailedException(existing) => match existing.item() {
-                    Some(item) => Ok(Some(shipment_from(order_id, item)?)),
-                    None => self
-                        .shipment(order_id)
-                        .await?
-                        .map(Some)
-                        .ok_or_else(|| missing(order_id)),
-                },
-                other => Err(store_error("PutItem", order_id, context(other))),
-            },
+    async fn put_if_absent(&self, shipment: Shipment) -> Result<Option<Shipment>, FulfillmentError> {
+        match &self.table {
+            Table::Dynamo(table) => table.put_if_absent(&shipment).await,
+            Table::Memory(table) => Ok(table.put_if_absent(shipment)),
         }
     }
-}
-
-fn shipment_from(order_id: &str, item: &Item) -> Result<Shipment, FulfillmentError> {
-    let corrupt = |reason: &str| FulfillmentError::CorruptShipment {
-        order_id: order_id.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let text = |map: &Item, name: &str| map.get(name).and_then(|v| v.as_s().ok()).cloned();
-    let status = text(item, attr::STATUS)
-        .as_deref()
-        .and_then(ShipmentStatus::parse)
-        .ok_or_else(|| corrupt("missing or unknown status"))?;
-    let lines = item
-        .get(attr::LINES)
-        .and_then(|v| v.as_l().ok())
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .map(|v| {
-            let line = v.as_m().ok()?;
-            Some(StockLine {
-                sku: text(line, attr::SKU)?,
-                quantity: line.get(attr::QUANTITY)?.as_n().ok()?.parse().ok()?,
-            })
-        })
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| corrupt("a line lacks sku or quantity"))?;
-    Ok(Shipment {
-        order_id: order_id.to_owned(),
-        shipment_id: text(item, attr::SHIPMENT_ID).ok_or_else(|| corrupt("missing shipment_id"))?,
-        customer_id: text(item, attr::CUSTOMER_ID).unwrap_or_default(),
-        status,
-        lines,
-        requested_by: text(item, attr::REQUESTED_BY),
-        cancelled_by: text(item, attr::CANCELLED_BY),
-    })
 }
 
 /// A conditional write failed, yet the record it collided with cannot be read.
@@ -358,9 +265,4 @@ fn store_error(operation: &'static str, order_id: &str, message: String) -> Fulf
         order_id: order_id.to_owned(),
         message,
     }
-}
-
-/// The SDK's error with its whole context, for messages.
-fn context(error: impl std::error::Error) -> String {
-    DisplayErrorContext(error).to_string()
 }

@@ -2,7 +2,8 @@
 //! order is cancelled or returned.
 //!
 //! - [`handler`]: the decisions, per event.
-//! - [`store`]: the stock and reservation tables (DynamoDB), each change one transaction.
+//! - [`store`]: stock and reservations, in DynamoDB or (under `herald dev`) in memory, each
+//!   change all or nothing.
 //! - [`config`]: what `main.rs` reads from the environment (tests: from a map).
 //! - [`wiring`]: the consumer `main.rs` runs, built from the configuration; tests build the same.
 //! - [`error`]: every failure, retryable or not.

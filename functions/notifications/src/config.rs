@@ -1,6 +1,7 @@
 //! Notifications' configuration: one immutable struct, read once at cold start.
 
 use herald::env::{self, MissingVariable, required_from};
+use herald::idempotency::Backend;
 
 /// Where notifications keeps its state. It publishes nothing, so it reads no bus name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -9,6 +10,10 @@ pub struct Config {
     pub outbox_table: String,
     /// `IDEMPOTENCY_TABLE`: the guard's records.
     pub idempotency_table: String,
+    /// `HERALD_STORES`: `memory` (set by `herald dev`) keeps the outbox and the guard's records
+    /// in this process, and the tables above are never called; unset (as in AWS) or anything
+    /// else: DynamoDB, the default.
+    pub backend: Backend,
 }
 
 impl Config {
@@ -28,6 +33,7 @@ impl Config {
         Ok(Self {
             outbox_table: required_from(lookup, "OUTBOX_TABLE", "messages sent, one row each")?,
             idempotency_table: required_from(lookup, "IDEMPOTENCY_TABLE", "idempotency records")?,
+            backend: Backend::from_lookup(lookup),
         })
     }
 }

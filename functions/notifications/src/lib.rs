@@ -4,7 +4,8 @@
 //! - [`handler`]: the decisions, per event, and what each message says.
 //! - [`sender`]: the [`Sender`](sender::Sender) seam every message goes through, and the
 //!   [`OutboxSender`](sender::OutboxSender) that "sends" by writing the outbox.
-//! - [`store`]: the outbox table (DynamoDB): one row per message, written once.
+//! - [`store`]: the outbox (a DynamoDB table, or memory under `herald dev`): one row per
+//!   message, written once.
 //! - [`config`]: what `main.rs` reads from the environment (tests: from a map).
 //! - [`wiring`]: the consumer `main.rs` runs, built from the configuration; tests build the same.
 //! - [`error`]: every failure, retryable or not.

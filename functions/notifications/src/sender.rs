@@ -1,5 +1,5 @@
 //! The seam every message goes through: [`Sender`], and the [`OutboxSender`] this function
-//! ships with, which "sends" by writing the message to the outbox table.
+//! ships with, which "sends" by writing the message to the outbox.
 //!
 //! A message's id is derived from the cause's `event_id` and the message kind
 //! ([`Message::id_for`]), and every sender records the message under that id with the condition
@@ -141,6 +141,11 @@ impl OutboxSender {
     /// A sender writing to `outbox`.
     pub fn new(outbox: Outbox) -> Self {
         Self { outbox }
+    }
+
+    /// The outbox it writes: a clone shares its rows, so a test can read what was sent.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
     }
 }
 

@@ -1,6 +1,7 @@
 //! Order history's configuration: one immutable struct, read once at cold start.
 
 use herald::env::{self, MissingVariable, required_from};
+use herald::idempotency::Backend;
 
 /// Where order history keeps its state. It publishes nothing, so it reads no bus name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -9,6 +10,10 @@ pub struct Config {
     pub history_table: String,
     /// `IDEMPOTENCY_TABLE`: the guard's records.
     pub idempotency_table: String,
+    /// `HERALD_STORES`: `memory` (set by `herald dev`) keeps the history and the guard's records
+    /// in this process, and the tables above are never called; unset (as in AWS) or anything
+    /// else: DynamoDB, the default.
+    pub backend: Backend,
 }
 
 impl Config {
@@ -28,6 +33,7 @@ impl Config {
         Ok(Self {
             history_table: required_from(lookup, "HISTORY_TABLE", "order history per customer")?,
             idempotency_table: required_from(lookup, "IDEMPOTENCY_TABLE", "idempotency records")?,
+            backend: Backend::from_lookup(lookup),
         })
     }
 }

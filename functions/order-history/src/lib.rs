@@ -2,7 +2,8 @@
 //! returned — read back in the order the facts happened, whatever order they arrived in.
 //!
 //! - [`handler`]: the decisions, per event.
-//! - [`store`]: the history table (DynamoDB), one item per entry, written once.
+//! - [`store`]: the history (a DynamoDB table, or memory under `herald dev`), one item per
+//!   entry, written once.
 //! - [`config`]: what `main.rs` reads from the environment (tests: from a map).
 //! - [`wiring`]: the consumer `main.rs` runs, built from the configuration; tests build the same.
 //! - [`error`]: every failure, retryable or not.

@@ -1,16 +1,21 @@
-//! The history table: one item per order event, partition key `customer_id`, sort key `entry`
+//! The history: one item per order event, in the DynamoDB table or in this process's memory
+//! under `herald dev` ([`HistoryStore::memory`]), with the same semantics.
+//!
+//! The table: partition key `customer_id`, sort key `entry`
 //! = `<occurred_at, RFC 3339 UTC with milliseconds>#<event_id>`. Timestamps of one width sort as
 //! text, so a query reads a customer's history in the order the facts happened, whatever order
 //! their events arrived in; two events of the same millisecond are ordered by `event_id`.
 //!
 //! Every write is conditional on `attribute_not_exists(entry)`, so writing an event's entry
-//! again (a redelivery) changes nothing and reports that it was there.
+//! again (a redelivery) changes nothing and reports that it was there. The memory history keeps
+//! typed [`Entry`]s per customer in a map ordered by the same sort key, written by the same rule.
 //!
 //! Items: `customer_id`, `entry`, `order_id`, `kind` (placed, cancelled or returned), `detail`
 //! (a map: `total_minor`, `currency`, `item_count` for placed; `reason` for cancelled; `reason`
 //! and `items`, a list of `{sku, quantity}`, for returned), `event_id`, `occurred_at`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
@@ -169,31 +174,65 @@ impl Entry {
     }
 }
 
-/// The history table.
+/// The history. Clones share the same entries.
 #[derive(Debug, Clone)]
 pub struct HistoryStore {
-    client: Client,
-    table: String,
-    /// Items per Query page; `None` lets DynamoDB fill 1 MB pages.
-    page_size: Option<i32>,
+    storage: Storage,
+}
+
+/// Where the entries are kept.
+#[derive(Debug, Clone)]
+enum Storage {
+    /// The DynamoDB table.
+    Dynamo {
+        client: Client,
+        table: String,
+        /// Items per Query page; `None` lets DynamoDB fill 1 MB pages.
+        page_size: Option<i32>,
+    },
+    /// This process's memory: nothing outlives the process.
+    Memory(Arc<Mutex<MemoryHistory>>),
+}
+
+/// The memory history: customer → sort key → entry, so a customer's entries read in the
+/// table's query order, and a second write of a key finds the first.
+#[derive(Debug, Default)]
+struct MemoryHistory {
+    customers: BTreeMap<String, BTreeMap<String, Entry>>,
 }
 
 impl HistoryStore {
     /// The history in `table`, read in DynamoDB's 1 MB pages.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
-            client,
-            table: table.into(),
-            page_size: None,
+            storage: Storage::Dynamo {
+                client,
+                table: table.into(),
+                page_size: None,
+            },
+        }
+    }
+
+    /// An empty history in this process's memory, written and read as the table is.
+    pub fn memory() -> Self {
+        Self {
+            storage: Storage::Memory(Arc::default()),
         }
     }
 
     /// Reads at most `items` entries per Query page (default: as many as fit in 1 MB), to bound
-    /// one response's size; [`HistoryStore::history`] still reads every page.
+    /// one response's size; [`HistoryStore::history`] still reads every page. The memory history
+    /// has no pages: it is returned unchanged.
     pub fn with_page_size(self, items: i32) -> Self {
-        Self {
-            page_size: Some(items),
-            ..self
+        match self.storage {
+            Storage::Dynamo { client, table, .. } => Self {
+                storage: Storage::Dynamo {
+                    client,
+                    table,
+                    page_size: Some(items),
+                },
+            },
+            Storage::Memory(_) => self,
         }
     }
 
@@ -203,31 +242,9 @@ impl HistoryStore {
     /// # Errors
     /// [`OrderHistoryError::Store`] when DynamoDB fails.
     pub async fn record(&self, entry: &Entry) -> Result<bool, OrderHistoryError> {
-        let text = |value: &str| AttributeValue::S(value.to_owned());
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item(attr::CUSTOMER_ID, text(&entry.customer_id))
-            .item(attr::ENTRY, text(&entry.entry))
-            .item(attr::ORDER_ID, text(&entry.order_id))
-            .item(attr::KIND, text(entry.kind().as_str()))
-            .item(attr::DETAIL, AttributeValue::M(detail_item(&entry.detail)))
-            .item(attr::EVENT_ID, text(&entry.event_id))
-            .item(
-                attr::OCCURRED_AT,
-                text(&entry.occurred_at.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
-            )
-            .condition_expression("attribute_not_exists(#entry)")
-            .expression_attribute_names("#entry", attr::ENTRY)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error) => match error.into_service_error() {
-                PutItemError::ConditionalCheckFailedException(_) => Ok(false),
-                other => Err(store_error("PutItem", &entry.customer_id, context(other))),
-            },
+        match &self.storage {
+            Storage::Dynamo { client, table, .. } => put_if_absent(client, table, entry).await,
+            Storage::Memory(history) => Ok(lock(history).record(entry)),
         }
     }
 
@@ -237,30 +254,100 @@ impl HistoryStore {
     /// # Errors
     /// [`OrderHistoryError::Store`] when DynamoDB fails; `CorruptEntry` for an unreadable item.
     pub async fn history(&self, customer_id: &str) -> Result<Vec<Entry>, OrderHistoryError> {
-        let mut entries = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#customer_id = :customer_id")
-                .expression_attribute_names("#customer_id", attr::CUSTOMER_ID)
-                .expression_attribute_values(":customer_id", AttributeValue::S(customer_id.to_owned()))
-                .scan_index_forward(true)
-                .consistent_read(true)
-                .set_limit(self.page_size)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| store_error("Query", customer_id, context(e)))?;
-            for item in page.items() {
-                entries.push(entry_from(customer_id, item)?);
-            }
-            match page.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(entries),
-            }
+        match &self.storage {
+            Storage::Dynamo {
+                client,
+                table,
+                page_size,
+            } => query(client, table, *page_size, customer_id).await,
+            Storage::Memory(history) => Ok(lock(history).history(customer_id)),
+        }
+    }
+}
+
+impl MemoryHistory {
+    /// `attribute_not_exists(entry)` on the item `(customer_id, entry)`: the first write of a key
+    /// wins, later ones change nothing.
+    fn record(&mut self, entry: &Entry) -> bool {
+        let entries = self.customers.entry(entry.customer_id.clone()).or_default();
+        if entries.contains_key(&entry.entry) {
+            return false;
+        }
+        entries.insert(entry.entry.clone(), entry.clone());
+        true
+    }
+
+    /// Ascending by sort key, as the query reads.
+    fn history(&self, customer_id: &str) -> Vec<Entry> {
+        self.customers
+            .get(customer_id)
+            .map(|entries| entries.values().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// The memory history, even if a panic poisoned its lock: every write is one insert, so the
+/// entries are whole either way.
+fn lock(history: &Mutex<MemoryHistory>) -> MutexGuard<'_, MemoryHistory> {
+    history.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+async fn put_if_absent(client: &Client, table: &str, entry: &Entry) -> Result<bool, OrderHistoryError> {
+    let text = |value: &str| AttributeValue::S(value.to_owned());
+    let result = client
+        .put_item()
+        .table_name(table)
+        .item(attr::CUSTOMER_ID, text(&entry.customer_id))
+        .item(attr::ENTRY, text(&entry.entry))
+        .item(attr::ORDER_ID, text(&entry.order_id))
+        .item(attr::KIND, text(entry.kind().as_str()))
+        .item(attr::DETAIL, AttributeValue::M(detail_item(&entry.detail)))
+        .item(attr::EVENT_ID, text(&entry.event_id))
+        .item(
+            attr::OCCURRED_AT,
+            text(&entry.occurred_at.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+        )
+        .condition_expression("attribute_not_exists(#entry)")
+        .expression_attribute_names("#entry", attr::ENTRY)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(error) => match error.into_service_error() {
+            PutItemError::ConditionalCheckFailedException(_) => Ok(false),
+            other => Err(store_error("PutItem", &entry.customer_id, context(other))),
+        },
+    }
+}
+
+async fn query(
+    client: &Client,
+    table: &str,
+    page_size: Option<i32>,
+    customer_id: &str,
+) -> Result<Vec<Entry>, OrderHistoryError> {
+    let mut entries = Vec::new();
+    let mut start: Option<Item> = None;
+    loop {
+        let page = client
+            .query()
+            .table_name(table)
+            .key_condition_expression("#customer_id = :customer_id")
+            .expression_attribute_names("#customer_id", attr::CUSTOMER_ID)
+            .expression_attribute_values(":customer_id", AttributeValue::S(customer_id.to_owned()))
+            .scan_index_forward(true)
+            .consistent_read(true)
+            .set_limit(page_size)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(|e| store_error("Query", customer_id, context(e)))?;
+        for item in page.items() {
+            entries.push(entry_from(customer_id, item)?);
+        }
+        match page.last_evaluated_key() {
+            Some(key) if !key.is_empty() => start = Some(key.clone()),
+            _ => return Ok(entries),
         }
     }
 }

@@ -238,6 +238,39 @@ async fn a_history_longer_than_a_page_is_read_whole_and_in_order() -> TestResult
     Ok(())
 }
 
+#[tokio::test]
+async fn two_events_of_the_same_millisecond_are_ordered_by_event_id() -> TestResult {
+    // Given an empty history
+    let world = World::new().await?;
+    let at = |event_id: &str| -> TestResult<RawEvent> {
+        let mut placed = sample_json(PLACED)?;
+        placed["detail"]["metadata"]["event_id"] = json!(event_id);
+        placed["detail"]["metadata"]["occurred_at"] = json!("2026-11-05T08:00:00.000Z");
+        Ok(RawEvent::from_value(placed))
+    };
+
+    // When two orders of the same millisecond arrive, the larger event id first
+    world.deliver(at("00000000-0000-4000-8000-0000000000bb")?).await?;
+    world.deliver(at("00000000-0000-4000-8000-0000000000aa")?).await?;
+
+    // Then they read in event id order, as the sort key sorts them
+    let events: Vec<String> = world
+        .history
+        .history("cus-42")
+        .await?
+        .into_iter()
+        .map(|e| e.event_id)
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "00000000-0000-4000-8000-0000000000aa",
+            "00000000-0000-4000-8000-0000000000bb"
+        ]
+    );
+    Ok(())
+}
+
 /// A fixed event id per day, so the re-dated orders are distinct events.
 fn uuid_like(day: &str) -> String {
     format!("00000000-0000-4000-8000-0000000000{day}")

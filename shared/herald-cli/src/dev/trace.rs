@@ -152,7 +152,7 @@ fn write_runs(node: &EventNode, indent: &str, out: &mut impl Write) -> std::io::
         let last = i + 1 == node.runs.len();
         let branch = if last { "└─" } else { "├─" };
         let deeper = format!("{indent}{}", if last { "   " } else { "│  " });
-        let summary: Vec<String> = run.attempts.iter().map(describe).collect();
+        let summary: Vec<String> = run.attempts.iter().map(|a| describe(a, a.attempt == 1)).collect();
         let dlq = if run.dead_lettered { "  → DLQ" } else { "" };
         writeln!(
             out,
@@ -176,13 +176,15 @@ fn write_runs(node: &EventNode, indent: &str, out: &mut impl Write) -> std::io::
     Ok(())
 }
 
-fn describe(attempt: &Attempt) -> String {
+/// One attempt; a retry's message is left out (the JSON lines have it).
+fn describe(attempt: &Attempt, with_message: bool) -> String {
     match (&attempt.error_type, &attempt.action) {
-        (Some(error_type), _) => format!(
+        (Some(error_type), _) if with_message => format!(
             "✗ {error_type} ({} ms): {}",
             attempt.duration_ms,
             attempt.error_message.as_deref().unwrap_or_default()
         ),
+        (Some(error_type), _) => format!("✗ {error_type} ({} ms)", attempt.duration_ms),
         (None, Some(action)) => format!("✓ {} {} ({} ms)", attempt.outcome, action, attempt.duration_ms),
         (None, None) => format!("✓ {} ({} ms)", attempt.outcome, attempt.duration_ms),
     }

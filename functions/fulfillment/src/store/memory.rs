@@ -1,0 +1,54 @@
+//! The shipments in this process's memory, for `herald dev`. Each write holds one lock while it
+//! checks its condition and writes, so it is as conditional as the DynamoDB write it stands for.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use super::{Change, Shipment, ShipmentStatus};
+
+/// The shipments by order. Clones share them.
+#[derive(Debug, Clone, Default)]
+pub(super) struct MemoryTable {
+    /// One record per order, never removed: a later event about the order finds it.
+    shipments: Arc<Mutex<BTreeMap<String, Shipment>>>,
+}
+
+impl MemoryTable {
+    pub(super) fn shipment(&self, order_id: &str) -> Option<Shipment> {
+        self.lock().get(order_id).cloned()
+    }
+
+    /// Moves a REQUESTED shipment to `to`, recording `cause` as `cancelled_by` when given.
+    pub(super) fn transition(&self, order_id: &str, to: ShipmentStatus, cause: Option<&str>) -> Change {
+        let mut shipments = self.lock();
+        match shipments.get_mut(order_id) {
+            None => Change::NoRecord,
+            Some(current) if current.status != ShipmentStatus::Requested => Change::Refused(current.clone()),
+            Some(current) => {
+                current.status = to;
+                if let Some(cause) = cause {
+                    current.cancelled_by = Some(cause.to_owned());
+                }
+                Change::Done
+            }
+        }
+    }
+
+    /// Writes the record unless the order has one; returns the existing one if so.
+    pub(super) fn put_if_absent(&self, shipment: Shipment) -> Option<Shipment> {
+        let mut shipments = self.lock();
+        match shipments.get(&shipment.order_id) {
+            Some(existing) => Some(existing.clone()),
+            None => {
+                shipments.insert(shipment.order_id.clone(), shipment);
+                None
+            }
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Shipment>> {
+        // Every write is a single insert or field update after its check, so the map is whole
+        // even if another thread panicked while holding the lock.
+        self.shipments.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

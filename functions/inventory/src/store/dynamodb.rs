@@ -1,0 +1,368 @@
+//! The stock and reservation tables in DynamoDB. Every change is one transaction, so stock and
+//! reservations can never disagree, and every condition makes a repeated change a no-op.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use shop_events::{ShortLine, StockLine};
+
+use super::{Reservation, ReservationStatus, Reserve, attr};
+use crate::error::InventoryError;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The two tables.
+#[derive(Debug, Clone)]
+pub(super) struct DynamoTables {
+    client: Client,
+    stock_table: String,
+    reservations_table: String,
+}
+
+impl DynamoTables {
+    pub(super) fn new(client: Client, stock_table: impl Into<String>, reservations_table: impl Into<String>) -> Self {
+        Self {
+            client,
+            stock_table: stock_table.into(),
+            reservations_table: reservations_table.into(),
+        }
+    }
+
+    /// One transaction that writes the reservation (only if the order has none) and takes each
+    /// SKU's units (only if enough are available); when it is cancelled, the reasons say which.
+    pub(super) async fn reserve(
+        &self,
+        order_id: &str,
+        customer_id: &str,
+        lines: &[StockLine],
+    ) -> Result<Reserve, InventoryError> {
+        let reservation = Reservation {
+            order_id: order_id.to_owned(),
+            customer_id: customer_id.to_owned(),
+            status: ReservationStatus::Reserved,
+            lines: lines.to_vec(),
+            short: Vec::new(),
+        };
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .put(self.put_new(&reservation, order_id)?)
+                .build(),
+        ];
+        for line in lines {
+            let take = Update::builder()
+                .table_name(&self.stock_table)
+                .key(attr::SKU, AttributeValue::S(line.sku.clone()))
+                .update_expression("SET #available = #available - :q ADD #reserved :q")
+                .condition_expression("attribute_exists(#sku) AND #available >= :q")
+                .expression_attribute_names("#available", attr::AVAILABLE)
+                .expression_attribute_names("#reserved", attr::RESERVED)
+                .expression_attribute_names("#sku", attr::SKU)
+                .expression_attribute_values(":q", number(line.quantity))
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .build()
+                .map_err(|e| store_error("TransactWriteItems", order_id, context(e)))?;
+            items.push(TransactWriteItem::builder().update(take).build());
+        }
+        let outcome = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let error = match outcome {
+            Ok(_) => return Ok(Reserve::Reserved),
+            Err(error) => error.into_service_error(),
+        };
+        let TransactWriteItemsError::TransactionCanceledException(cancelled) = &error else {
+            return Err(store_error("TransactWriteItems", order_id, context(error)));
+        };
+        let reasons = cancelled.cancellation_reasons();
+        let failed = |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
+        if failed(0) {
+            return match reasons.first().and_then(|r| r.item()) {
+                Some(item) => Ok(Reserve::AlreadyRecorded(self.reservation_from(order_id, item)?)),
+                None => self
+                    .reservation(order_id)
+                    .await?
+                    .map(Reserve::AlreadyRecorded)
+                    .ok_or_else(|| {
+                        store_error(
+                            "TransactWriteItems",
+                            order_id,
+                            "reservation exists but cannot be read".to_owned(),
+                        )
+                    }),
+            };
+        }
+        let short: Vec<ShortLine> = lines
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| failed(i + 1))
+            .map(|(i, line)| ShortLine {
+                sku: line.sku.clone(),
+                requested: line.quantity,
+                available: reasons
+                    .get(i + 1)
+                    .and_then(|r| r.item())
+                    .and_then(|item| item.get(attr::AVAILABLE))
+                    .and_then(|n| n.as_n().ok())
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0),
+            })
+            .collect();
+        if short.is_empty() {
+            // Cancelled for another reason (a conflicting transaction): DynamoDB says try again.
+            return Err(store_error("TransactWriteItems", order_id, context(error)));
+        }
+        let recorded = Reservation {
+            status: ReservationStatus::Short,
+            lines: Vec::new(),
+            short: short.clone(),
+            ..reservation
+        };
+        match self.put_if_absent(&recorded).await? {
+            None => Ok(Reserve::Short(short)),
+            Some(existing) => Ok(Reserve::AlreadyRecorded(existing)),
+        }
+    }
+
+    /// One transaction that moves the reservation from RESERVED to RELEASED and adds each
+    /// line's units back.
+    pub(super) async fn release(&self, reservation: &Reservation) -> Result<bool, InventoryError> {
+        let order_id = reservation.order_id.as_str();
+        let mark = Update::builder()
+            .table_name(&self.reservations_table)
+            .key(attr::ORDER_ID, AttributeValue::S(order_id.to_owned()))
+            .update_expression("SET #status = :released")
+            .condition_expression("#status = :reserved")
+            .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_values(
+                ":released",
+                AttributeValue::S(ReservationStatus::Released.as_str().to_owned()),
+            )
+            .expression_attribute_values(
+                ":reserved",
+                AttributeValue::S(ReservationStatus::Reserved.as_str().to_owned()),
+            )
+            .build()
+            .map_err(|e| store_error("TransactWriteItems", order_id, context(e)))?;
+        let mut items = vec![TransactWriteItem::builder().update(mark).build()];
+        for line in &reservation.lines {
+            let give_back = Update::builder()
+                .table_name(&self.stock_table)
+                .key(attr::SKU, AttributeValue::S(line.sku.clone()))
+                .update_expression("ADD #available :q, #reserved :minus_q")
+                .expression_attribute_names("#available", attr::AVAILABLE)
+                .expression_attribute_names("#reserved", attr::RESERVED)
+                .expression_attribute_values(":q", number(line.quantity))
+                .expression_attribute_values(":minus_q", AttributeValue::N(format!("-{}", line.quantity)))
+                .build()
+                .map_err(|e| store_error("TransactWriteItems", order_id, context(e)))?;
+            items.push(TransactWriteItem::builder().update(give_back).build());
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(error) => match error.into_service_error() {
+                TransactWriteItemsError::TransactionCanceledException(cancelled)
+                    if cancelled.cancellation_reasons().first().and_then(|r| r.code())
+                        == Some("ConditionalCheckFailed") =>
+                {
+                    Ok(false)
+                }
+                other => Err(store_error("TransactWriteItems", order_id, context(other))),
+            },
+        }
+    }
+
+    /// A consistent read of the order's reservation.
+    pub(super) async fn reservation(&self, order_id: &str) -> Result<Option<Reservation>, InventoryError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.reservations_table)
+            .key(attr::ORDER_ID, AttributeValue::S(order_id.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error("GetItem", order_id, context(e)))?;
+        output
+            .item()
+            .map(|item| self.reservation_from(order_id, item))
+            .transpose()
+    }
+
+    /// A consistent read of the SKU's item; a missing item or attribute reads 0.
+    pub(super) async fn available(&self, sku: &str) -> Result<(u32, u32), InventoryError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.stock_table)
+            .key(attr::SKU, AttributeValue::S(sku.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error("GetItem", sku, context(e)))?;
+        let read = |name: &str| {
+            output
+                .item()
+                .and_then(|i| i.get(name))
+                .and_then(|n| n.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+        };
+        Ok((read(attr::AVAILABLE), read(attr::RESERVED)))
+    }
+
+    /// Overwrites the SKU's item.
+    pub(super) async fn set_available(&self, sku: &str, units: u32) -> Result<(), InventoryError> {
+        self.client
+            .put_item()
+            .table_name(&self.stock_table)
+            .item(attr::SKU, AttributeValue::S(sku.to_owned()))
+            .item(attr::AVAILABLE, number(units))
+            .item(attr::RESERVED, number(0))
+            .send()
+            .await
+            .map_err(|e| store_error("PutItem", sku, context(e)))?;
+        Ok(())
+    }
+
+    /// Writes the reservation unless the order has one; returns the existing one if so.
+    pub(super) async fn put_if_absent(&self, reservation: &Reservation) -> Result<Option<Reservation>, InventoryError> {
+        let order_id = reservation.order_id.as_str();
+        let put = self.put_new(reservation, order_id)?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(put.table_name())
+            .set_item(Some(put.item().clone()))
+            .set_condition_expression(put.condition_expression().map(str::to_owned))
+            .set_expression_attribute_names(put.expression_attribute_names().cloned())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(None),
+            Err(error) => match error.into_service_error() {
+                aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(existing) => {
+                    match existing.item() {
+                        Some(item) => Ok(Some(self.reservation_from(order_id, item)?)),
+                        None => self.reservation(order_id).await,
+                    }
+                }
+                other => Err(store_error("PutItem", order_id, context(other))),
+            },
+        }
+    }
+
+    fn put_new(&self, reservation: &Reservation, order_id: &str) -> Result<Put, InventoryError> {
+        let lines = reservation
+            .lines
+            .iter()
+            .map(|l| {
+                AttributeValue::M(HashMap::from([
+                    (attr::SKU.to_owned(), AttributeValue::S(l.sku.clone())),
+                    (attr::QUANTITY.to_owned(), number(l.quantity)),
+                ]))
+            })
+            .collect();
+        let short = reservation
+            .short
+            .iter()
+            .map(|l| {
+                AttributeValue::M(HashMap::from([
+                    (attr::SKU.to_owned(), AttributeValue::S(l.sku.clone())),
+                    (attr::REQUESTED.to_owned(), number(l.requested)),
+                    (attr::AVAILABLE.to_owned(), number(l.available)),
+                ]))
+            })
+            .collect();
+        Put::builder()
+            .table_name(&self.reservations_table)
+            .item(attr::ORDER_ID, AttributeValue::S(reservation.order_id.clone()))
+            .item(attr::CUSTOMER_ID, AttributeValue::S(reservation.customer_id.clone()))
+            .item(attr::STATUS, AttributeValue::S(reservation.status.as_str().to_owned()))
+            .item(attr::LINES, AttributeValue::L(lines))
+            .item(attr::SHORT, AttributeValue::L(short))
+            .condition_expression("attribute_not_exists(#order_id)")
+            .expression_attribute_names("#order_id", attr::ORDER_ID)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| store_error("PutItem", order_id, context(e)))
+    }
+
+    fn reservation_from(&self, order_id: &str, item: &Item) -> Result<Reservation, InventoryError> {
+        let corrupt = |reason: &str| InventoryError::CorruptReservation {
+            order_id: order_id.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let text = |map: &Item, name: &str| map.get(name).and_then(|v| v.as_s().ok()).cloned();
+        let count = |map: &Item, name: &str| -> Option<u32> {
+            map.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())
+        };
+        let maps = |name: &str| -> Vec<Item> {
+            item.get(name)
+                .and_then(|v| v.as_l().ok())
+                .map(|list| list.iter().filter_map(|v| v.as_m().ok().cloned()).collect())
+                .unwrap_or_default()
+        };
+        let status = text(item, attr::STATUS)
+            .as_deref()
+            .and_then(ReservationStatus::parse)
+            .ok_or_else(|| corrupt("missing or unknown status"))?;
+        let lines = maps(attr::LINES)
+            .iter()
+            .map(|m| {
+                Some(StockLine {
+                    sku: text(m, attr::SKU)?,
+                    quantity: count(m, attr::QUANTITY)?,
+                })
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| corrupt("a line lacks sku or quantity"))?;
+        let short = maps(attr::SHORT)
+            .iter()
+            .map(|m| {
+                Some(ShortLine {
+                    sku: text(m, attr::SKU)?,
+                    requested: count(m, attr::REQUESTED)?,
+                    available: count(m, attr::AVAILABLE)?,
+                })
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| corrupt("a short line lacks a field"))?;
+        Ok(Reservation {
+            order_id: order_id.to_owned(),
+            customer_id: text(item, attr::CUSTOMER_ID).unwrap_or_default(),
+            status,
+            lines,
+            short,
+        })
+    }
+}
+
+fn number(n: u32) -> AttributeValue {
+    AttributeValue::N(n.to_string())
+}
+
+fn store_error(operation: &'static str, order_id: &str, message: String) -> InventoryError {
+    InventoryError::Store {
+        operation,
+        order_id: order_id.to_owned(),
+        message,
+    }
+}
+
+/// The SDK's error with its whole context, for messages.
+fn context(error: impl std::error::Error) -> String {
+    DisplayErrorContext(error).to_string()
+}

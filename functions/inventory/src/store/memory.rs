@@ -1,0 +1,186 @@
+//! Stock and reservations in this process's memory, for `herald dev`. Each change holds one lock
+//! and checks every condition before it writes anything, so it is all or nothing like the
+//! DynamoDB transaction it stands for, under the same conditions.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use shop_events::{ShortLine, StockLine};
+
+use super::{Reservation, ReservationStatus, Reserve};
+use crate::error::InventoryError;
+
+/// Both tables. Clones share them.
+#[derive(Debug, Clone, Default)]
+pub(super) struct MemoryTables {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Units per SKU. A SKU missing here is unknown, like a missing item: it cannot be reserved.
+    stock: BTreeMap<String, Units>,
+    /// One record per order, never removed: a later event about the order finds it.
+    reservations: BTreeMap<String, Reservation>,
+}
+
+/// A SKU's units. Signed like DynamoDB's numbers: giving units back after `set_available` reset
+/// `reserved` takes it below zero, and such a count reads as 0, as it does from DynamoDB.
+#[derive(Debug, Default, Clone, Copy)]
+struct Units {
+    available: i64,
+    reserved: i64,
+}
+
+impl MemoryTables {
+    /// Tables whose stock starts with `seed` (units available per SKU) and no reservation.
+    pub(super) fn with_stock(seed: &[(String, u32)]) -> Self {
+        let stock = seed
+            .iter()
+            .map(|(sku, units)| {
+                (
+                    sku.clone(),
+                    Units {
+                        available: i64::from(*units),
+                        reserved: 0,
+                    },
+                )
+            })
+            .collect();
+        Self {
+            state: Arc::new(Mutex::new(State {
+                stock,
+                reservations: BTreeMap::new(),
+            })),
+        }
+    }
+
+    /// Writes the reservation and takes every line's units if the order has no record and every
+    /// SKU is known with enough available; otherwise records SHORT with every short line.
+    pub(super) fn reserve(
+        &self,
+        order_id: &str,
+        customer_id: &str,
+        lines: &[StockLine],
+    ) -> Result<Reserve, InventoryError> {
+        one_update_per_sku(order_id, lines)?;
+        let mut state = self.lock();
+        let state = &mut *state;
+        if let Some(existing) = state.reservations.get(order_id) {
+            return Ok(Reserve::AlreadyRecorded(existing.clone()));
+        }
+        let short: Vec<ShortLine> = lines
+            .iter()
+            .filter_map(|line| {
+                let available = state.stock.get(&line.sku).map(|units| units.available);
+                match available {
+                    Some(available) if available >= i64::from(line.quantity) => None,
+                    _ => Some(ShortLine {
+                        sku: line.sku.clone(),
+                        requested: line.quantity,
+                        available: count(available.unwrap_or(0)),
+                    }),
+                }
+            })
+            .collect();
+        let mut reservation = Reservation {
+            order_id: order_id.to_owned(),
+            customer_id: customer_id.to_owned(),
+            status: ReservationStatus::Short,
+            lines: Vec::new(),
+            short: short.clone(),
+        };
+        let reserve = if short.is_empty() {
+            for line in lines {
+                // Known: a missing SKU would be short.
+                if let Some(units) = state.stock.get_mut(&line.sku) {
+                    units.available -= i64::from(line.quantity);
+                    units.reserved += i64::from(line.quantity);
+                }
+            }
+            reservation.status = ReservationStatus::Reserved;
+            reservation.lines = lines.to_vec();
+            Reserve::Reserved
+        } else {
+            Reserve::Short(short)
+        };
+        state.reservations.insert(order_id.to_owned(), reservation);
+        Ok(reserve)
+    }
+
+    /// Moves the reservation from RESERVED to RELEASED and adds each line's units back (to a
+    /// SKU it creates if unknown, as DynamoDB's ADD does); false if it was not RESERVED.
+    pub(super) fn release(&self, reservation: &Reservation) -> Result<bool, InventoryError> {
+        one_update_per_sku(&reservation.order_id, &reservation.lines)?;
+        let mut state = self.lock();
+        let state = &mut *state;
+        match state.reservations.get_mut(&reservation.order_id) {
+            Some(stored) if stored.status == ReservationStatus::Reserved => stored.status = ReservationStatus::Released,
+            _ => return Ok(false),
+        }
+        for line in &reservation.lines {
+            let units = state.stock.entry(line.sku.clone()).or_default();
+            units.available += i64::from(line.quantity);
+            units.reserved -= i64::from(line.quantity);
+        }
+        Ok(true)
+    }
+
+    /// Writes the reservation unless the order has one; returns the existing one if so.
+    pub(super) fn put_if_absent(&self, reservation: Reservation) -> Option<Reservation> {
+        let mut state = self.lock();
+        match state.reservations.get(&reservation.order_id) {
+            Some(existing) => Some(existing.clone()),
+            None => {
+                state.reservations.insert(reservation.order_id.clone(), reservation);
+                None
+            }
+        }
+    }
+
+    pub(super) fn reservation(&self, order_id: &str) -> Option<Reservation> {
+        self.lock().reservations.get(order_id).cloned()
+    }
+
+    pub(super) fn available(&self, sku: &str) -> (u32, u32) {
+        self.lock()
+            .stock
+            .get(sku)
+            .map_or((0, 0), |units| (count(units.available), count(units.reserved)))
+    }
+
+    pub(super) fn set_available(&self, sku: &str, units: u32) {
+        self.lock().stock.insert(
+            sku.to_owned(),
+            Units {
+                available: i64::from(units),
+                reserved: 0,
+            },
+        );
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every change checks before it writes, and the writes cannot fail halfway, so the state
+        // is whole even if another thread panicked while holding the lock.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// DynamoDB refuses a transaction that changes one item twice; so does memory, rather than
+/// checking each line against the same units and taking them twice.
+fn one_update_per_sku(order_id: &str, lines: &[StockLine]) -> Result<(), InventoryError> {
+    let mut skus = BTreeSet::new();
+    match lines.iter().find(|line| !skus.insert(line.sku.as_str())) {
+        None => Ok(()),
+        Some(line) => Err(InventoryError::Store {
+            operation: "TransactWriteItems",
+            order_id: order_id.to_owned(),
+            message: format!("SKU {} appears twice: a transaction changes each item once", line.sku),
+        }),
+    }
+}
+
+/// A count as DynamoDB's reader takes it: 0 unless it is a `u32`.
+fn count(units: i64) -> u32 {
+    u32::try_from(units).unwrap_or(0)
+}
