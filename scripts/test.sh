@@ -25,8 +25,11 @@ echo "moto server on $HERALD_MOTO_ENDPOINT (log: target/moto-server.log)" >&2
 cargo test --workspace --locked 2>&1 | tee target/test-output.log
 
 # The template: both linters, then SAM's own build of every function (cargo-lambda, arm64).
+# One cargo-lambda build of all functions first links them in parallel; SAM's per-function
+# builds then find them fresh.
 cfn-lint infra/template.yaml
 sam validate --lint -t infra/template.yaml
+cargo lambda build --release --arm64 $(for dir in functions/*/; do printf -- '--bin %s ' "$(basename "$dir")"; done)
 sam build -t infra/template.yaml --build-dir target/sam-build
 
 # One closing line for the whole run (the cargo summaries above are per test binary).

@@ -187,3 +187,75 @@ fn an_unknown_function_is_named_with_the_ones_the_template_has() -> TestResult {
     assert!(stderr.contains("inventory"), "{stderr}");
     Ok(())
 }
+
+/// A workspace of its own: a template naming two "functions" that are shell scripts, one that
+/// exits at once and one that never answers, and an event both rules match.
+fn broken_functions_workspace() -> TestResult<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("herald-dev-broken-{}-{}", std::process::id(), line!()));
+    std::fs::create_dir_all(dir.join("target/debug"))?;
+    std::fs::create_dir_all(dir.join("infra"))?;
+    for (name, script) in [
+        ("crasher", "#!/bin/sh\nexit 3\n"),
+        ("sleeper", "#!/bin/sh\nexec sleep 30\n"),
+    ] {
+        let path = dir.join("target/debug").join(name);
+        std::fs::write(&path, script)?;
+        let status = Command::new("chmod").arg("+x").arg(&path).status()?;
+        assert!(status.success());
+    }
+    let function = |id: &str, binary: &str| {
+        format!(
+            "  {id}:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildProperties:\n        Binary: {binary}\n    Properties:\n      Timeout: 1\n      EventInvokeConfig:\n        MaximumRetryAttempts: 1\n      Events:\n        Rule:\n          Type: EventBridgeRule\n          Properties:\n            Pattern:\n              source: [test.source]\n"
+        )
+    };
+    let template = format!(
+        "Resources:\n{}{}",
+        function("CrasherFunction", "crasher"),
+        function("SleeperFunction", "sleeper")
+    );
+    std::fs::write(dir.join("infra/template.yaml"), template)?;
+    let event = serde_json::json!({"version": "0", "id": "e-1", "source": "test.source", "detail-type": "Ping",
+        "time": "2026-11-23T00:00:00Z", "region": "us-east-1", "resources": [],
+        "detail": {"metadata": {"event_id": "11111111-1111-4111-8111-111111111111"}}});
+    std::fs::write(dir.join("ping.json"), event.to_string())?;
+    Ok(dir)
+}
+
+#[test]
+fn a_function_that_crashes_or_times_out_is_reported_retried_and_dead_lettered() -> TestResult {
+    // Given a function that exits at once and one that never answers, each retried once
+    let dir = broken_functions_workspace()?;
+
+    // When an event for both is delivered
+    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["dev", "--no-build", "--json", "ping.json"])
+        .current_dir(&dir)
+        .output()?;
+
+    // Then each failed twice, as a crash and as a timeout, and both are in the dead-letter file
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let errors = |function: &str| -> Vec<String> {
+        kind(&lines, "invocation")
+            .into_iter()
+            .filter(|l| l["function"] == function)
+            .map(|l| l["error_type"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(errors("crasher"), ["Crash", "Crash"], "{stderr}");
+    assert_eq!(errors("sleeper"), ["Timeout", "Timeout"], "{stderr}");
+    let dead: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("target/herald-dev/dead-letters.jsonl"))?
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let mut functions: Vec<&str> = dead.iter().filter_map(|d| d["function"].as_str()).collect();
+    functions.sort_unstable();
+    assert_eq!(functions, ["crasher", "sleeper"]);
+    assert!(dead.iter().all(|d| d["attempts"] == 2 && d["event"]["id"] == "e-1"));
+    std::fs::remove_dir_all(dir)?;
+    Ok(())
+}
