@@ -94,7 +94,8 @@ def main():
     watch = None
     try:
         wait_for(moto_port, 30)
-        dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
+        session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+        dynamodb = session.client("dynamodb", endpoint_url=endpoint)
         env = {"IDEMPOTENCY_TABLE": "idempotency", "EVENT_BUS_NAME": "shop", "AWS_ENDPOINT_URL": endpoint,
                "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
                "RUST_LOG": "warn"}
@@ -103,7 +104,7 @@ def main():
             for var, pk, sk in tables:
                 env[var] = var.lower()
                 create_table(dynamodb, var.lower(), pk, sk)
-        boto3.client("events", endpoint_url=endpoint).create_event_bus(Name="shop")
+        session.client("events", endpoint_url=endpoint).create_event_bus(Name="shop")
         for sku in ("SKU-LAPTOP-14", "SKU-MOUSE-01"):
             dynamodb.put_item(TableName="stock_table", Item={
                 "sku": {"S": sku}, "available": {"N": str(10 * EVENTS)}, "reserved": {"N": "0"}})
