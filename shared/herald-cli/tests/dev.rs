@@ -259,3 +259,42 @@ fn a_function_that_crashes_or_times_out_is_reported_retried_and_dead_lettered() 
     std::fs::remove_dir_all(dir)?;
     Ok(())
 }
+
+#[test]
+fn an_uncatalogued_event_fails_for_good_and_writes_the_uncatalogued_events_metric() -> TestResult {
+    // Given an OrderShipped event, a detail-type inventory does not know
+    let dir = std::env::temp_dir().join(format!("herald-dev-uncatalogued-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let mut event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+        root().join("events/shop.orders/OrderCancelled/v1.sample.json"),
+    )?)?;
+    event["detail-type"] = serde_json::json!("OrderShipped");
+    let file = dir.join("shipped.json");
+    std::fs::write(&file, event.to_string())?;
+
+    // When inventory is invoked with it
+    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["invoke", "inventory", "--event"])
+        .arg(&file)
+        .arg("--logs")
+        .arg(&dir)
+        .current_dir(root())
+        .output()?;
+
+    // Then it fails with the envelope's typed error, and its log holds the EMF metric line
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("Envelope.UnknownDetailType"), "{stderr}");
+    let log = std::fs::read_to_string(dir.join("inventory.log"))?;
+    let metric: serde_json::Value = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|line| line.get("_aws").is_some())
+        .ok_or("no EMF line in the function's log")?;
+    assert_eq!(metric["UncataloguedEvents"], 1);
+    assert_eq!(metric["function"], "inventory");
+    assert_eq!(metric["detail-type"], "OrderShipped");
+    assert_eq!(metric["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Herald");
+    std::fs::remove_dir_all(dir)?;
+    Ok(())
+}

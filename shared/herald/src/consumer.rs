@@ -7,7 +7,8 @@
 //! 1. opens a span carrying `event_id`, `correlation_id`, `causation_id`, `detail_type` and
 //!    `replay_name`, so every log line of the event carries them;
 //! 2. decodes the raw event into the function's [`EventSet`] (an [`EnvelopeError`] is never
-//!    retryable);
+//!    retryable; an unknown detail-type or version also writes the `UncataloguedEvents` metric,
+//!    see [`emf`](crate::emf));
 //! 3. runs the handler under the guard;
 //! 4. logs one outcome line with the outcome, the duration and, on failure, the error type and
 //!    whether it is retryable.
@@ -170,7 +171,19 @@ where
 
     async fn decode_and_run(&self, raw: RawEvent, deadline_ms: Option<i64>) -> Result<Guarded<R>, ConsumerError<E>> {
         let replay = raw.replay_name().is_some();
-        let event = raw.decode_set::<T>()?;
+        let route = (
+            raw.source().map(str::to_owned),
+            raw.detail_type().map(str::to_owned),
+            raw.schema_version().ok(),
+        );
+        let event = raw.decode_set::<T>().inspect_err(|error| {
+            if matches!(
+                error,
+                EnvelopeError::UnknownDetailType { .. } | EnvelopeError::UnsupportedVersion { .. }
+            ) {
+                self.report_uncatalogued(&route);
+            }
+        })?;
         let mut invocation = Invocation::of(&event, deadline_ms).map_err(|source| {
             ConsumerError::Guard(GuardError::Payload {
                 event_id: event.metadata().event_id.to_string(),
@@ -187,6 +200,33 @@ where
             .run(invocation, move || handler(event))
             .await
             .map_err(ConsumerError::Guard)
+    }
+}
+
+impl<S: Store, T, H> Consumer<S, T, H> {
+    /// Writes the `UncataloguedEvents` EMF line and a warning: the event is not in this
+    /// function's catalogue (an unknown detail-type or version). The event itself fails as not
+    /// retryable, so it goes to the dead-letter queue.
+    fn report_uncatalogued(&self, (source, detail_type, version): &(Option<String>, Option<String>, Option<u32>)) {
+        let function = self.guard.config().function_name.as_str();
+        let (source, detail_type) = (source.as_deref().unwrap_or(""), detail_type.as_deref().unwrap_or(""));
+        tracing::warn!(
+            function,
+            source,
+            detail_type,
+            version,
+            "uncatalogued event: not a detail-type or version this function knows"
+        );
+        println!(
+            "{}",
+            crate::emf::uncatalogued_event(
+                function,
+                source,
+                detail_type,
+                *version,
+                chrono::Utc::now().timestamp_millis()
+            )
+        );
     }
 }
 

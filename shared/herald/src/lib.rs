@@ -10,12 +10,14 @@
 //!   with a lease in DynamoDB (or memory), a tower layer, a batch form, a warm-container cache.
 //! - [`consumer`]: a domain reaction as a Lambda consumer: decode once, guard, react, and log
 //!   one outcome line per event inside a span carrying the event's ids.
+//! - [`emf`]: CloudWatch Embedded Metric Format lines (the `UncataloguedEvents` metric).
 //! - [`env`]: required environment variables, read once at cold start, from the process or any
 //!   lookup.
 //! - [`telemetry`]: JSON logs whose every line carries the event's ids.
 //! - [`error`]: the [`Classify`] trait that sorts every error into retryable or not.
 
 pub mod consumer;
+pub mod emf;
 pub mod env;
 pub mod envelope;
 pub mod error;
