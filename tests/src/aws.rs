@@ -133,3 +133,17 @@ pub async fn drain_queue(
     }
     Ok(bodies)
 }
+
+/// AWS configuration whose every endpoint refuses connections, without retries: any call fails
+/// at once. Tests of in-memory backends use it to prove nothing reaches AWS.
+pub fn unreachable_config() -> SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url("http://127.0.0.1:9")
+        .region(Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_eventbridge::config::SharedCredentialsProvider::new(
+            Credentials::new("test", "test", None, None, "memory-tests"),
+        ))
+        .retry_config(aws_sdk_eventbridge::config::retry::RetryConfig::disabled())
+        .build()
+}

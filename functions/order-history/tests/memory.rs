@@ -3,13 +3,11 @@
 //! port nothing listens on, so any call to DynamoDB would fail the test: in memory, nothing
 //! external is needed.
 
-use aws_config::retry::RetryConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use herald::consumer::HandlerFuture;
 use herald::idempotency::{Backend, ChosenStore, Guarded, IdempotencyConfig, IdempotencyGuard, Outcome};
 use herald::{Classify, Consumer, ConsumerError, RawEvent};
 use herald_tests::TestResult;
+use herald_tests::aws::unreachable_config;
 use herald_tests::fixtures::{fresh_sample, sample_json};
 use order_history::FUNCTION;
 use order_history::config::Config;
@@ -24,24 +22,6 @@ const PLACED: &str = "shop.orders/OrderPlaced/v1.sample.json";
 const THIN: &str = "shop.orders/OrderPlaced/v2.sample.json";
 const CANCELLED: &str = "shop.orders/OrderCancelled/v1.sample.json";
 const RETURNED: &str = "shop.orders/OrderReturned/v1.sample.json";
-
-/// AWS configuration whose every endpoint refuses connections, without retries: a call fails
-/// at once.
-fn unreachable_aws() -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url("http://127.0.0.1:9")
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "memory-tests",
-        )))
-        .retry_config(RetryConfig::disabled())
-        .build()
-}
 
 /// The configuration `herald dev` gives order history (`HERALD_STORES=memory`), or with
 /// `stores: None` the one AWS gives; table names as the template's.
@@ -66,7 +46,7 @@ struct World<H> {
 fn world() -> TestResult<
     World<impl Fn(OrderHistoryEvent) -> HandlerFuture<Reaction, OrderHistoryError> + Clone + Send + Sync + 'static>,
 > {
-    let Wired { consumer, deps } = wiring::wired(&unreachable_aws(), &config(Some("memory"))?);
+    let Wired { consumer, deps } = wiring::wired(&unreachable_config(), &config(Some("memory"))?);
     Ok(World {
         consumer,
         history: deps.history.clone(),
@@ -107,7 +87,7 @@ fn herald_devs_variable_chooses_memory_and_its_absence_dynamodb() -> TestResult 
 #[tokio::test]
 async fn with_dynamodb_chosen_the_same_wiring_calls_out_and_fails_here() -> TestResult {
     // Given order history wired for DynamoDB over the unreachable endpoint the other tests use
-    let consumer = wiring::consumer(&unreachable_aws(), &config(None)?);
+    let consumer = wiring::consumer(&unreachable_config(), &config(None)?);
 
     // When an order arrives
     let error = consumer
@@ -334,7 +314,7 @@ async fn a_duplicate_that_outlives_the_guards_record_writes_nothing_more() -> Te
     let forgetful = IdempotencyGuard::new(
         ChosenStore::new(
             Backend::Memory,
-            aws_sdk_dynamodb::Client::new(&unreachable_aws()),
+            aws_sdk_dynamodb::Client::new(&unreachable_config()),
             "idempotency",
         ),
         IdempotencyConfig::new(FUNCTION),
