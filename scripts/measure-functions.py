@@ -89,7 +89,7 @@ def vm_hwm_kib(binary):
 def main():
     moto_port, lambda_port = free_port(), free_port()
     endpoint = f"http://127.0.0.1:{moto_port}"
-    moto = subprocess.Popen([str(ROOT / ".tools/bin/moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
+    moto = subprocess.Popen([str(ROOT / ".tools/bin/python"), str(ROOT / "scripts/moto_server.py"), "-H", "127.0.0.1", "-p", str(moto_port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     watch = None
     try:

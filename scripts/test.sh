@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: installs the pinned tools, starts one moto server on a free loopback port for
 # the whole run, runs the workspace's tests against it, and stops it again; then lints the SAM
-# template with cfn-lint and sam validate, and builds it with sam build.
+# template with cfn-lint and sam validate, and builds it with sam build. The event catalog is
+# checked in between.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +13,7 @@ export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 \
 
 mkdir -p target
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-moto_server -H 127.0.0.1 -p "$port" > target/moto-server.log 2>&1 &
+python scripts/moto_server.py -H 127.0.0.1 -p "$port" > target/moto-server.log 2>&1 &
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
@@ -23,6 +24,10 @@ export HERALD_MOTO_ENDPOINT="http://127.0.0.1:$port"
 echo "moto server on $HERALD_MOTO_ENDPOINT (log: target/moto-server.log)" >&2
 
 cargo test --workspace --locked 2>&1 | tee target/test-output.log
+
+# The event catalog agrees with the template and the functions, and no published schema changed
+# incompatibly since the last commit.
+cargo herald catalog check
 
 # The template: both linters, then SAM's own build of every function (cargo-lambda, arm64).
 # One cargo-lambda build of all functions first links them in parallel; SAM's per-function

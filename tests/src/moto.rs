@@ -29,13 +29,21 @@ pub fn endpoint() -> &'static str {
     })
 }
 
-fn moto_binary() -> PathBuf {
-    let tools = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/bin/moto_server");
-    if tools.exists() {
-        tools
+/// The command that starts moto: `scripts/moto_server.py` (moto, with archive replays as AWS
+/// runs them) under the tools' Python.
+fn moto_command() -> String {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = root.join(".tools/bin/python");
+    let python = if python.exists() {
+        python
     } else {
-        PathBuf::from("moto_server")
-    }
+        PathBuf::from("python3")
+    };
+    format!(
+        "'{}' '{}'",
+        python.display(),
+        root.join("scripts/moto_server.py").display()
+    )
 }
 
 fn start_private_server() -> Result<String, String> {
@@ -43,19 +51,18 @@ fn start_private_server() -> Result<String, String> {
         .and_then(|l| l.local_addr())
         .map_err(|e| format!("no free port: {e}"))?
         .port();
-    let binary = moto_binary();
+    let command = moto_command();
     // The shell starts moto, then waits for this process to end and stops moto with it.
     let script = format!(
-        "'{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
+        "{command} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
          while kill -0 {parent} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null",
-        binary.display(),
         parent = std::process::id(),
     );
     Command::new("sh")
         .args(["-c", &script])
         .stdin(Stdio::null())
         .spawn()
-        .map_err(|e| format!("{}: {e} (run `make tools` first)", binary.display()))?;
+        .map_err(|e| format!("{command}: {e} (run `make tools` first)"))?;
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(30) {
@@ -65,7 +72,6 @@ fn start_private_server() -> Result<String, String> {
         std::thread::sleep(Duration::from_millis(100));
     }
     Err(format!(
-        "{} did not listen on {address} within 30 s (run `make tools` first)",
-        binary.display()
+        "{command} did not listen on {address} within 30 s (run `make tools` first)"
     ))
 }

@@ -1,0 +1,99 @@
+"""moto server, with EventBridge archive replays as AWS runs them.
+
+moto 5.2.5 replays an archive synchronously inside StartReplay, sends every archived event to
+every rule of the bus, and ignores both the replay's time window and `Destination.FilterArns`.
+AWS documents otherwise (StartReplay, "Replaying archived events"): a replay runs in the
+background (STARTING, RUNNING, then COMPLETED, or CANCELLED after CancelReplay), sends only the
+events received between EventStartTime and EventEndTime, and, when FilterArns is given, only to
+those rules. This wrapper puts that behaviour into moto's Replay model and then starts moto's own
+server with the same arguments as `moto_server`; nothing else changes.
+
+`HERALD_MOTO_REPLAY_DELAY` (seconds, default 0.05) spaces the replayed events, so a test can see
+a replay RUNNING and cancel it.
+"""
+
+import os
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+
+from moto.core.utils import unix_time
+from moto.events import models
+from moto.server import main
+
+DELAY = float(os.environ.get("HERALD_MOTO_REPLAY_DELAY", "0.05"))
+
+
+def _seconds(value):
+    """A replay bound or an archived event's time, as Unix seconds."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value)
+    try:
+        return float(text)
+    except ValueError:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc).timestamp()
+
+
+def _received(event):
+    return _seconds(event.get("ingestion-time")) or _seconds(event.get("time"))
+
+
+def replay_events(self, archive):
+    start, end = _seconds(self.event_start_time), _seconds(self.event_end_time)
+    filter_arns = set(self.destination.get("FilterArns") or [])
+    bus_name = self.destination["Arn"].split("/")[-1]
+    backend = models.events_backends[self.account_id][self.region]
+    chosen = [e for e in list(archive.events) if start <= (_received(e) or start) <= end]
+
+    def run():
+        self.state = models.ReplayState.RUNNING
+        for event in chosen:
+            if self.state is not models.ReplayState.RUNNING:
+                break
+            time.sleep(DELAY)
+            bus = backend.describe_event_bus(bus_name)
+            for rule in list(bus.rules.values()):
+                if filter_arns and rule.arn not in filter_arns:
+                    continue
+                rule.send_to_targets(
+                    dict(event, **{"id": str(models.random.uuid4()), "replay-name": self.name}),
+                    transform_input=False,
+                )
+            self.last_replayed = _received(event)
+        if self.state is models.ReplayState.RUNNING:
+            self.state = models.ReplayState.COMPLETED
+        self.end_time = unix_time()
+
+    threading.Thread(target=run, daemon=True).start()
+
+
+_describe = models.Replay.describe
+
+
+def describe(self):
+    result = _describe(self)
+    if getattr(self, "last_replayed", None) is not None:
+        result["EventLastReplayedTime"] = self.last_replayed
+    return result
+
+
+_cancel = models.EventsBackend.cancel_replay
+
+
+def cancel_replay(self, name):
+    replay = self._get_replay(name)
+    if replay.state is models.ReplayState.COMPLETED:
+        raise models.IllegalStatusException(f"Replay {name} is not in a valid state for this operation.")
+    return _cancel(self, name)
+
+
+models.Replay.replay_events = replay_events
+models.Replay.describe = describe
+models.EventsBackend.cancel_replay = cancel_replay
+
+if __name__ == "__main__":
+    sys.exit(main())
