@@ -1,5 +1,5 @@
 # The two commands the README promises, and the steps behind them.
-.PHONY: run test tools bench-guard bench-pattern bench-dev package measure
+.PHONY: run test tools catalog bench-guard bench-pattern bench-dev package measure
 
 ## The main job: the order system's and payment service's sample events through every function
 ## of infra/template.yaml, locally (real binaries, in-memory stores), printing each causation trace.
@@ -9,6 +9,10 @@ run:
 ## Every test: installs the pinned tools into .tools/, starts moto server, runs the workspace tests.
 test:
 	scripts/test.sh
+
+## The event catalog as a static site in target/catalog (checked first; open target/catalog/index.html).
+catalog:
+	cargo herald catalog build
 
 ## Only install the test tools.
 tools:

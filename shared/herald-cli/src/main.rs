@@ -6,7 +6,10 @@
 //! - `herald invoke FUNCTION --event FILE`: one function, one event, through the same runtime.
 //! - `herald show [PATH…]`: decodes catalogued sample events and prints each business flow as a
 //!   causation tree (see [`show`]).
+//! - `herald catalog check` / `herald catalog build`: checks the event catalog against the
+//!   template and the functions, and writes it as a static site (see [`catalog`]).
 
+mod catalog;
 mod dev;
 mod show;
 
@@ -51,12 +54,62 @@ enum Command {
         #[command(flatten)]
         local: LocalArgs,
     },
+    /// Check the event catalog, or build its browsable site.
+    Catalog {
+        #[command(subcommand)]
+        action: CatalogAction,
+    },
     /// Decode sample events and print each flow as a causation tree.
     Show {
         /// Event files or directories to search for `*.sample*.json`.
         #[arg(default_value = "events")]
         paths: Vec<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum CatalogAction {
+    /// Fail, naming the file, when samples, schemas, rules and the functions' declarations disagree,
+    /// or a published schema changed incompatibly.
+    Check {
+        #[command(flatten)]
+        inputs: CatalogArgs,
+    },
+    /// Check, then write the catalog as a static HTML site (no server needed).
+    Build {
+        /// The site's folder.
+        #[arg(long, default_value = "target/catalog")]
+        out: PathBuf,
+        #[command(flatten)]
+        inputs: CatalogArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+struct CatalogArgs {
+    /// The catalog folder.
+    #[arg(long, default_value = "events")]
+    events: PathBuf,
+    /// The SAM template whose rules decide the consumers.
+    #[arg(long, default_value = "infra/template.yaml")]
+    template: PathBuf,
+    /// The Cargo workspace whose function crates declare what they emit.
+    #[arg(long, default_value = ".")]
+    workspace: PathBuf,
+    /// The git revision holding the published schemas that may not change incompatibly.
+    #[arg(long, default_value = "HEAD")]
+    base: String,
+}
+
+impl CatalogArgs {
+    fn options(self) -> catalog::CatalogOptions {
+        catalog::CatalogOptions {
+            events: self.events,
+            template: self.template,
+            workspace: self.workspace,
+            base: self.base,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -118,6 +171,14 @@ impl LocalArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Catalog { action } => {
+            let mut out = std::io::stdout().lock();
+            match action {
+                CatalogAction::Check { inputs } => catalog::run_check(&inputs.options(), &mut out),
+                CatalogAction::Build { out: site, inputs } => catalog::run_build(&inputs.options(), &site, &mut out),
+            }
+            .map_err(|e| e.to_string())
+        }
         Command::Show { paths } => show::run(&paths, &mut std::io::stdout().lock()).map_err(|e| e.to_string()),
         Command::Dev {
             inputs,

@@ -62,6 +62,8 @@ pub fn run(paths: &[PathBuf], out: &mut impl Write) -> Result<(), ShowError> {
 
 /// Adds `path` if it is a file named on the command line, or the samples below it if it is a
 /// directory. A named file is always read, so a typo fails loudly instead of printing nothing.
+/// Below a directory, the folders of AWS's own sources (`aws.*`, catalogued for the functions
+/// that react to them) are passed over: their events carry no Herald metadata and no flow.
 fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), ShowError> {
     if !path.is_dir() {
         files.push(path.to_owned());
@@ -77,7 +79,12 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), ShowError> {
             .file_name()
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.contains(".sample") && n.ends_with(".json"));
-        if entry.is_dir() || is_sample {
+        let aws_source = entry.is_dir()
+            && entry
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("aws."));
+        if (entry.is_dir() && !aws_source) || is_sample {
             collect(&entry, files)?;
         }
     }

@@ -316,6 +316,9 @@ fn node_of(event: &serde_json::Value, published_by: Option<String>) -> EventNode
     EventNode {
         detail_type: text("/detail-type").unwrap_or_default(),
         source: text("/source").unwrap_or_default(),
+        schema_version: event
+            .pointer("/detail/metadata/schema_version")
+            .and_then(serde_json::Value::as_u64),
         event_id: text("/detail/metadata/event_id")
             .or_else(|| text("/id"))
             .unwrap_or_default(),

@@ -3,7 +3,10 @@
 //!
 //! The template is read as YAML with CloudFormation's short-form intrinsics (`!Ref`,
 //! `!GetAtt`, `!Sub`). Only what a local run needs is interpreted; an environment variable that
-//! refers to a table (`!Ref StockTable`) gets the table's logical id as its local name.
+//! refers to a table (`!Ref StockTable`) gets the table's logical id as its local name, and a
+//! `!Sub` gets its references replaced the same way, with `${AWS::StackName}` standing for
+//! [`LOCAL_STACK_NAME`] (so a rule that lists `!Sub ${AWS::StackName}-inventory-errors` matches
+//! an alarm named `shop-inventory-errors` locally).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -52,8 +55,12 @@ pub enum TemplateError {
 pub struct DevFunction {
     /// Binary (and package) name, e.g. `inventory`.
     pub binary: String,
-    /// Its rules' patterns, by event source name.
-    pub rules: Vec<(String, Pattern)>,
+    /// The function's logical id in the template, e.g. `InventoryFunction`.
+    pub logical_id: String,
+    /// Its `Description`.
+    pub description: Option<String>,
+    /// Its EventBridge rules, by event source name.
+    pub rules: Vec<DevRule>,
     /// Lambda's retries of a failed asynchronous invocation.
     pub retries: u32,
     /// Invocation timeout.
@@ -67,7 +74,31 @@ pub struct DevFunction {
 impl DevFunction {
     /// True when any of its rules matches the event.
     pub fn matches(&self, event: &serde_json::Value) -> bool {
-        self.rules.iter().any(|(_, pattern)| pattern.matches(event))
+        self.rules.iter().any(|rule| rule.pattern.matches(event))
+    }
+}
+
+/// One `EventBridgeRule` event source of a function.
+#[derive(Debug, Clone)]
+pub struct DevRule {
+    /// The event source's name under `Events`, e.g. `ShopEvents`.
+    pub event: String,
+    /// `RuleName` as written (a `!Sub` shows its format string), if set.
+    pub rule_name: Option<String>,
+    /// The bus: `EventBusName`'s logical id for `!Ref`, or `default`.
+    pub bus: String,
+    /// The rule's pattern.
+    pub pattern: Pattern,
+    /// The pattern as written, in JSON.
+    pub pattern_json: serde_json::Value,
+}
+
+impl DevRule {
+    /// `RuleName`, or `<logical id>.<event>` when the template lets SAM name the rule.
+    pub fn display_name(&self, function: &DevFunction) -> String {
+        self.rule_name
+            .clone()
+            .unwrap_or_else(|| format!("{}.{}", function.logical_id, self.event))
     }
 }
 
@@ -120,6 +151,7 @@ struct RawResource {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct RawFunctionProps {
+    description: Option<String>,
     timeout: Option<u64>,
     memory_size: Option<u64>,
     #[serde(default)]
@@ -150,6 +182,10 @@ struct RawEvent {
 #[serde(rename_all = "PascalCase")]
 struct RawRuleProps {
     pattern: Yaml,
+    #[serde(default)]
+    rule_name: Option<Yaml>,
+    #[serde(default)]
+    event_bus_name: Option<Yaml>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -169,6 +205,48 @@ struct RawTable {
 struct RawKey {
     attribute_name: String,
     key_type: String,
+}
+
+/// What `${AWS::StackName}` is locally.
+pub const LOCAL_STACK_NAME: &str = "shop";
+
+/// A `!Sub` format string with its `${…}` references replaced: pseudo-parameters by local
+/// stand-ins, resources by their logical ids (their local names). `None` when a `${` is not
+/// closed.
+fn substitute(format: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = format;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}')? + start;
+        let name = &rest[start + 2..end];
+        out.push_str(match name {
+            "AWS::StackName" => LOCAL_STACK_NAME,
+            "AWS::Region" => "us-east-1",
+            "AWS::AccountId" => "123456789012",
+            "AWS::Partition" => "aws",
+            other => other.split('.').next().unwrap_or(other),
+        });
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// `value` with every `!Ref` and `!Sub` replaced by its local string; `None` for any other tag.
+fn resolve_local(value: &Yaml) -> Option<Yaml> {
+    Some(match value {
+        Yaml::Tagged(tagged) if tagged.tag == "Ref" => Yaml::String(tagged.value.as_str()?.to_owned()),
+        Yaml::Tagged(tagged) if tagged.tag == "Sub" => Yaml::String(substitute(tagged.value.as_str()?)?),
+        Yaml::Tagged(_) => return None,
+        Yaml::Sequence(items) => Yaml::Sequence(items.iter().map(resolve_local).collect::<Option<_>>()?),
+        Yaml::Mapping(map) => Yaml::Mapping(
+            map.iter()
+                .map(|(k, v)| Some((k.clone(), resolve_local(v)?)))
+                .collect::<Option<_>>()?,
+        ),
+        other => other.clone(),
+    })
 }
 
 /// Lambda's default retries of asynchronous invocations.
@@ -241,7 +319,13 @@ impl DevTemplate {
                                 e.to_string(),
                             )
                         })?;
-                        let json = serde_json::to_value(&rule.pattern).map_err(|e| {
+                        let local = resolve_local(&rule.pattern).ok_or_else(|| {
+                            shape(
+                                format!("Resources.{id}.Properties.Events.{name}.Properties.Pattern"),
+                                "only !Ref and !Sub can be resolved locally".into(),
+                            )
+                        })?;
+                        let json = serde_json::to_value(&local).map_err(|e| {
                             shape(
                                 format!("Resources.{id}.Properties.Events.{name}.Properties.Pattern"),
                                 e.to_string(),
@@ -253,7 +337,17 @@ impl DevTemplate {
                             event: name.clone(),
                             source: Box::new(source),
                         })?;
-                        rules.push((name.clone(), pattern));
+                        rules.push(DevRule {
+                            event: name.clone(),
+                            rule_name: rule.rule_name.as_ref().and_then(written),
+                            bus: rule
+                                .event_bus_name
+                                .as_ref()
+                                .and_then(written)
+                                .unwrap_or_else(|| "default".to_owned()),
+                            pattern,
+                            pattern_json: json,
+                        });
                     }
                     let mut environment = BTreeMap::new();
                     for (name, value) in props.environment.iter().flat_map(|e| &e.variables) {
@@ -267,6 +361,8 @@ impl DevTemplate {
                     }
                     functions.push(DevFunction {
                         binary,
+                        logical_id: id.clone(),
+                        description: props.description.clone(),
                         rules,
                         retries: props
                             .event_invoke_config
@@ -309,6 +405,14 @@ impl DevTemplate {
     }
 }
 
+/// A name as written: a scalar as it is, `!Ref X` as `X`, `!Sub 'format'` as its format string.
+fn written(value: &Yaml) -> Option<String> {
+    match value {
+        Yaml::Tagged(tagged) if tagged.tag == "Sub" => tagged.value.as_str().map(str::to_owned),
+        other => local_value(other),
+    }
+}
+
 /// The local value of an environment variable: plain scalars as they are, `!Ref X` as `X`
 /// (tables and the bus are named by their logical ids locally).
 fn local_value(value: &Yaml) -> Option<String> {
@@ -317,6 +421,7 @@ fn local_value(value: &Yaml) -> Option<String> {
         Yaml::Number(number) => Some(number.to_string()),
         Yaml::Bool(flag) => Some(flag.to_string()),
         Yaml::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str().map(str::to_owned),
+        Yaml::Tagged(tagged) if tagged.tag == "Sub" => tagged.value.as_str().and_then(substitute),
         _ => None,
     }
 }
@@ -333,7 +438,7 @@ mod tests {
     fn the_project_template_yields_every_function_with_its_rule_and_tables() -> Result<(), TemplateError> {
         let template = project_template()?;
         let names: Vec<&str> = template.functions.iter().map(|f| f.binary.as_str()).collect();
-        assert_eq!(names.len(), 7, "{names:?}");
+        assert_eq!(names.len(), 8, "seven domain functions and redrive: {names:?}");
         let inventory = template.function("inventory").ok_or_else(|| TemplateError::Shape {
             path: PathBuf::new(),
             place: "inventory".into(),

@@ -15,6 +15,8 @@ pub struct EventNode {
     pub detail_type: String,
     /// `source`.
     pub source: String,
+    /// `detail.metadata.schema_version`, when there is one.
+    pub schema_version: Option<u64>,
     /// `detail.metadata.event_id`.
     pub event_id: String,
     /// `detail.metadata.correlation_id`.
@@ -65,7 +67,10 @@ pub struct Attempt {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 enum Line<'a> {
     Event {
+        source: &'a str,
         detail_type: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        schema_version: Option<u64>,
         event_id: &'a str,
         correlation_id: &'a str,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -95,7 +100,9 @@ enum Line<'a> {
 /// When writing fails.
 pub fn write_json(node: &EventNode, out: &mut impl Write) -> std::io::Result<()> {
     let line = Line::Event {
+        source: &node.source,
         detail_type: &node.detail_type,
+        schema_version: node.schema_version,
         event_id: &node.event_id,
         correlation_id: &node.correlation_id,
         published_by: node.published_by.as_deref(),
