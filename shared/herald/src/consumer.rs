@@ -4,12 +4,15 @@
 //! wiring function that its `main.rs` calls before [`Consumer::run`] and its tests call before
 //! [`Consumer::handle`]; the handler returns a [`HandlerFuture`] so that function can name the
 //! consumer's type. For each invocation the consumer
-//! 1. opens a span carrying `event_id`, `correlation_id`, `causation_id`, `detail_type` and
-//!    `replay_name`, so every log line of the event carries them;
+//! 1. opens a span carrying `event_id`, `correlation_id`, `causation_id`, `detail_type`,
+//!    `replay_name` and `redrive_run`, so every log line of the event carries them;
 //! 2. decodes the raw event into the function's [`EventSet`] (an [`EnvelopeError`] is never
 //!    retryable; an unknown detail-type or version also writes the `UncataloguedEvents` metric,
 //!    see [`emf`](crate::emf));
-//! 3. runs the handler under the guard;
+//! 3. runs the handler under the guard. A replay (`replay-name`) or a redrive
+//!    (`metadata.redrive`) re-runs an event whose record is FAILED and answers a COMPLETED one
+//!    from its record; a reprocess (a replay named `reprocess-…`, a redrive marked `reprocess`)
+//!    runs it again under a key of its own (`<event_id>#reprocess#<run>`), once per run;
 //! 4. logs one outcome line with the outcome, the duration and, on failure, the error type and
 //!    whether it is retryable.
 //!
@@ -26,7 +29,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
-use crate::envelope::{EnvelopeError, EventSet, RawEvent};
+use crate::envelope::{EnvelopeError, EventSet, REPROCESS_PREFIX, RawEvent, RedriveMark};
 use crate::error::Classify;
 use crate::idempotency::{GuardError, Guarded, GuardedEvent, IdempotencyGuard, Invocation, Store};
 
@@ -170,7 +173,7 @@ where
     }
 
     async fn decode_and_run(&self, raw: RawEvent, deadline_ms: Option<i64>) -> Result<Guarded<R>, ConsumerError<E>> {
-        let replay = raw.replay_name().is_some();
+        let replay = raw.replay_name().map(str::to_owned);
         let route = (
             raw.source().map(str::to_owned),
             raw.detail_type().map(str::to_owned),
@@ -193,13 +196,51 @@ where
         if let Some(derive) = &self.key {
             invocation = invocation.with_key(derive(&event));
         }
-        // An archive replay is a deliberate re-delivery after a fix: a FAILED record may run again.
-        invocation.replace_failed = replay;
+        let redelivery = Redelivery::of(replay.as_deref(), event.metadata().redrive.as_ref());
+        // A replay or a redrive is a deliberate re-delivery after a fix: a FAILED record may run again.
+        invocation.replace_failed = redelivery.is_some();
+        // A reprocess runs completed events again, once per replay or redrive run: its own key.
+        if let Some(Redelivery { reprocess: true, scope }) = &redelivery {
+            invocation.key = invocation.key.map(|key| format!("{key}#reprocess#{scope}"));
+        }
+        if let Some(redelivery) = &redelivery {
+            tracing::info!(
+                run = %redelivery.scope,
+                reprocess = redelivery.reprocess,
+                "redelivered by a replay or redrive"
+            );
+        }
         let handler = self.handler.clone();
         self.guard
             .run(invocation, move || handler(event))
             .await
             .map_err(ConsumerError::Guard)
+    }
+}
+
+/// A deliberate re-delivery: an archive replay (`replay-name`) or a DLQ redrive
+/// (`metadata.redrive`).
+struct Redelivery {
+    /// The replay name or the redrive run.
+    scope: String,
+    /// Run again even where the event completed: a replay named [`REPROCESS_PREFIX`]`…`, or a
+    /// redrive marked `reprocess`.
+    reprocess: bool,
+}
+
+impl Redelivery {
+    fn of(replay_name: Option<&str>, redrive: Option<&RedriveMark>) -> Option<Self> {
+        match (replay_name, redrive) {
+            (Some(name), _) => Some(Self {
+                scope: name.to_owned(),
+                reprocess: name.starts_with(REPROCESS_PREFIX),
+            }),
+            (None, Some(mark)) => Some(Self {
+                scope: mark.run.clone(),
+                reprocess: mark.reprocess,
+            }),
+            (None, None) => None,
+        }
     }
 }
 
@@ -245,6 +286,7 @@ fn event_span(raw: &RawEvent) -> tracing::Span {
         causation_id = text("/detail/metadata/causation_id"),
         detail_type = raw.detail_type().unwrap_or(""),
         replay_name = raw.replay_name().unwrap_or(""),
+        redrive_run = text("/detail/metadata/redrive/run"),
         id = raw.ids().id.as_deref().unwrap_or(""),
     )
 }

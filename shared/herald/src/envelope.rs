@@ -152,6 +152,7 @@ impl<D: EventDetail> Detail<D> {
                 causation_id,
                 occurred_at: Utc::now(),
                 producer: producer.to_owned(),
+                redrive: None,
             },
             data,
         }
@@ -175,6 +176,29 @@ pub struct Metadata {
     pub occurred_at: DateTime<Utc>,
     /// The service that produced the event.
     pub producer: String,
+    /// Set when `herald redrive` put the event back on the bus from a dead-letter queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redrive: Option<RedriveMark>,
+}
+
+/// The prefix of a replay name that asks consumers to run again events they already completed
+/// (`herald replay --reprocess`). Any other replay re-runs only events whose record is FAILED.
+pub const REPROCESS_PREFIX: &str = "reprocess-";
+
+/// What `herald redrive` writes into `detail.metadata.redrive` of an event it puts back on the
+/// bus. The event keeps its `event_id`, so consumers that completed it do not run it again;
+/// one whose record is FAILED runs it again, and with `reprocess` every consumer runs it again,
+/// once per redrive run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedriveMark {
+    /// The redrive run, e.g. `redrive-20261123T053000Z-3f2a`.
+    pub run: String,
+    /// The dead-letter queue's name.
+    pub queue: String,
+    /// Run again in consumers that completed the event before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reprocess: bool,
 }
 
 /// The two ids that name an event in logs and errors, as far as they could be read.
