@@ -12,6 +12,7 @@
 //! - [`fixtures`]: events and handler errors shared by the idempotency tests.
 
 pub mod aws;
+pub mod dead_letters;
 pub mod dynamodb;
 pub mod faults;
 pub mod fixtures;

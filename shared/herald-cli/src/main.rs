@@ -6,11 +6,15 @@
 //! - `herald invoke FUNCTION --event FILE`: one function, one event, through the same runtime.
 //! - `herald show [PATH…]`: decodes catalogued sample events and prints each business flow as a
 //!   causation tree (see [`show`]).
+//! - `herald replay …`: replays an archive's events to chosen rules (see [`replay`]).
+//! - `herald redrive …`: puts a dead-letter queue's events back on their bus (see [`redrive`]).
 //! - `herald catalog check` / `herald catalog build`: checks the event catalog against the
 //!   template and the functions, and writes it as a static site (see [`catalog`]).
 
 mod catalog;
 mod dev;
+mod redrive;
+mod replay;
 mod show;
 
 use std::io::Write;
@@ -54,6 +58,10 @@ enum Command {
         #[command(flatten)]
         local: LocalArgs,
     },
+    /// Replay an archive's events of a time window to chosen rules, following it to the end.
+    Replay(replay::ReplayArgs),
+    /// Put the events of an EventBridge target dead-letter queue back on their bus.
+    Redrive(redrive::RedriveArgs),
     /// Check the event catalog, or build its browsable site.
     Catalog {
         #[command(subcommand)]
@@ -179,6 +187,8 @@ fn main() -> ExitCode {
             }
             .map_err(|e| e.to_string())
         }
+        Command::Replay(args) => run_async(replay::run(args)),
+        Command::Redrive(args) => run_async(redrive::run(args)),
         Command::Show { paths } => show::run(&paths, &mut std::io::stdout().lock()).map_err(|e| e.to_string()),
         Command::Dev {
             inputs,

@@ -324,17 +324,29 @@ fn launch(profile: &Path) -> Result<Browser, BrowserError> {
     Browser::new(options).map_err(devtools(&format!("start ({CHROMIUM})")))
 }
 
-/// Removes Chromium's profile folder once the browser is gone. headless_chrome would remove its
-/// own right after killing Chromium, while Chromium's helper processes may still be writing to
-/// it, which left ~1 MB behind in the temporary folder every few runs: so retry for a while.
+/// Removes Chromium's profile folder once no process uses it. headless_chrome kills only Chromium's
+/// main process; its helpers (the network service among them) go on writing to the profile while
+/// they shut down, so a folder removed right away came back, ~1 MB, every few runs.
 fn remove_profile(profile: tempfile::TempDir) {
-    let path = profile.keep();
-    for _ in 0..40 {
-        if std::fs::remove_dir_all(&path).is_ok() || !path.exists() {
-            return;
+    let flag = format!("--user-data-dir={}", profile.path().display());
+    for _ in 0..100 {
+        if !in_use(&flag) {
+            break;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(20));
     }
+    drop(profile);
+}
+
+/// Whether a running process has `flag` on its command line (Linux's `/proc`).
+fn in_use(flag: &str) -> bool {
+    let Ok(processes) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    processes.flatten().any(|process| {
+        std::fs::read(process.path().join("cmdline"))
+            .is_ok_and(|cmdline| cmdline.split(|byte| *byte == 0).any(|arg| arg == flag.as_bytes()))
+    })
 }
 
 fn crawl(browser: &Browser, site: Site, entry: String) -> Result<SiteReport, BrowserError> {
