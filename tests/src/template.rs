@@ -108,7 +108,8 @@ pub fn sub(value: &Value) -> Option<&str> {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Rule {
-    /// The bus.
+    /// The bus; `Null` for the default bus.
+    #[serde(default)]
     pub event_bus_name: Value,
     /// The pattern.
     pub event_pattern: Value,
@@ -206,6 +207,9 @@ pub struct Destination {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Alarm {
+    /// The alarm's name (usually a `Fn::Sub`).
+    #[serde(default)]
+    pub alarm_name: Value,
     /// The metric's namespace.
     pub namespace: String,
     /// The metric.

@@ -1,0 +1,134 @@
+//! Redrive's configuration: one immutable struct, read once at cold start.
+
+use std::collections::BTreeMap;
+
+use herald::env::{self, MissingVariable, required_from};
+
+/// Default for [`Config::max_messages`].
+pub const DEFAULT_MAX_MESSAGES: usize = 100;
+
+/// Which queues redrive may empty, and how much per run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `REDRIVE_QUEUES`: each consumer's error alarm name and its dead-letter queue URL, as
+    /// `alarm=url` pairs separated by commas. Only these queues are ever redriven.
+    pub queues: BTreeMap<String, String>,
+    /// `EVENT_BUS_NAME`: the bus for dead letters that do not name one (Lambda's on-failure
+    /// records); a rule's dead letter goes back to the bus in its `RULE_ARN`.
+    pub bus_name: String,
+    /// `REDRIVE_MAX_MESSAGES` (optional, default [`DEFAULT_MAX_MESSAGES`]): messages handled per
+    /// run, so one run stays well inside the function's timeout; the alarm's next recovery, or
+    /// `herald redrive`, takes the rest.
+    pub max_messages: usize,
+}
+
+/// Why redrive's configuration cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is missing.
+    #[error(transparent)]
+    Missing(#[from] MissingVariable),
+    /// `REDRIVE_QUEUES` has an entry that is not `alarm=url`.
+    #[error("REDRIVE_QUEUES: `{entry}` is not alarm=queue-url")]
+    BadQueue {
+        /// The entry.
+        entry: String,
+    },
+    /// `REDRIVE_MAX_MESSAGES` is not a positive whole number.
+    #[error("REDRIVE_MAX_MESSAGES: `{value}` is not a positive whole number")]
+    BadMax {
+        /// The value.
+        value: String,
+    },
+}
+
+impl Config {
+    /// Reads every variable from the process environment, as `main.rs` does.
+    ///
+    /// # Errors
+    /// The first missing or malformed variable.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&env::process)
+    }
+
+    /// Reads every variable from `lookup`.
+    ///
+    /// # Errors
+    /// The first missing or malformed variable.
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let queues = required_from(lookup, "REDRIVE_QUEUES", "alarm=dead-letter-queue-url pairs")?;
+        let max_messages = match lookup("REDRIVE_MAX_MESSAGES") {
+            None => DEFAULT_MAX_MESSAGES,
+            Some(value) => value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or(ConfigError::BadMax { value })?,
+        };
+        Ok(Self {
+            queues: parse_queues(&queues)?,
+            bus_name: required_from(lookup, "EVENT_BUS_NAME", "the bus dead letters go back to")?,
+            max_messages,
+        })
+    }
+}
+
+fn parse_queues(text: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .split_once('=')
+                .map(|(alarm, url)| (alarm.trim().to_owned(), url.trim().to_owned()))
+                .filter(|(alarm, url)| !alarm.is_empty() && !url.is_empty())
+                .ok_or_else(|| ConfigError::BadQueue {
+                    entry: entry.to_owned(),
+                })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn the_queues_are_read_as_alarm_url_pairs_with_a_default_bound() -> Result<(), ConfigError> {
+        let config = Config::from_lookup(&lookup(&[
+            (
+                "REDRIVE_QUEUES",
+                "shop-inventory-errors=https://q/1, shop-billing-errors=https://q/2",
+            ),
+            ("EVENT_BUS_NAME", "shop-dev"),
+        ]))?;
+        assert_eq!(
+            config.queues.get("shop-billing-errors").map(String::as_str),
+            Some("https://q/2")
+        );
+        assert_eq!(config.queues.len(), 2);
+        assert_eq!(config.max_messages, DEFAULT_MAX_MESSAGES);
+        Ok(())
+    }
+
+    #[test]
+    fn a_malformed_entry_or_bound_is_named() {
+        let bad_queue = Config::from_lookup(&lookup(&[("REDRIVE_QUEUES", "no-url"), ("EVENT_BUS_NAME", "b")]));
+        assert_eq!(
+            bad_queue.err().map(|e| e.to_string()).as_deref(),
+            Some("REDRIVE_QUEUES: `no-url` is not alarm=queue-url")
+        );
+        let bad_max = Config::from_lookup(&lookup(&[
+            ("REDRIVE_QUEUES", "a=b"),
+            ("EVENT_BUS_NAME", "b"),
+            ("REDRIVE_MAX_MESSAGES", "0"),
+        ]));
+        assert!(matches!(bad_max, Err(ConfigError::BadMax { .. })));
+    }
+}

@@ -1,0 +1,19 @@
+//! Wires redrive: reads its configuration once, builds the redriver with
+//! [`redrive::wiring::Redrive::new`], and serves alarm events.
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use redrive::config::Config;
+use redrive::wiring::Redrive;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    herald::telemetry::init();
+    let config = Config::from_env()?;
+    let aws = aws_config::load_from_env().await;
+    let redrive = Redrive::new(&aws, config);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        let redrive = redrive.clone();
+        async move { redrive.handle(event.payload).await }
+    }))
+    .await
+}

@@ -1,0 +1,78 @@
+//! Redrive as its Lambda runs it, built in one place: `main.rs` builds a [`Redrive`] and hands
+//! it each invocation; tests build the same over queues and a bus of their own.
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use herald_ops::redrive::{RedriveConfig, Redriver};
+
+use crate::config::Config;
+use crate::error::RedriveError;
+use crate::handler::{self, Decision, Reaction};
+
+/// The configuration and the redriver (SQS and EventBridge clients), built once per cold start.
+#[derive(Clone)]
+pub struct Redrive {
+    config: Arc<Config>,
+    redriver: Redriver,
+}
+
+impl Redrive {
+    /// Builds the clients from `aws`.
+    pub fn new(aws: &SdkConfig, config: Config) -> Self {
+        Self {
+            config: Arc::new(config),
+            redriver: Redriver::new(aws_sdk_sqs::Client::new(aws), aws_sdk_eventbridge::Client::new(aws)),
+        }
+    }
+
+    /// Handles one invocation: parses, decides, and redrives when an alarm recovered.
+    ///
+    /// # Errors
+    /// [`RedriveError`], naming the event's `id`.
+    pub async fn handle(&self, payload: serde_json::Value) -> Result<Reaction, RedriveError> {
+        let event = handler::parse(payload)?;
+        let span = tracing::info_span!("event", id = %event.id, alarm = %event.detail.alarm_name);
+        let _entered = span.enter();
+        match handler::decide(&self.config, &event)? {
+            Decision::Ignore { alarm, reason } => {
+                tracing::info!(%reason, "ignored");
+                Ok(Reaction {
+                    alarm,
+                    action: "ignored",
+                    queue: None,
+                    reason: Some(reason),
+                    received: 0,
+                    redriven: 0,
+                    left: 0,
+                })
+            }
+            Decision::Redrive { alarm, queue } => {
+                let mut run = RedriveConfig::new(queue.clone());
+                run.max = self.config.max_messages;
+                run.default_bus = Some(self.config.bus_name.clone());
+                let report = self.redriver.run(&run).await.map_err(|source| RedriveError::Redrive {
+                    id: event.id.clone(),
+                    queue: queue.clone(),
+                    source,
+                })?;
+                tracing::info!(
+                    run = %report.run,
+                    received = report.received,
+                    redriven = report.redriven,
+                    left = report.left.len(),
+                    "redriven"
+                );
+                Ok(Reaction {
+                    alarm,
+                    action: "redriven",
+                    queue: Some(queue),
+                    reason: None,
+                    received: report.received,
+                    redriven: report.redriven,
+                    left: report.left.len(),
+                })
+            }
+        }
+    }
+}
