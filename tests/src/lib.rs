@@ -11,6 +11,7 @@
 //! - [`template`]: `infra/template.yaml` as CloudFormation JSON, via SAM's translator.
 //! - [`fixtures`]: events and handler errors shared by the idempotency tests.
 
+pub mod archive;
 pub mod aws;
 pub mod dead_letters;
 pub mod dynamodb;

@@ -99,6 +99,20 @@ pub fn get_att(value: &Value) -> Option<(&str, &str)> {
     Some((parts.first()?.as_str()?, parts.get(1)?.as_str()?))
 }
 
+/// A function's name as the template's logical ids spell it: `order-history` → `OrderHistory`
+/// (so `OrderHistoryFunction`, `OrderHistoryDeadLetterQueue`).
+pub fn pascal(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|c| c.to_uppercase().collect::<String>() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 /// `{"Fn::Sub": text}` → `text`.
 pub fn sub(value: &Value) -> Option<&str> {
     value.get("Fn::Sub").and_then(Value::as_str)

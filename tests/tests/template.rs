@@ -7,21 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use herald_tests::TestResult;
 use herald_tests::functions::FUNCTIONS;
-use herald_tests::template::{Alarm, EventInvokeConfig, Function, Role, Rule, Table, Template, get_att, ref_id};
+use herald_tests::template::{
+    Alarm, EventInvokeConfig, Function, Role, Rule, Table, Template, get_att, pascal, ref_id,
+};
 use serde_json::Value;
-
-/// `order-history` → `OrderHistory`.
-fn pascal(name: &str) -> String {
-    name.split('-')
-        .map(|part| {
-            let mut chars = part.chars();
-            chars
-                .next()
-                .map(|c| c.to_uppercase().collect::<String>() + chars.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
-}
 
 fn function_id(name: &str) -> String {
     format!("{}Function", pascal(name))

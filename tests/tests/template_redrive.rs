@@ -7,23 +7,11 @@ use std::collections::BTreeSet;
 
 use herald_tests::TestResult;
 use herald_tests::functions::FUNCTIONS;
-use herald_tests::template::{Alarm, EventInvokeConfig, Function, Role, Rule, Template, get_att, ref_id, sub};
+use herald_tests::template::{Alarm, EventInvokeConfig, Function, Role, Rule, Template, get_att, pascal, ref_id, sub};
 use serde_json::Value;
 
 /// What `${AWS::StackName}` stands for in these tests, as in `herald dev` and the catalog sample.
 const STACK: &str = "shop";
-
-fn pascal(name: &str) -> String {
-    name.split('-')
-        .map(|part| {
-            let mut chars = part.chars();
-            chars
-                .next()
-                .map(|c| c.to_uppercase().collect::<String>() + chars.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
-}
 
 /// `value` with every `{"Fn::Sub": "${AWS::StackName}…"}` replaced by its text for [`STACK`].
 fn resolved(value: &Value) -> Value {

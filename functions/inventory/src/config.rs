@@ -64,17 +64,14 @@ impl Config {
 }
 
 fn stock_seed(text: &str) -> Result<Vec<(String, u32)>, ConfigError> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|entry| !entry.is_empty())
-        .map(|entry| {
-            entry
-                .split_once('=')
-                .and_then(|(sku, units)| Some((sku.trim().to_owned(), units.trim().parse().ok()?)))
-                .filter(|(sku, _)| !sku.is_empty())
-                .ok_or_else(|| ConfigError::BadSeed {
-                    entry: entry.to_owned(),
-                })
+    env::pairs(text)
+        .map_err(|entry| ConfigError::BadSeed { entry })?
+        .into_iter()
+        .map(|(sku, units)| match units.parse() {
+            Ok(units) => Ok((sku, units)),
+            Err(_) => Err(ConfigError::BadSeed {
+                entry: format!("{sku}={units}"),
+            }),
         })
         .collect()
 }

@@ -75,19 +75,10 @@ impl Config {
 }
 
 fn parse_queues(text: &str) -> Result<BTreeMap<String, String>, ConfigError> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|entry| !entry.is_empty())
-        .map(|entry| {
-            entry
-                .split_once('=')
-                .map(|(alarm, url)| (alarm.trim().to_owned(), url.trim().to_owned()))
-                .filter(|(alarm, url)| !alarm.is_empty() && !url.is_empty())
-                .ok_or_else(|| ConfigError::BadQueue {
-                    entry: entry.to_owned(),
-                })
-        })
-        .collect()
+    Ok(env::pairs(text)
+        .map_err(|entry| ConfigError::BadQueue { entry })?
+        .into_iter()
+        .collect())
 }
 
 #[cfg(test)]

@@ -39,7 +39,15 @@ async fn world() -> TestResult<World> {
     ] {
         let event = fresh_sample(sample)?;
         let rule = rule_arn(&bus.bus_name, &format!("shop-{name}"));
-        dead_letter_from_rule(&sqs, queue, event.as_value(), &rule, "SDK_CLIENT_ERROR", "Lambda failed").await?;
+        dead_letter_from_rule(
+            &sqs,
+            queue,
+            event.as_value(),
+            &rule,
+            "SDK_CLIENT_ERROR",
+            "Lambda failed",
+        )
+        .await?;
         event_ids.insert(name, event.ids().event_id.clone().unwrap_or_default());
     }
     let env = BTreeMap::from([
@@ -68,7 +76,10 @@ async fn the_sample_alarm_recovery_redrives_inventorys_queue_and_only_that_one()
     let reaction = world.redrive.handle(sample_json(ALARM)?).await?;
 
     // Then inventory's queue was redriven, its event is back on the bus, keeping its event_id
-    assert_eq!((reaction.action, reaction.received, reaction.redriven, reaction.left), ("redriven", 1, 1, 0));
+    assert_eq!(
+        (reaction.action, reaction.received, reaction.redriven, reaction.left),
+        ("redriven", 1, 1, 0)
+    );
     assert_eq!(reaction.queue.as_deref(), Some(world.inventory_dlq.as_str()));
     let delivered = drain_queue(&world.sqs, &world.bus.queue_url, 1, Duration::from_secs(10)).await?;
     assert_eq!(

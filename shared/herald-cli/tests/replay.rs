@@ -7,95 +7,39 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use aws_sdk_eventbridge::types::{PutEventsRequestEntry, ReplayState};
+use aws_sdk_eventbridge::types::ReplayState;
 use herald_tests::TestResult;
-use herald_tests::aws::{BusToQueue, drain_queue, sdk_config, unique};
+use herald_tests::archive::ArchivedBus;
+use herald_tests::aws::unique;
 
 const SOURCE: &str = "herald.replay-cli-test";
 const WITHIN: Duration = Duration::from_secs(10);
 
-/// A bus whose one rule sends to a queue, with an archive that recorded `count` events, whose
-/// original deliveries were drained.
+/// A bus with an archive that recorded `count` events, whose original deliveries were drained;
+/// the replays go to its `rule_a`.
 struct Archived {
-    events: aws_sdk_eventbridge::Client,
-    sqs: aws_sdk_sqs::Client,
-    wiring: BusToQueue,
-    bus_arn: String,
-    rule_name: String,
-    rule_arn: String,
-    archive_arn: String,
+    bus: ArchivedBus,
 }
 
 impl Archived {
     async fn with_events(count: u32) -> TestResult<Self> {
-        let config = sdk_config().await;
-        let events = aws_sdk_eventbridge::Client::new(&config);
-        let sqs = aws_sdk_sqs::Client::new(&config);
-        let wiring = BusToQueue::create(&config, &serde_json::json!({ "source": [SOURCE] })).await?;
-        let rules = events.list_rules().event_bus_name(&wiring.bus_name).send().await?;
-        let rule = rules.rules().first().ok_or("the bus has no rule")?;
-        let rule_name = rule.name().ok_or("rule without a name")?.to_owned();
-        let rule_arn = rule.arn().ok_or("rule without an ARN")?.to_owned();
-        let bus_arn = events
-            .describe_event_bus()
-            .name(&wiring.bus_name)
-            .send()
-            .await?
-            .arn()
-            .ok_or("bus without an ARN")?
-            .to_owned();
-        let archive_arn = events
-            .create_archive()
-            .archive_name(unique("cli-archive"))
-            .event_source_arn(&bus_arn)
-            .send()
-            .await?
-            .archive_arn()
-            .ok_or("CreateArchive returned no ARN")?
-            .to_owned();
-        let entries = (0..count)
-            .map(|n| {
-                PutEventsRequestEntry::builder()
-                    .event_bus_name(&wiring.bus_name)
-                    .source(SOURCE)
-                    .detail_type("ReplayTested")
-                    .detail(serde_json::json!({ "n": n }).to_string())
-                    .build()
-            })
-            .collect::<Vec<_>>();
-        for batch in entries.chunks(10) {
-            let output = events.put_events().set_entries(Some(batch.to_vec())).send().await?;
-            if output.failed_entry_count() != 0 {
-                return Err(format!("PutEvents failed: {:?}", output.entries()).into());
+        let bus = ArchivedBus::create(SOURCE).await?;
+        bus.put(0..count).await?;
+        for rule in [&bus.rule_a, &bus.rule_b] {
+            let originals = bus.drain(rule, count as usize).await?;
+            if originals.len() != count as usize {
+                return Err(format!("{} of {count} events delivered", originals.len()).into());
             }
         }
-        let archived = Self {
-            events,
-            sqs,
-            wiring,
-            bus_arn,
-            rule_name,
-            rule_arn,
-            archive_arn,
-        };
-        let originals = archived.drain(count as usize).await?;
-        if originals.len() != count as usize {
-            return Err(format!("{} of {count} events delivered", originals.len()).into());
-        }
-        Ok(archived)
+        Ok(Self { bus })
     }
 
     async fn drain(&self, expected: usize) -> TestResult<Vec<serde_json::Value>> {
-        drain_queue(&self.sqs, &self.wiring.queue_url, expected, WITHIN).await
+        self.bus.drain(&self.bus.rule_a, expected).await
     }
 
     async fn replays_named(&self, name: &str) -> TestResult<usize> {
-        let listed = self.events.list_replays().name_prefix(name).send().await?;
-        Ok(listed
-            .replays()
-            .iter()
-            .filter(|r| r.replay_name() == Some(name))
-            .count())
+        self.bus.replays_named(name).await
     }
 
     /// `herald replay` of the last five minutes, with `extra` arguments.
@@ -105,7 +49,7 @@ impl Archived {
             .args([
                 "replay",
                 "--archive",
-                &self.archive_arn,
+                &self.bus.archive_arn,
                 "--from",
                 "-5m",
                 "--poll-interval",
@@ -139,14 +83,14 @@ async fn a_replay_to_one_rule_completes_and_prints_completed() -> TestResult {
     let name = unique("cli-replay");
 
     // When `herald replay` replays the last five minutes to that rule
-    let (output, stdout, stderr) = run(archived.replay(&["--rule", &archived.rule_name, "--name", &name]))?;
+    let (output, stdout, stderr) = run(archived.replay(&["--rule", &archived.bus.rule_a.name, "--name", &name]))?;
 
     // Then it says COMPLETED, and the queue receives the 5 events again, marked as replayed
     assert!(output.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains(&format!("replay {name}: COMPLETED")), "{stdout}");
     assert!(stdout.contains("(100%)"), "{stdout}");
     assert!(
-        stderr.contains(&archived.rule_arn),
+        stderr.contains(&archived.bus.rule_a.arn),
         "the plan names the rule's ARN:\n{stderr}"
     );
     let again = archived.drain(5).await?;
@@ -164,7 +108,7 @@ async fn a_dry_run_prints_the_plan_and_starts_nothing() -> TestResult {
     // When `herald replay --dry-run` is asked for a reprocess to the rule
     let (output, stdout, stderr) = run(archived.replay(&[
         "--rule",
-        &archived.rule_name,
+        &archived.bus.rule_a.name,
         "--name",
         &name,
         "--reprocess",
@@ -174,9 +118,9 @@ async fn a_dry_run_prints_the_plan_and_starts_nothing() -> TestResult {
     // Then it prints the archive, its bus, the rule's ARN, the archive's size and the final name…
     assert!(output.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     for expected in [
-        archived.archive_arn.as_str(),
-        archived.bus_arn.as_str(),
-        archived.rule_arn.as_str(),
+        archived.bus.archive_arn.as_str(),
+        archived.bus.bus_arn.as_str(),
+        archived.bus.rule_a.arn.as_str(),
         "3 events",
         &format!("reprocess-{name}"),
         "dry run: no replay was started",
@@ -196,15 +140,21 @@ async fn an_unknown_rule_is_named_with_its_bus_and_nothing_starts() -> TestResul
     let name = unique("cli-unknown");
 
     // When the replay names a rule that is not on the archive's bus
-    let (output, _, stderr) =
-        run(archived.replay(&["--rule", &archived.rule_name, "--rule", "no-such-rule", "--name", &name]))?;
+    let (output, _, stderr) = run(archived.replay(&[
+        "--rule",
+        &archived.bus.rule_a.name,
+        "--rule",
+        "no-such-rule",
+        "--name",
+        &name,
+    ]))?;
 
     // Then it fails naming rule and bus, and starts no replay
     assert!(!output.status.success());
     assert!(
         stderr.contains(&format!(
             "rule no-such-rule does not exist on event bus {}",
-            archived.bus_arn
+            archived.bus.bus_arn
         )),
         "{stderr}"
     );
@@ -231,7 +181,7 @@ async fn ctrl_c_cancels_the_replay_and_exits_non_zero() -> TestResult {
     // Given an archive of 60 events (3 s of replay on moto) and `herald replay` following it
     let archived = Archived::with_events(60).await?;
     let name = unique("cli-ctrl-c");
-    let mut command = archived.replay(&["--rule", &archived.rule_name, "--name", &name]);
+    let mut command = archived.replay(&["--rule", &archived.bus.rule_a.name, "--name", &name]);
     let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     let lines = stderr_lines(&mut child)?;
     let mut stderr = Vec::new();
@@ -267,7 +217,7 @@ async fn ctrl_c_cancels_the_replay_and_exits_non_zero() -> TestResult {
         stderr.contains(&format!("herald: replay {name} was cancelled")),
         "{stderr}"
     );
-    let described = archived.events.describe_replay().replay_name(&name).send().await?;
+    let described = archived.bus.events.describe_replay().replay_name(&name).send().await?;
     assert_eq!(described.state(), Some(&ReplayState::Cancelled));
     let replayed = archived.drain(0).await?.len();
     assert!(replayed < 60, "{replayed} events replayed despite Ctrl-C");

@@ -5,160 +5,26 @@
 
 use std::time::Duration;
 
-use aws_sdk_eventbridge::types::{PutEventsRequestEntry, ReplayState, Target};
+use aws_sdk_eventbridge::types::ReplayState;
 use chrono::{DateTime, TimeDelta, Utc};
 use herald_ops::OpsError;
 use herald_ops::replay::{ReplayPlan, ReplayRequest, Replayer};
 use herald_tests::TestResult;
-use herald_tests::aws::{drain_queue, queue_arn, sdk_config, unique};
+use herald_tests::archive::ArchivedBus;
+use herald_tests::aws::unique;
 
 const SOURCE: &str = "herald.replay-test";
 const POLL: Duration = Duration::from_millis(50);
-const WITHIN: Duration = Duration::from_secs(10);
 
-/// A bus with an archive, and two rules matching the same events, each with its own queue.
-struct ArchivedBus {
-    events: aws_sdk_eventbridge::Client,
-    sqs: aws_sdk_sqs::Client,
-    bus_name: String,
-    bus_arn: String,
-    archive_arn: String,
-    rule_a: Rule,
-    rule_b: Rule,
-}
-
-struct Rule {
-    name: String,
-    arn: String,
-    queue_url: String,
-}
-
-impl ArchivedBus {
-    async fn create() -> TestResult<Self> {
-        let config = sdk_config().await;
-        let events = aws_sdk_eventbridge::Client::new(&config);
-        let sqs = aws_sdk_sqs::Client::new(&config);
-        let bus_name = unique("replay-bus");
-        let bus_arn = events
-            .create_event_bus()
-            .name(&bus_name)
-            .send()
-            .await?
-            .event_bus_arn()
-            .ok_or("CreateEventBus returned no ARN")?
-            .to_owned();
-        let archive_arn = events
-            .create_archive()
-            .archive_name(unique("replay-archive"))
-            .event_source_arn(&bus_arn)
-            .send()
-            .await?
-            .archive_arn()
-            .ok_or("CreateArchive returned no ARN")?
-            .to_owned();
-        let rule_a = Rule::create(&events, &sqs, &bus_name).await?;
-        let rule_b = Rule::create(&events, &sqs, &bus_name).await?;
-        Ok(Self {
-            events,
-            sqs,
-            bus_name,
-            bus_arn,
-            archive_arn,
-            rule_a,
-            rule_b,
-        })
-    }
-
-    /// Puts events `numbers` (as `detail.n`) on the bus; the archive records them.
-    async fn put(&self, numbers: std::ops::Range<u32>) -> TestResult {
-        let entries = numbers
-            .map(|n| {
-                PutEventsRequestEntry::builder()
-                    .event_bus_name(&self.bus_name)
-                    .source(SOURCE)
-                    .detail_type("ReplayTested")
-                    .detail(serde_json::json!({ "n": n }).to_string())
-                    .build()
-            })
-            .collect::<Vec<_>>();
-        for batch in entries.chunks(10) {
-            let output = self
-                .events
-                .put_events()
-                .set_entries(Some(batch.to_vec()))
-                .send()
-                .await?;
-            if output.failed_entry_count() != 0 {
-                return Err(format!("PutEvents failed: {:?}", output.entries()).into());
-            }
-        }
-        Ok(())
-    }
-
-    /// A request for the archive's events since `from`, to the rules named.
-    fn request(&self, from: DateTime<Utc>, rules: &[&str]) -> ReplayRequest {
-        ReplayRequest {
-            archive: self.archive_arn.clone(),
-            from,
-            to: Utc::now(),
-            rules: rules.iter().map(|r| (*r).to_owned()).collect(),
-            name: Some(unique("replay")),
-            reprocess: false,
-        }
-    }
-
-    async fn drain(&self, rule: &Rule, expected: usize) -> TestResult<Vec<serde_json::Value>> {
-        drain_queue(&self.sqs, &rule.queue_url, expected, WITHIN).await
-    }
-
-    async fn replays_named(&self, name: &str) -> TestResult<usize> {
-        let listed = self.events.list_replays().name_prefix(name).send().await?;
-        Ok(listed
-            .replays()
-            .iter()
-            .filter(|r| r.replay_name() == Some(name))
-            .count())
-    }
-}
-
-impl Rule {
-    async fn create(
-        events: &aws_sdk_eventbridge::Client,
-        sqs: &aws_sdk_sqs::Client,
-        bus_name: &str,
-    ) -> TestResult<Self> {
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(unique("replay-queue"))
-            .send()
-            .await?
-            .queue_url()
-            .ok_or("CreateQueue returned no URL")?
-            .to_owned();
-        let name = unique("replay-rule");
-        let arn = events
-            .put_rule()
-            .name(&name)
-            .event_bus_name(bus_name)
-            .event_pattern(serde_json::json!({ "source": [SOURCE] }).to_string())
-            .send()
-            .await?
-            .rule_arn()
-            .ok_or("PutRule returned no ARN")?
-            .to_owned();
-        events
-            .put_targets()
-            .rule(&name)
-            .event_bus_name(bus_name)
-            .targets(
-                Target::builder()
-                    .id("queue")
-                    .arn(queue_arn(sqs, &queue_url).await?)
-                    .build()?,
-            )
-            .send()
-            .await?;
-        Ok(Self { name, arn, queue_url })
+/// A request for the archive's events since `from`, to the rules named.
+fn request(bus: &ArchivedBus, from: DateTime<Utc>, rules: &[&str]) -> ReplayRequest {
+    ReplayRequest {
+        archive: bus.archive_arn.clone(),
+        from,
+        to: Utc::now(),
+        rules: rules.iter().map(|r| (*r).to_owned()).collect(),
+        name: Some(unique("replay")),
+        reprocess: false,
     }
 }
 
@@ -181,7 +47,7 @@ async fn run(replayer: &Replayer, plan: &ReplayPlan) -> TestResult {
 #[tokio::test]
 async fn a_replay_to_one_rule_reaches_only_that_rules_target() -> TestResult {
     // Given a bus with an archive and two rules, whose queues received 5 events once
-    let bus = ArchivedBus::create().await?;
+    let bus = ArchivedBus::create(SOURCE).await?;
     let from = Utc::now() - TimeDelta::seconds(1);
     bus.put(0..5).await?;
     assert_eq!(bus.drain(&bus.rule_a, 5).await?.len(), 5);
@@ -189,7 +55,7 @@ async fn a_replay_to_one_rule_reaches_only_that_rules_target() -> TestResult {
     let replayer = Replayer::new(bus.events.clone());
 
     // When the archive is replayed over the window to rule A only, followed to its end
-    let plan = replayer.plan(&bus.request(from, &[&bus.rule_a.name])).await?;
+    let plan = replayer.plan(&request(&bus, from, &[&bus.rule_a.name])).await?;
     let mut seen = Vec::new();
     replayer.start(&plan).await?;
     let status = replayer
@@ -219,13 +85,13 @@ async fn a_replay_to_one_rule_reaches_only_that_rules_target() -> TestResult {
 #[tokio::test]
 async fn an_unknown_rule_is_refused_before_any_replay_starts() -> TestResult {
     // Given an archive with events
-    let bus = ArchivedBus::create().await?;
+    let bus = ArchivedBus::create(SOURCE).await?;
     let from = Utc::now() - TimeDelta::seconds(1);
     bus.put(0..2).await?;
     let replayer = Replayer::new(bus.events.clone());
 
     // When a replay names a rule that is not on the archive's bus
-    let request = bus.request(from, &[&bus.rule_a.name, "no-such-rule"]);
+    let request = request(&bus, from, &[&bus.rule_a.name, "no-such-rule"]);
     let refused = replayer.plan(&request).await;
 
     // Then it is refused, naming the rule and the bus, and no replay exists
@@ -244,7 +110,7 @@ async fn an_unknown_rule_is_refused_before_any_replay_starts() -> TestResult {
 #[tokio::test]
 async fn a_dry_run_resolves_everything_and_creates_no_replay() -> TestResult {
     // Given an archive with 3 events and two rules on its bus
-    let bus = ArchivedBus::create().await?;
+    let bus = ArchivedBus::create(SOURCE).await?;
     let from = Utc::now() - TimeDelta::seconds(1);
     bus.put(0..3).await?;
     let replayer = Replayer::new(bus.events.clone());
@@ -252,7 +118,7 @@ async fn a_dry_run_resolves_everything_and_creates_no_replay() -> TestResult {
     // When a replay to both rules is planned, but not started
     let request = ReplayRequest {
         reprocess: true,
-        ..bus.request(from, &[&bus.rule_a.name, &bus.rule_b.name])
+        ..request(&bus, from, &[&bus.rule_a.name, &bus.rule_b.name])
     };
     let plan = replayer.plan(&request).await?;
 
@@ -288,7 +154,7 @@ async fn a_dry_run_resolves_everything_and_creates_no_replay() -> TestResult {
 #[tokio::test]
 async fn the_time_window_leaves_out_events_received_outside_it() -> TestResult {
     // Given an archive with events 0..3, then, a while later, events 3..6
-    let bus = ArchivedBus::create().await?;
+    let bus = ArchivedBus::create(SOURCE).await?;
     bus.put(0..3).await?;
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let between = Utc::now();
@@ -298,7 +164,7 @@ async fn the_time_window_leaves_out_events_received_outside_it() -> TestResult {
     let replayer = Replayer::new(bus.events.clone());
 
     // When only the later part of the time is replayed
-    let plan = replayer.plan(&bus.request(between, &[&bus.rule_a.name])).await?;
+    let plan = replayer.plan(&request(&bus, between, &[&bus.rule_a.name])).await?;
     run(&replayer, &plan).await?;
 
     // Then only the later events arrive again
@@ -309,12 +175,12 @@ async fn the_time_window_leaves_out_events_received_outside_it() -> TestResult {
 #[tokio::test]
 async fn a_cancelled_replay_stops_and_says_so() -> TestResult {
     // Given an archive with 60 events: 3 s of replay on moto
-    let bus = ArchivedBus::create().await?;
+    let bus = ArchivedBus::create(SOURCE).await?;
     let from = Utc::now() - TimeDelta::seconds(1);
     bus.put(0..60).await?;
     assert_eq!(bus.drain(&bus.rule_a, 60).await?.len(), 60);
     let replayer = Replayer::new(bus.events.clone());
-    let plan = replayer.plan(&bus.request(from, &[&bus.rule_a.name])).await?;
+    let plan = replayer.plan(&request(&bus, from, &[&bus.rule_a.name])).await?;
     replayer.start(&plan).await?;
 
     // When the follower is told to cancel once the replay runs

@@ -40,9 +40,42 @@ pub fn required_from(
     }
 }
 
+/// A list variable of `key=value` entries separated by commas, e.g. `SKU-1=5,SKU-2=10`: blank
+/// entries are skipped, both sides are trimmed and must not be empty.
+///
+/// # Errors
+/// The first entry that is not `key=value`, as written.
+pub fn pairs(text: &str) -> Result<Vec<(String, String)>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .split_once('=')
+                .map(|(key, value)| (key.trim().to_owned(), value.trim().to_owned()))
+                .filter(|(key, value)| !key.is_empty() && !value.is_empty())
+                .ok_or_else(|| entry.to_owned())
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pairs_list_is_read_entry_by_entry_and_a_malformed_entry_is_named() {
+        assert_eq!(
+            pairs(" a=1, b = https://x/y ,,"),
+            Ok(vec![
+                ("a".to_owned(), "1".to_owned()),
+                ("b".to_owned(), "https://x/y".to_owned())
+            ])
+        );
+        assert_eq!(pairs(""), Ok(vec![]));
+        assert_eq!(pairs("a=1,b"), Err("b".to_owned()));
+        assert_eq!(pairs("=1"), Err("=1".to_owned()));
+    }
 
     #[test]
     fn a_lookup_answers_what_the_process_environment_would() {

@@ -338,14 +338,15 @@ fn remove_profile(profile: tempfile::TempDir) {
     drop(profile);
 }
 
-/// Whether a running process has `flag` on its command line (Linux's `/proc`).
+/// Whether a running process has `flag` on its command line (Linux's `/proc`). A substring match:
+/// Chromium rewrites its helpers' command lines into one space-separated string.
 fn in_use(flag: &str) -> bool {
     let Ok(processes) = std::fs::read_dir("/proc") else {
         return false;
     };
     processes.flatten().any(|process| {
         std::fs::read(process.path().join("cmdline"))
-            .is_ok_and(|cmdline| cmdline.split(|byte| *byte == 0).any(|arg| arg == flag.as_bytes()))
+            .is_ok_and(|cmdline| cmdline.windows(flag.len()).any(|part| part == flag.as_bytes()))
     })
 }
 
