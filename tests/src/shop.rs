@@ -82,6 +82,38 @@ impl Names {
         Err(format!("cannot resolve {value}").into())
     }
 
+    /// `value` with every intrinsic inside it resolved (a pattern that lists `Fn::Sub` names).
+    fn resolve_within(&self, value: &Value) -> TestResult<Value> {
+        let intrinsic = value
+            .as_object()
+            .is_some_and(|o| o.len() == 1 && o.keys().all(|k| k == "Ref" || k.starts_with("Fn::")));
+        Ok(match value {
+            _ if intrinsic => Value::String(self.resolve(value)?),
+            Value::Object(fields) => Value::Object(
+                fields
+                    .iter()
+                    .map(|(k, v)| Ok((k.clone(), self.resolve_within(v)?)))
+                    .collect::<TestResult<_>>()?,
+            ),
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|v| self.resolve_within(v))
+                    .collect::<TestResult<_>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
+    /// A rule's bus: its `EventBusName` resolved, or `default` when it names none.
+    fn bus_of(&self, rule: &Rule) -> TestResult<String> {
+        if rule.event_bus_name.is_null() {
+            Ok("default".to_owned())
+        } else {
+            self.resolve(&rule.event_bus_name)
+        }
+    }
+
     fn reference(&self, id: &str) -> TestResult<String> {
         self.pseudo
             .get(id)
@@ -178,11 +210,12 @@ pub async fn deploy(config: &SdkConfig, template: &Template) -> TestResult<Deplo
     for (id, resource) in template.of_type("AWS::Events::Rule") {
         let rule: Rule = resource.properties()?;
         let name = names.resolve(&rule.name)?;
+        let rule_bus = names.bus_of(&rule)?;
         events
             .put_rule()
             .name(&name)
-            .event_bus_name(names.resolve(&rule.event_bus_name)?)
-            .event_pattern(rule.event_pattern.to_string())
+            .event_bus_name(&rule_bus)
+            .event_pattern(names.resolve_within(&rule.event_pattern)?.to_string())
             .send()
             .await?;
         for (n, target) in rule.targets.iter().enumerate() {
@@ -208,7 +241,7 @@ pub async fn deploy(config: &SdkConfig, template: &Template) -> TestResult<Deplo
             events
                 .put_targets()
                 .rule(&name)
-                .event_bus_name(&bus_name)
+                .event_bus_name(&rule_bus)
                 .targets(built.build()?)
                 .send()
                 .await?;

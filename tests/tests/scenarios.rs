@@ -240,11 +240,12 @@ impl Shop {
                 return Err(format!("the shop did not go quiet within {PUMP_LIMIT:?}").into());
             }
             let mut handled = false;
-            for (function, queue_url) in &self.deployed.function_queues {
-                let consumer = self
-                    .functions
-                    .get(function.as_str())
-                    .ok_or(format!("no consumer for {function}"))?;
+            for (function, consumer) in &self.functions {
+                let queue_url = self
+                    .deployed
+                    .function_queues
+                    .get(*function)
+                    .ok_or(format!("no queue for {function}"))?;
                 let received = self
                     .sqs
                     .receive_message()
@@ -264,7 +265,7 @@ impl Shop {
                         .await
                         .map_err(|error| format!("{function} failed on {detail_type} {event_id}: {error}"))?;
                     deliveries.push(Delivery {
-                        function: function.clone(),
+                        function: (*function).to_owned(),
                         detail_type,
                         event_id,
                         outcome,
@@ -466,7 +467,14 @@ async fn an_order_cancelled_and_an_order_returned_after_payment_leave_every_tabl
     // Given the template's bus and rules on moto, every function wired by its own wiring over
     // fresh tables, and stock for both orders
     let shop = Shop::open().await?;
-    let function_names: BTreeSet<&str> = shop.deployed.function_queues.keys().map(String::as_str).collect();
+    // Every domain function of the template takes part (redrive reacts to alarms, not orders).
+    let function_names: BTreeSet<&str> = shop
+        .deployed
+        .function_queues
+        .keys()
+        .map(String::as_str)
+        .filter(|name| *name != "redrive")
+        .collect();
     assert_eq!(
         function_names,
         shop.functions.keys().copied().collect(),

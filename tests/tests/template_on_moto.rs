@@ -1,6 +1,8 @@
 //! The template deployed on moto — its bus, rules, dead-letter queues and alarms, read from the
 //! template itself — routes every catalogued sample to exactly the functions whose code accepts
 //! it: the rules in `infra/template.yaml` and each function's `event_set!` cannot drift apart.
+//! And CloudWatch's alarm-state-change event, on the default bus, reaches the redrive function
+//! only when one of the deployed consumers' errors alarms returns to OK.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -10,6 +12,7 @@ use herald::RawEvent;
 use herald::envelope::{Accepted, EventSet};
 use herald_tests::TestResult;
 use herald_tests::aws::{drain_queue, sdk_config};
+use herald_tests::fixtures::sample_json;
 use herald_tests::shop::deploy;
 use herald_tests::template::Template;
 
@@ -35,7 +38,11 @@ fn samples() -> TestResult<Vec<RawEvent>> {
             if path.is_dir() {
                 dirs.push(path);
             } else if name.contains(".sample") && name.ends_with(".json") {
-                found.push(RawEvent::parse(&std::fs::read(&path)?)?);
+                let raw = RawEvent::parse(&std::fs::read(&path)?)?;
+                // AWS's own events (aws.*) come from AWS on the default bus: see the last test.
+                if !raw.source().is_some_and(|s| s.starts_with("aws.")) {
+                    found.push(raw);
+                }
             }
         }
     }
@@ -125,8 +132,51 @@ async fn the_templates_alarms_exist_on_moto_with_their_actions() -> TestResult {
     }
     assert_eq!(
         shop.rules.len(),
-        accepted_by_each_function().len(),
-        "one rule per function"
+        accepted_by_each_function().len() + 1,
+        "one rule per function, and redrive's"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_errors_alarm_returning_to_ok_reaches_the_redrive_function_on_the_default_bus() -> TestResult {
+    // Given the template deployed on moto, and the catalog's alarm sample naming the deployed
+    // stack's inventory errors alarm
+    let config = sdk_config().await;
+    let shop = deploy(&config, Template::load()?).await?;
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let mut recovered = sample_json("aws.cloudwatch/CloudWatch Alarm State Change/v1.sample.json")?;
+    recovered["detail"]["alarmName"] = serde_json::json!(format!("{}-inventory-errors", shop.stack_name));
+    let mut going_off = recovered.clone();
+    going_off["detail"]["state"]["value"] = serde_json::json!("ALARM");
+    going_off["detail"]["previousState"]["value"] = serde_json::json!("OK");
+    let mut other_alarm = recovered.clone();
+    other_alarm["detail"]["alarmName"] = serde_json::json!(format!("{}-redrive-errors", shop.stack_name));
+
+    // When CloudWatch puts the three on the default bus
+    for (n, event) in [&recovered, &going_off, &other_alarm].into_iter().enumerate() {
+        let mut detail = event["detail"].clone();
+        detail["n"] = serde_json::json!(n);
+        let entry = PutEventsRequestEntry::builder()
+            .source("aws.cloudwatch")
+            .detail_type("CloudWatch Alarm State Change")
+            .detail(detail.to_string())
+            .build();
+        let output = events.put_events().entries(entry).send().await?;
+        assert_eq!(output.failed_entry_count(), 0);
+    }
+
+    // Then only the recovery reached redrive, and no shop function saw any of them
+    let redrive = shop.function_queues.get("redrive").ok_or("no queue for redrive")?;
+    let received = drain_queue(&sqs, redrive, 1, Duration::from_secs(10)).await?;
+    let numbers: Vec<&serde_json::Value> = received.iter().map(|b| &b["detail"]["n"]).collect();
+    assert_eq!(numbers, [&serde_json::json!(0)]);
+    for (function, url) in shop.function_queues.iter().filter(|(f, _)| *f != "redrive") {
+        assert!(
+            drain_queue(&sqs, url, 0, Duration::from_millis(300)).await?.is_empty(),
+            "{function} must not receive alarm events"
+        );
+    }
     Ok(())
 }
