@@ -298,3 +298,66 @@ fn an_uncatalogued_event_fails_for_good_and_writes_the_uncatalogued_events_metri
     std::fs::remove_dir_all(dir)?;
     Ok(())
 }
+
+/// The lines a function logged for `event` under `herald invoke`, as JSON.
+fn invoke_and_read_log(function: &str, event: &serde_json::Value, name: &str) -> TestResult<Vec<serde_json::Value>> {
+    let dir = std::env::temp_dir().join(format!("herald-dev-{name}-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("event.json");
+    std::fs::write(&file, event.to_string())?;
+    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["invoke", function, "--event"])
+        .arg(&file)
+        .arg("--logs")
+        .arg(&dir)
+        .current_dir(root())
+        .output()?;
+    if !output.status.success() {
+        return Err(format!("herald invoke failed: {}", String::from_utf8_lossy(&output.stderr)).into());
+    }
+    let lines = std::fs::read_to_string(dir.join(format!("{function}.log")))?
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .collect();
+    std::fs::remove_dir_all(dir)?;
+    Ok(lines)
+}
+
+#[test]
+fn a_replayed_or_redriven_event_is_logged_with_its_replay_name_or_redrive_run() -> TestResult {
+    let sample: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+        root().join("events/shop.orders/OrderCancelled/v1.sample.json"),
+    )?)?;
+
+    // Given the same cancellation delivered by an archive replay, and put back by a redrive
+    let mut replayed = sample.clone();
+    replayed["replay-name"] = serde_json::json!("herald-20261123T090000");
+    let mut redriven = sample;
+    redriven["detail"]["metadata"]["redrive"] =
+        serde_json::json!({"run": "redrive-20261123T091500Z-3f2a", "queue": "shop-order-history-dlq"});
+
+    // Then every line order-history logs for each carries the replay name or the redrive run,
+    // and it says it was redelivered
+    for (event, field, value) in [
+        (&replayed, "replay_name", "herald-20261123T090000"),
+        (&redriven, "redrive_run", "redrive-20261123T091500Z-3f2a"),
+    ] {
+        let lines = invoke_and_read_log("order-history", event, field)?;
+        let of_event: Vec<&serde_json::Value> = lines
+            .iter()
+            .filter(|l| l["span"]["event_id"] == event["detail"]["metadata"]["event_id"])
+            .collect();
+        assert!(of_event.len() >= 3, "{lines:?}");
+        assert!(
+            of_event.iter().all(|l| l["span"][field] == value),
+            "{field}: {of_event:?}"
+        );
+        assert!(
+            of_event
+                .iter()
+                .any(|l| l["message"] == "redelivered by a replay or redrive" && l["run"] == value),
+            "{of_event:?}"
+        );
+    }
+    Ok(())
+}

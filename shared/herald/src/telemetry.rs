@@ -1,7 +1,7 @@
 //! Structured JSON logs for Lambda: one line per log event, carrying the event's span fields.
 //!
 //! Every line a consumer writes while handling an event includes the `event` span's fields
-//! (`event_id`, `correlation_id`, `causation_id`, `detail_type`, `replay_name`), so CloudWatch
+//! (`event_id`, `correlation_id`, `causation_id`, `detail_type`, `replay_name`, `redrive_run`), so CloudWatch
 //! Logs Insights can follow one event or one flow across functions. The level comes from
 //! `RUST_LOG` (default `info`).
 
