@@ -10,6 +10,10 @@
 //!   each Lambda target replaced by a stand-in queue.
 //! - [`template`]: `infra/template.yaml` as CloudFormation JSON, via SAM's translator.
 //! - [`fixtures`]: events and handler errors shared by the idempotency tests.
+//! - [`world`]: what every function's tests build around it: tables, the guard, a bus whose
+//!   rule feeds a queue, working and broken publishers, `herald dev`'s memory environment.
+//! - [`archive`]: a bus with an archive and two rules, for the replay tests.
+//! - [`dead_letters`]: dead-letter queues filled as EventBridge fills them, for redrive.
 
 pub mod archive;
 pub mod aws;
@@ -21,6 +25,7 @@ pub mod functions;
 pub mod moto;
 pub mod shop;
 pub mod template;
+pub mod world;
 
 /// What every test returns: `?` on any error, with its message in the failure.
 pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;

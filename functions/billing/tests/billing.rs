@@ -1,23 +1,15 @@
 //! Billing against moto server: DynamoDB tables for order snapshots, invoices and idempotency,
 //! and an EventBridge bus whose rule sends billing's events to an SQS queue the tests read.
 
-use std::time::Duration;
-
-use aws_sdk_eventbridge::config::retry::RetryConfig;
 use billing::FUNCTION;
 use billing::error::BillingError;
 use billing::handler::{self, Action, BillingEvent, Deps, Reaction};
 use billing::store::BillingStore;
-use herald::idempotency::{
-    DynamoStore, GuardError, Guarded, GuardedEvent, IdempotencyConfig, IdempotencyGuard, Outcome,
-};
-use herald::{
-    Classify, Consumer, ConsumerError, Detail, Envelope, EnvelopeError, Publisher, PublisherConfig, RawEvent,
-};
+use herald::idempotency::{DynamoStore, GuardError, Guarded, GuardedEvent, IdempotencyGuard, Outcome};
+use herald::{Classify, ConsumerError, Detail, Envelope, EnvelopeError, RawEvent};
 use herald_tests::TestResult;
-use herald_tests::aws::{BusToQueue, drain_queue, sdk_config};
-use herald_tests::dynamodb::{create_idempotency_table, create_table};
 use herald_tests::fixtures::{fresh_sample, sample_json};
+use herald_tests::world::{Bus, Harness, deliver, unknown_version, without};
 use serde_json::json;
 use shop_events::{InvoiceIssuedV1, InvoiceLine, PaymentCapturedV1};
 
@@ -27,44 +19,29 @@ const CAPTURED: &str = "shop.payments/PaymentCaptured/v1.sample.json";
 
 /// Billing wired to fresh tables and a fresh bus, as `main.rs` wires it.
 struct World {
-    sdk: aws_config::SdkConfig,
     store: BillingStore,
-    sqs: aws_sdk_sqs::Client,
-    queue_url: String,
+    bus: Bus,
     deps: Deps,
     guard: IdempotencyGuard<DynamoStore>,
 }
 
 impl World {
     async fn new() -> TestResult<Self> {
-        let sdk = sdk_config().await;
-        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-        let orders_table = create_table(&dynamodb, "billing-orders", "order_id", None).await?;
-        let invoices_table = create_table(&dynamodb, "invoices", "order_id", None).await?;
-        let idempotency_table = create_idempotency_table(&dynamodb).await?;
-        let wiring = BusToQueue::create(&sdk, &json!({"source": ["shop.billing"]})).await?;
-        let deps = Deps {
-            store: BillingStore::new(dynamodb.clone(), orders_table, invoices_table),
-            publisher: Publisher::new(
-                aws_sdk_eventbridge::Client::new(&sdk),
-                PublisherConfig::for_bus(&wiring.bus_name),
-            ),
-        };
-        let store = deps.store.clone();
-        let guard = IdempotencyGuard::new(
-            DynamoStore::new(dynamodb, idempotency_table),
-            IdempotencyConfig {
-                cache_capacity: 0,
-                ..IdempotencyConfig::new(FUNCTION)
-            },
+        let moto = Harness::new().await;
+        let bus = moto.bus("shop.billing").await?;
+        let store = BillingStore::new(
+            moto.dynamodb.clone(),
+            moto.table("billing-orders", "order_id", None).await?,
+            moto.table("invoices", "order_id", None).await?,
         );
         Ok(Self {
-            sqs: aws_sdk_sqs::Client::new(&sdk),
-            sdk,
+            deps: Deps {
+                store: store.clone(),
+                publisher: bus.publisher(),
+            },
             store,
-            queue_url: wiring.queue_url,
-            deps,
-            guard,
+            bus,
+            guard: moto.idempotency_guard(FUNCTION).await?,
         })
     }
 
@@ -75,38 +52,25 @@ impl World {
 
     /// Delivers one event with other dependencies (a broken publisher, say) but the same guard.
     async fn deliver_with(&self, deps: Deps, raw: RawEvent) -> Result<Guarded<Reaction>, ConsumerError<BillingError>> {
-        let consumer = Consumer::new(self.guard.clone(), move |event: BillingEvent| {
-            let deps = deps.clone();
-            async move { handler::handle(&deps, event).await }
-        });
-        consumer.handle(raw, None).await
+        deliver(&self.guard, &deps, run, raw).await
     }
 
     /// Dependencies whose publisher cannot reach EventBridge and does not retry.
     fn unreachable_bus(&self) -> Deps {
-        let events = aws_sdk_eventbridge::config::Builder::from(&self.sdk)
-            .endpoint_url("http://127.0.0.1:1")
-            .retry_config(RetryConfig::disabled())
-            .build();
         Deps {
-            publisher: Publisher::new(
-                aws_sdk_eventbridge::Client::from_conf(events),
-                PublisherConfig {
-                    max_attempts: 1,
-                    ..self.deps.publisher.config().clone()
-                },
-            ),
+            publisher: self.bus.unreachable_publisher(),
             ..self.deps.clone()
         }
     }
 
     async fn emitted(&self, expected: usize) -> TestResult<Vec<Envelope<InvoiceIssuedV1>>> {
-        drain_queue(&self.sqs, &self.queue_url, expected, Duration::from_secs(10))
-            .await?
-            .into_iter()
-            .map(|body| Ok(RawEvent::from_value(body).decode::<InvoiceIssuedV1>()?))
-            .collect()
+        self.bus.emitted_as(expected).await
     }
+}
+
+/// The handler over owned dependencies, as a consumer built per delivery runs it.
+async fn run(deps: Deps, event: BillingEvent) -> Result<Reaction, BillingError> {
+    handler::handle(&deps, event).await
 }
 
 /// The PaymentCaptured sample for another order or amount, with a fresh event id.
@@ -373,10 +337,8 @@ async fn bad_input_gets_a_typed_non_retryable_error_naming_the_event() -> TestRe
     let world = World::new().await?;
 
     // A version billing does not know
-    let mut v9 = sample_json(CAPTURED)?;
-    v9["detail"]["metadata"]["schema_version"] = json!(9);
     let error = world
-        .deliver(RawEvent::from_value(v9))
+        .deliver(unknown_version(CAPTURED)?)
         .await
         .err()
         .ok_or("v9 must fail")?;
@@ -387,19 +349,8 @@ async fn bad_input_gets_a_typed_non_retryable_error_naming_the_event() -> TestRe
     assert!(!error.is_retryable());
 
     // A payment without its amount
-    let mut no_amount = sample_json(CAPTURED)?;
-    if let Some(data) = no_amount.pointer_mut("/detail/data").and_then(|d| d.as_object_mut()) {
-        data.remove("amount_minor");
-    }
-    let event_id = no_amount["detail"]["metadata"]["event_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let error = world
-        .deliver(RawEvent::from_value(no_amount))
-        .await
-        .err()
-        .ok_or("no amount must fail")?;
+    let (no_amount, event_id) = without(CAPTURED, "/detail/data", "amount_minor")?;
+    let error = world.deliver(no_amount).await.err().ok_or("no amount must fail")?;
     assert!(error.to_string().contains("detail.data.amount_minor"), "{error}");
     assert!(error.to_string().contains(&event_id), "{error}");
     assert!(!error.is_retryable());

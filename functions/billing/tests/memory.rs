@@ -6,9 +6,6 @@
 //! `tests/billing.rs` holds the DynamoDB tables to, and one test runs the same writes against
 //! both and compares every answer.
 
-use std::collections::HashMap;
-use std::time::Duration;
-
 use billing::FUNCTION;
 use billing::config::Config;
 use billing::error::BillingError;
@@ -16,12 +13,11 @@ use billing::handler::{self, Action, BillingEvent, Deps, Reaction};
 use billing::store::{BillingStore, Issue, OrderSnapshot, StoredInvoice};
 use billing::wiring;
 use herald::consumer::HandlerFuture;
-use herald::idempotency::{Backend, ChosenStore, GuardError, Guarded, Outcome, STORES_VARIABLE};
-use herald::{Classify, Consumer, ConsumerError, Detail, Envelope, Publisher, PublisherConfig, RawEvent};
+use herald::idempotency::{Backend, ChosenStore, GuardError, Guarded, Outcome};
+use herald::{Classify, Consumer, ConsumerError, Detail, Envelope, RawEvent};
 use herald_tests::TestResult;
-use herald_tests::aws::{BusToQueue, drain_queue, sdk_config, unique};
-use herald_tests::dynamodb::create_table;
 use herald_tests::fixtures::fresh_sample;
+use herald_tests::world::{Bus, Dev, Harness, memory_records};
 use serde_json::json;
 use shop_events::{InvoiceIssuedV1, InvoiceLine, PaymentCapturedV1};
 
@@ -37,27 +33,21 @@ impl<H> Handler for H where H: Fn(BillingEvent) -> HandlerFuture<Reaction, Billi
 /// Billing as `herald dev` wires it, publishing to a fresh bus.
 struct World<H> {
     consumer: Consumer<ChosenStore, BillingEvent, H>,
-    sqs: aws_sdk_sqs::Client,
-    queue_url: String,
+    bus: Bus,
 }
 
 /// The consumer `main.rs` builds under `HERALD_STORES=memory`, and the queue its events reach.
 async fn world() -> TestResult<World<impl Handler>> {
-    let sdk = sdk_config().await;
-    let bus = BusToQueue::create(&sdk, &json!({"source": ["shop.billing"]})).await?;
-    let environment = HashMap::from([
-        ("BILLING_ORDERS_TABLE", "no-such-table".to_owned()),
-        ("INVOICES_TABLE", "no-such-table".to_owned()),
-        ("IDEMPOTENCY_TABLE", "no-such-table".to_owned()),
-        ("EVENT_BUS_NAME", bus.bus_name),
-        (STORES_VARIABLE, "memory".to_owned()),
-    ]);
-    let config = Config::from_lookup(&|name| environment.get(name).cloned())?;
-    assert_eq!(config.backend, Backend::Memory);
+    let dev = Dev::new(
+        "shop.billing",
+        &["BILLING_ORDERS_TABLE", "INVOICES_TABLE"],
+        Config::from_lookup,
+    )
+    .await?;
+    assert_eq!(dev.config.backend, Backend::Memory);
     Ok(World {
-        consumer: wiring::consumer(&sdk, &config),
-        sqs: aws_sdk_sqs::Client::new(&sdk),
-        queue_url: bus.queue_url,
+        consumer: wiring::consumer(&dev.sdk, &dev.config),
+        bus: dev.bus,
     })
 }
 
@@ -67,23 +57,13 @@ impl<H: Handler> World<H> {
     }
 
     async fn emitted(&self, expected: usize) -> TestResult<Vec<Envelope<InvoiceIssuedV1>>> {
-        decoded(drain_queue(&self.sqs, &self.queue_url, expected, Duration::from_secs(10)).await?)
+        self.bus.emitted_as(expected).await
     }
 
     /// How many records the guard holds in memory.
     fn guard_records(&self) -> TestResult<usize> {
-        match self.consumer.guard().store() {
-            ChosenStore::Memory(records) => Ok(records.len()),
-            ChosenStore::Dynamo(_) => Err("the guard is on DynamoDB".into()),
-        }
+        memory_records(self.consumer.guard())
     }
-}
-
-fn decoded(bodies: Vec<serde_json::Value>) -> TestResult<Vec<Envelope<InvoiceIssuedV1>>> {
-    bodies
-        .into_iter()
-        .map(|body| Ok(RawEvent::from_value(body).decode::<InvoiceIssuedV1>()?))
-        .collect()
 }
 
 /// The PaymentCaptured sample for another order or amount, with a fresh event id.
@@ -313,21 +293,13 @@ async fn a_thin_order_is_invoiced_as_one_line() -> TestResult {
 #[tokio::test]
 async fn a_retry_after_a_failed_publish_re_emits_the_same_event_from_memory() -> TestResult {
     // Given one memory store behind a publisher to a missing bus and one to a real bus, and ord-1001 placed
-    let sdk = sdk_config().await;
-    let bus = BusToQueue::create(&sdk, &json!({"source": ["shop.billing"]})).await?;
-    let events = aws_sdk_eventbridge::Client::new(&sdk);
+    let bus = Harness::new().await.bus("shop.billing").await?;
     let deps = Deps {
         store: BillingStore::memory(),
-        publisher: Publisher::new(events.clone(), PublisherConfig::for_bus(&bus.bus_name)),
+        publisher: bus.publisher(),
     };
     let broken = Deps {
-        publisher: Publisher::new(
-            events,
-            PublisherConfig {
-                max_attempts: 1,
-                ..PublisherConfig::for_bus(unique("missing-bus"))
-            },
-        ),
+        publisher: bus.broken_publisher(),
         ..deps.clone()
     };
     handler::handle(&deps, fresh_sample(PLACED_V1)?.decode_set()?).await?;
@@ -344,8 +316,7 @@ async fn a_retry_after_a_failed_publish_re_emits_the_same_event_from_memory() ->
 
     // Then it publishes the invoice its first run wrote, under the event's stable id
     assert_eq!(retry.action, Action::Reissued);
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let emitted = decoded(drain_queue(&sqs, &bus.queue_url, 1, Duration::from_secs(10)).await?)?;
+    let emitted = bus.emitted_as::<InvoiceIssuedV1>(1).await?;
     assert_eq!(emitted.len(), 1);
     let stable = Detail::caused_by_stable(&cause, "", emitted[0].data().clone(), FUNCTION);
     assert_eq!(emitted[0].metadata().event_id, stable.metadata.event_id);
@@ -409,13 +380,12 @@ async fn conditional_writes(store: &BillingStore) -> TestResult<Answers> {
 #[tokio::test]
 async fn the_memory_store_answers_every_conditional_write_as_the_dynamodb_tables_do() -> TestResult {
     // Given the two tables on moto and a store in memory
-    let sdk = sdk_config().await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let orders = create_table(&dynamodb, "billing-orders", "order_id", None).await?;
-    let invoices = create_table(&dynamodb, "invoices", "order_id", None).await?;
+    let moto = Harness::new().await;
+    let orders = moto.table("billing-orders", "order_id", None).await?;
+    let invoices = moto.table("invoices", "order_id", None).await?;
 
     // When both get the same writes
-    let in_dynamodb = conditional_writes(&BillingStore::new(dynamodb, orders, invoices)).await?;
+    let in_dynamodb = conditional_writes(&BillingStore::new(moto.dynamodb, orders, invoices)).await?;
     let in_memory = conditional_writes(&BillingStore::memory()).await?;
 
     // Then they answer alike: the first snapshot and the first invoice stand, and a refused

@@ -1,21 +1,17 @@
 //! Campaigns against moto server: DynamoDB tables for customer orders, vouchers and idempotency,
 //! and an EventBridge bus whose rule sends campaigns' events to an SQS queue the tests read.
 
-use std::time::Duration;
-
-use aws_sdk_eventbridge::config::retry::RetryConfig;
 use campaigns::FUNCTION;
 use campaigns::error::CampaignsError;
 use campaigns::handler::{self, Action, CampaignsEvent, Deps, Reaction};
 use campaigns::rules::Rules;
 use campaigns::store::CampaignStore;
 use chrono::{DateTime, TimeDelta, Utc};
-use herald::idempotency::{DynamoStore, Guarded, GuardedEvent, IdempotencyConfig, IdempotencyGuard, Outcome};
-use herald::{Classify, Consumer, ConsumerError, Detail, EnvelopeError, Publisher, PublisherConfig, RawEvent};
+use herald::idempotency::{DynamoStore, Guarded, GuardedEvent, IdempotencyGuard, Outcome};
+use herald::{Classify, ConsumerError, Detail, EnvelopeError, RawEvent};
 use herald_tests::TestResult;
-use herald_tests::aws::{BusToQueue, drain_queue, sdk_config};
-use herald_tests::dynamodb::{create_idempotency_table, create_table};
 use herald_tests::fixtures::{fresh_sample, sample_json};
+use herald_tests::world::{Bus, Harness, deliver, unknown_version, without};
 use serde_json::json;
 use shop_events::{OrderPlacedV1, VoucherIssuedV1, VoucherRule};
 
@@ -24,45 +20,30 @@ const PLACED_V2: &str = "shop.orders/OrderPlaced/v2.sample.json";
 
 /// Campaigns wired to fresh tables and a fresh bus, as `main.rs` wires it.
 struct World {
-    sdk: aws_config::SdkConfig,
     store: CampaignStore,
-    sqs: aws_sdk_sqs::Client,
-    queue_url: String,
+    bus: Bus,
     deps: Deps,
     guard: IdempotencyGuard<DynamoStore>,
 }
 
 impl World {
     async fn new() -> TestResult<Self> {
-        let sdk = sdk_config().await;
-        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-        let orders_table = create_table(&dynamodb, "campaign-orders", "customer_id", Some("order_id")).await?;
-        let vouchers_table = create_table(&dynamodb, "vouchers", "qualifying_order_id", None).await?;
-        let idempotency_table = create_idempotency_table(&dynamodb).await?;
-        let wiring = BusToQueue::create(&sdk, &json!({"source": ["shop.campaigns"]})).await?;
-        let deps = Deps {
-            store: CampaignStore::new(dynamodb.clone(), orders_table, vouchers_table),
-            rules: Rules::default(),
-            publisher: Publisher::new(
-                aws_sdk_eventbridge::Client::new(&sdk),
-                PublisherConfig::for_bus(&wiring.bus_name),
-            ),
-        };
-        let store = deps.store.clone();
-        let guard = IdempotencyGuard::new(
-            DynamoStore::new(dynamodb, idempotency_table),
-            IdempotencyConfig {
-                cache_capacity: 0,
-                ..IdempotencyConfig::new(FUNCTION)
-            },
+        let moto = Harness::new().await;
+        let bus = moto.bus("shop.campaigns").await?;
+        let store = CampaignStore::new(
+            moto.dynamodb.clone(),
+            moto.table("campaign-orders", "customer_id", Some("order_id")).await?,
+            moto.table("vouchers", "qualifying_order_id", None).await?,
         );
         Ok(Self {
-            sqs: aws_sdk_sqs::Client::new(&sdk),
-            sdk,
+            deps: Deps {
+                store: store.clone(),
+                rules: Rules::default(),
+                publisher: bus.publisher(),
+            },
             store,
-            queue_url: wiring.queue_url,
-            deps,
-            guard,
+            bus,
+            guard: moto.idempotency_guard(FUNCTION).await?,
         })
     }
 
@@ -77,38 +58,25 @@ impl World {
         deps: Deps,
         raw: RawEvent,
     ) -> Result<Guarded<Reaction>, ConsumerError<CampaignsError>> {
-        let consumer = Consumer::new(self.guard.clone(), move |event: CampaignsEvent| {
-            let deps = deps.clone();
-            async move { handler::handle(&deps, event).await }
-        });
-        consumer.handle(raw, None).await
+        deliver(&self.guard, &deps, run, raw).await
     }
 
     /// Dependencies whose publisher cannot reach EventBridge and does not retry.
     fn unreachable_bus(&self) -> Deps {
-        let events = aws_sdk_eventbridge::config::Builder::from(&self.sdk)
-            .endpoint_url("http://127.0.0.1:1")
-            .retry_config(RetryConfig::disabled())
-            .build();
         Deps {
-            publisher: Publisher::new(
-                aws_sdk_eventbridge::Client::from_conf(events),
-                PublisherConfig {
-                    max_attempts: 1,
-                    ..self.deps.publisher.config().clone()
-                },
-            ),
+            publisher: self.bus.unreachable_publisher(),
             ..self.deps.clone()
         }
     }
 
     async fn emitted(&self, expected: usize) -> TestResult<Vec<VoucherIssuedEvent>> {
-        drain_queue(&self.sqs, &self.queue_url, expected, Duration::from_secs(10))
-            .await?
-            .into_iter()
-            .map(|body| Ok(RawEvent::from_value(body).decode::<VoucherIssuedV1>()?))
-            .collect()
+        self.bus.emitted_as(expected).await
     }
+}
+
+/// The handler over owned dependencies, as a consumer built per delivery runs it.
+async fn run(deps: Deps, event: CampaignsEvent) -> Result<Reaction, CampaignsError> {
+    handler::handle(&deps, event).await
 }
 
 type VoucherIssuedEvent = herald::Envelope<VoucherIssuedV1>;
@@ -325,10 +293,8 @@ async fn bad_input_gets_a_typed_non_retryable_error_naming_the_event() -> TestRe
     let world = World::new().await?;
 
     // A version campaigns does not know
-    let mut v9 = sample_json(PLACED_V1)?;
-    v9["detail"]["metadata"]["schema_version"] = json!(9);
     let error = world
-        .deliver(RawEvent::from_value(v9))
+        .deliver(unknown_version(PLACED_V1)?)
         .await
         .err()
         .ok_or("v9 must fail")?;
@@ -339,33 +305,15 @@ async fn bad_input_gets_a_typed_non_retryable_error_naming_the_event() -> TestRe
     assert!(!error.is_retryable());
 
     // A thin order without its total
-    let mut no_total = sample_json(PLACED_V2)?;
-    if let Some(data) = no_total.pointer_mut("/detail/data").and_then(|d| d.as_object_mut()) {
-        data.remove("total_minor");
-    }
-    let event_id = no_total["detail"]["metadata"]["event_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let error = world
-        .deliver(RawEvent::from_value(no_total))
-        .await
-        .err()
-        .ok_or("no total must fail")?;
+    let (no_total, event_id) = without(PLACED_V2, "/detail/data", "total_minor")?;
+    let error = world.deliver(no_total).await.err().ok_or("no total must fail")?;
     assert!(error.to_string().contains("detail.data.total_minor"), "{error}");
     assert!(error.to_string().contains(&event_id), "{error}");
     assert!(!error.is_retryable());
 
     // A fat order without its customer
-    let mut no_customer = sample_json(PLACED_V1)?;
-    if let Some(data) = no_customer.pointer_mut("/detail/data").and_then(|d| d.as_object_mut()) {
-        data.remove("customer");
-    }
-    let error = world
-        .deliver(RawEvent::from_value(no_customer))
-        .await
-        .err()
-        .ok_or("no customer must fail")?;
+    let (no_customer, _) = without(PLACED_V1, "/detail/data", "customer")?;
+    let error = world.deliver(no_customer).await.err().ok_or("no customer must fail")?;
     assert!(error.to_string().contains("detail.data.customer"), "{error}");
     assert!(!error.is_retryable());
 

@@ -6,9 +6,6 @@
 //! `tests/campaigns.rs` holds the DynamoDB tables to, and one test runs the same writes against
 //! both and compares every answer.
 
-use std::collections::HashMap;
-use std::time::Duration;
-
 use campaigns::FUNCTION;
 use campaigns::config::Config;
 use campaigns::error::CampaignsError;
@@ -18,12 +15,11 @@ use campaigns::store::{CampaignStore, Issue, StoredVoucher};
 use campaigns::wiring;
 use chrono::{DateTime, TimeDelta, Utc};
 use herald::consumer::HandlerFuture;
-use herald::idempotency::{Backend, ChosenStore, Guarded, Outcome, STORES_VARIABLE};
-use herald::{Classify, Consumer, ConsumerError, Detail, Envelope, Publisher, PublisherConfig, RawEvent};
+use herald::idempotency::{Backend, ChosenStore, Guarded, Outcome};
+use herald::{Classify, Consumer, ConsumerError, Detail, Envelope, RawEvent};
 use herald_tests::TestResult;
-use herald_tests::aws::{BusToQueue, drain_queue, sdk_config, unique};
-use herald_tests::dynamodb::create_table;
 use herald_tests::fixtures::{fresh_sample, sample_json};
+use herald_tests::world::{Bus, Dev, Harness, memory_records};
 use serde_json::json;
 use shop_events::{OrderPlacedV1, VoucherIssuedV1, VoucherRule};
 
@@ -41,27 +37,21 @@ impl<H> Handler for H where
 /// Campaigns as `herald dev` wires it, publishing to a fresh bus.
 struct World<H> {
     consumer: Consumer<ChosenStore, CampaignsEvent, H>,
-    sqs: aws_sdk_sqs::Client,
-    queue_url: String,
+    bus: Bus,
 }
 
 /// The consumer `main.rs` builds under `HERALD_STORES=memory`, and the queue its events reach.
 async fn world() -> TestResult<World<impl Handler>> {
-    let sdk = sdk_config().await;
-    let bus = BusToQueue::create(&sdk, &json!({"source": ["shop.campaigns"]})).await?;
-    let environment = HashMap::from([
-        ("CAMPAIGN_ORDERS_TABLE", "no-such-table".to_owned()),
-        ("VOUCHERS_TABLE", "no-such-table".to_owned()),
-        ("IDEMPOTENCY_TABLE", "no-such-table".to_owned()),
-        ("EVENT_BUS_NAME", bus.bus_name),
-        (STORES_VARIABLE, "memory".to_owned()),
-    ]);
-    let config = Config::from_lookup(&|name| environment.get(name).cloned())?;
-    assert_eq!(config.backend, Backend::Memory);
+    let dev = Dev::new(
+        "shop.campaigns",
+        &["CAMPAIGN_ORDERS_TABLE", "VOUCHERS_TABLE"],
+        Config::from_lookup,
+    )
+    .await?;
+    assert_eq!(dev.config.backend, Backend::Memory);
     Ok(World {
-        consumer: wiring::consumer(&sdk, &config),
-        sqs: aws_sdk_sqs::Client::new(&sdk),
-        queue_url: bus.queue_url,
+        consumer: wiring::consumer(&dev.sdk, &dev.config),
+        bus: dev.bus,
     })
 }
 
@@ -80,23 +70,13 @@ impl<H: Handler> World<H> {
     }
 
     async fn emitted(&self, expected: usize) -> TestResult<Vec<Envelope<VoucherIssuedV1>>> {
-        decoded(drain_queue(&self.sqs, &self.queue_url, expected, Duration::from_secs(10)).await?)
+        self.bus.emitted_as(expected).await
     }
 
     /// How many records the guard holds in memory.
     fn guard_records(&self) -> TestResult<usize> {
-        match self.consumer.guard().store() {
-            ChosenStore::Memory(records) => Ok(records.len()),
-            ChosenStore::Dynamo(_) => Err("the guard is on DynamoDB".into()),
-        }
+        memory_records(self.consumer.guard())
     }
-}
-
-fn decoded(bodies: Vec<serde_json::Value>) -> TestResult<Vec<Envelope<VoucherIssuedV1>>> {
-    bodies
-        .into_iter()
-        .map(|body| Ok(RawEvent::from_value(body).decode::<VoucherIssuedV1>()?))
-        .collect()
 }
 
 /// A thin OrderPlaced of customer `cus-42` with a fresh event id.
@@ -256,22 +236,14 @@ async fn a_v2_order_counts_toward_the_rules() -> TestResult {
 #[tokio::test]
 async fn a_retry_after_a_failed_publish_re_emits_the_same_event_from_memory() -> TestResult {
     // Given one memory store behind a publisher to a missing bus and one to a real bus
-    let sdk = sdk_config().await;
-    let bus = BusToQueue::create(&sdk, &json!({"source": ["shop.campaigns"]})).await?;
-    let events = aws_sdk_eventbridge::Client::new(&sdk);
+    let bus = Harness::new().await.bus("shop.campaigns").await?;
     let deps = Deps {
         store: CampaignStore::memory(),
         rules: Rules::default(),
-        publisher: Publisher::new(events.clone(), PublisherConfig::for_bus(&bus.bus_name)),
+        publisher: bus.publisher(),
     };
     let broken = Deps {
-        publisher: Publisher::new(
-            events,
-            PublisherConfig {
-                max_attempts: 1,
-                ..PublisherConfig::for_bus(unique("missing-bus"))
-            },
-        ),
+        publisher: bus.broken_publisher(),
         ..deps.clone()
     };
     let order = fresh_sample(PLACED_V1)?;
@@ -287,8 +259,7 @@ async fn a_retry_after_a_failed_publish_re_emits_the_same_event_from_memory() ->
 
     // Then it publishes the voucher its first run wrote, under the event's stable id
     assert_eq!(retry.action, Action::Reissued);
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let emitted = decoded(drain_queue(&sqs, &bus.queue_url, 1, Duration::from_secs(10)).await?)?;
+    let emitted = bus.emitted_as::<VoucherIssuedV1>(1).await?;
     assert_eq!(emitted.len(), 1);
     let stable = Detail::caused_by_stable(&cause, "", emitted[0].data().clone(), FUNCTION);
     assert_eq!(emitted[0].metadata().event_id, stable.metadata.event_id);
@@ -350,13 +321,12 @@ async fn conditional_writes(store: &CampaignStore) -> TestResult<Answers> {
 #[tokio::test]
 async fn the_memory_store_answers_every_conditional_write_as_the_dynamodb_tables_do() -> TestResult {
     // Given the two tables on moto and a store in memory
-    let sdk = sdk_config().await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let orders = create_table(&dynamodb, "campaign-orders", "customer_id", Some("order_id")).await?;
-    let vouchers = create_table(&dynamodb, "vouchers", "qualifying_order_id", None).await?;
+    let moto = Harness::new().await;
+    let orders = moto.table("campaign-orders", "customer_id", Some("order_id")).await?;
+    let vouchers = moto.table("vouchers", "qualifying_order_id", None).await?;
 
     // When both get the same writes
-    let in_dynamodb = conditional_writes(&CampaignStore::new(dynamodb, orders, vouchers)).await?;
+    let in_dynamodb = conditional_writes(&CampaignStore::new(moto.dynamodb, orders, vouchers)).await?;
     let in_memory = conditional_writes(&CampaignStore::memory()).await?;
 
     // Then they answer alike: the first recording and the first voucher stand and are handed

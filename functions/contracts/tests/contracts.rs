@@ -1,20 +1,15 @@
 //! Contracts against moto server: DynamoDB tables for contracts and idempotency, and an
 //! EventBridge bus whose rule sends the contract events to an SQS queue the tests read.
 
-use std::time::Duration;
-
 use contracts::FUNCTION;
 use contracts::error::ContractsError;
 use contracts::handler::{self, Action, ContractsEvent, Deps, Reaction};
 use contracts::store::{Contract, ContractStatus, ContractStore};
-use herald::idempotency::{DynamoStore, Guarded, GuardedEvent, IdempotencyConfig, IdempotencyGuard, Outcome};
-use herald::{
-    Classify, Consumer, ConsumerError, EnvelopeError, EventDetail, PublishError, Publisher, PublisherConfig, RawEvent,
-};
+use herald::idempotency::{DynamoStore, Guarded, GuardedEvent, IdempotencyGuard, Outcome};
+use herald::{Classify, ConsumerError, EnvelopeError, PublishError, RawEvent};
 use herald_tests::TestResult;
-use herald_tests::aws::{BusToQueue, drain_queue, sdk_config, unique};
-use herald_tests::dynamodb::{create_idempotency_table, create_table};
 use herald_tests::fixtures::{fresh_sample, sample_json};
+use herald_tests::world::{Bus, Harness, all_of, deliver, unknown_version, without};
 use serde_json::json;
 use shop_events::{AddOnKind, ContractCancelReason, ContractCancelledV1, ContractCreatedV1};
 
@@ -26,8 +21,7 @@ const RETURNED: &str = "shop.orders/OrderReturned/v1.sample.json";
 /// Contracts wired to a fresh table and a fresh bus, as `main.rs` wires it.
 struct World {
     contracts: ContractStore,
-    sqs: aws_sdk_sqs::Client,
-    queue_url: String,
+    bus: Bus,
     deps: Deps,
     guard: IdempotencyGuard<DynamoStore>,
     /// The same table, publishing to a bus that does not exist: every publish fails.
@@ -36,51 +30,28 @@ struct World {
 
 impl World {
     async fn new() -> TestResult<Self> {
-        let sdk = sdk_config().await;
-        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-        let contracts_table = create_table(&dynamodb, "contracts", "order_id", Some("contract_id")).await?;
-        let idempotency_table = create_idempotency_table(&dynamodb).await?;
-        let wiring = BusToQueue::create(&sdk, &json!({"source": ["shop.contracts"]})).await?;
-        let events = aws_sdk_eventbridge::Client::new(&sdk);
-        let deps = Deps {
-            contracts: ContractStore::new(dynamodb.clone(), contracts_table),
-            publisher: Publisher::new(events.clone(), PublisherConfig::for_bus(&wiring.bus_name)),
-        };
-        let broken = Deps {
-            publisher: Publisher::new(
-                events,
-                PublisherConfig {
-                    max_attempts: 1,
-                    ..PublisherConfig::for_bus(unique("missing-bus"))
-                },
-            ),
-            ..deps.clone()
-        };
-        let guard = IdempotencyGuard::new(
-            DynamoStore::new(dynamodb, idempotency_table),
-            IdempotencyConfig {
-                cache_capacity: 0,
-                ..IdempotencyConfig::new(FUNCTION)
-            },
-        );
+        let moto = Harness::new().await;
+        let bus = moto.bus("shop.contracts").await?;
+        let table = moto.table("contracts", "order_id", Some("contract_id")).await?;
+        let contracts = ContractStore::new(moto.dynamodb.clone(), table);
         Ok(Self {
-            contracts: deps.contracts.clone(),
-            sqs: aws_sdk_sqs::Client::new(&sdk),
-            queue_url: wiring.queue_url,
-            deps,
-            guard,
-            broken,
+            deps: Deps {
+                contracts: contracts.clone(),
+                publisher: bus.publisher(),
+            },
+            broken: Deps {
+                contracts: contracts.clone(),
+                publisher: bus.broken_publisher(),
+            },
+            contracts,
+            bus,
+            guard: moto.idempotency_guard(FUNCTION).await?,
         })
     }
 
     /// Delivers one event through the same consumer `main.rs` runs.
     async fn deliver(&self, raw: RawEvent) -> Result<Guarded<Reaction>, ConsumerError<ContractsError>> {
-        let deps = self.deps.clone();
-        let consumer = Consumer::new(self.guard.clone(), move |event: ContractsEvent| {
-            let deps = deps.clone();
-            async move { handler::handle(&deps, event).await }
-        });
-        consumer.handle(raw, None).await
+        deliver(&self.guard, &self.deps, run, raw).await
     }
 
     /// The action of one delivery.
@@ -89,7 +60,7 @@ impl World {
     }
 
     async fn emitted(&self, expected: usize) -> TestResult<Vec<serde_json::Value>> {
-        drain_queue(&self.sqs, &self.queue_url, expected, Duration::from_secs(10)).await
+        self.bus.emitted(expected).await
     }
 
     /// The order's contracts as (id, status).
@@ -101,6 +72,11 @@ impl World {
             .map(|c| (c.contract_id, c.status))
             .collect())
     }
+}
+
+/// The handler over owned dependencies, as a consumer built per delivery runs it.
+async fn run(deps: Deps, event: ContractsEvent) -> Result<Reaction, ContractsError> {
+    handler::handle(&deps, event).await
 }
 
 /// ord-1001 with an add-on on both lines: a warranty on the laptop and an insurance on the mice.
@@ -148,26 +124,12 @@ fn assert_catalogued(event: &serde_json::Value) -> TestResult {
     Ok(())
 }
 
-/// Every emitted event of this detail-type, decoded, in `contract_id` order.
-fn decoded<D: EventDetail>(
-    emitted: &[serde_json::Value],
-    contract_id: impl Fn(&D) -> &str,
-) -> TestResult<Vec<herald::Envelope<D>>> {
-    let mut events = emitted
-        .iter()
-        .filter(|e| e["detail-type"] == D::DETAIL_TYPE)
-        .map(|e| RawEvent::from_value(e.clone()).decode::<D>())
-        .collect::<Result<Vec<_>, _>>()?;
-    events.sort_by(|a, b| contract_id(a.data()).cmp(contract_id(b.data())));
-    Ok(events)
-}
-
 fn created(emitted: &[serde_json::Value]) -> TestResult<Vec<herald::Envelope<ContractCreatedV1>>> {
-    decoded(emitted, |c: &ContractCreatedV1| &c.contract_id)
+    all_of(emitted, |c: &ContractCreatedV1| &c.contract_id)
 }
 
 fn cancelled(emitted: &[serde_json::Value]) -> TestResult<Vec<herald::Envelope<ContractCancelledV1>>> {
-    decoded(emitted, |c: &ContractCancelledV1| &c.contract_id)
+    all_of(emitted, |c: &ContractCancelledV1| &c.contract_id)
 }
 
 /// The `event_id`s a failed publish could not send.
@@ -520,10 +482,8 @@ async fn bad_input_gets_a_typed_non_retryable_error_naming_the_event() -> TestRe
     assert!(error.to_string().contains("GET /orders/"), "{error}");
 
     // A version contracts does not know
-    let mut v9 = sample_json(PLACED)?;
-    v9["detail"]["metadata"]["schema_version"] = json!(9);
     let error = world
-        .deliver(RawEvent::from_value(v9))
+        .deliver(unknown_version(PLACED)?)
         .await
         .err()
         .ok_or("v9 must fail")?;
@@ -534,22 +494,8 @@ async fn bad_input_gets_a_typed_non_retryable_error_naming_the_event() -> TestRe
     assert!(!error.is_retryable());
 
     // A missing field
-    let mut no_email = sample_json(PLACED)?;
-    if let Some(customer) = no_email
-        .pointer_mut("/detail/data/customer")
-        .and_then(|d| d.as_object_mut())
-    {
-        customer.remove("email");
-    }
-    let event_id = no_email["detail"]["metadata"]["event_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let error = world
-        .deliver(RawEvent::from_value(no_email))
-        .await
-        .err()
-        .ok_or("no email must fail")?;
+    let (no_email, event_id) = without(PLACED, "/detail/data/customer", "email")?;
+    let error = world.deliver(no_email).await.err().ok_or("no email must fail")?;
     assert!(error.to_string().contains("detail.data.customer.email"), "{error}");
     assert!(error.to_string().contains(&event_id), "{error}");
     assert!(!error.is_retryable());

@@ -5,9 +5,6 @@
 //! events to an SQS queue the tests read. The behaviours are those `tests/contracts.rs` holds the
 //! DynamoDB table to, and one test runs the same writes against both and compares every answer.
 
-use std::collections::HashMap;
-use std::time::Duration;
-
 use contracts::FUNCTION;
 use contracts::config::Config;
 use contracts::error::ContractsError;
@@ -15,12 +12,11 @@ use contracts::handler::{self, Action, ContractsEvent, Deps, Reaction};
 use contracts::store::{Contract, ContractStatus, ContractStore, Create, OrderContracts, contract_id};
 use contracts::wiring;
 use herald::consumer::HandlerFuture;
-use herald::idempotency::{Backend, ChosenStore, Guarded, Outcome, STORES_VARIABLE};
-use herald::{Classify, Consumer, ConsumerError, EventDetail, PublishError, Publisher, PublisherConfig, RawEvent};
+use herald::idempotency::{Backend, ChosenStore, Guarded, Outcome};
+use herald::{Classify, Consumer, ConsumerError, PublishError, RawEvent};
 use herald_tests::TestResult;
-use herald_tests::aws::{BusToQueue, drain_queue, sdk_config, unique};
-use herald_tests::dynamodb::create_table;
 use herald_tests::fixtures::fresh_sample;
+use herald_tests::world::{Bus, Dev, Harness, all_of, memory_records};
 use serde_json::json;
 use shop_events::{AddOnKind, ContractCancelReason, ContractCancelledV1, ContractCreatedV1};
 
@@ -40,26 +36,16 @@ impl<H> Handler for H where
 /// Contracts as `herald dev` wires it, publishing to a fresh bus.
 struct World<H> {
     consumer: Consumer<ChosenStore, ContractsEvent, H>,
-    sqs: aws_sdk_sqs::Client,
-    queue_url: String,
+    bus: Bus,
 }
 
 /// The consumer `main.rs` builds under `HERALD_STORES=memory`, and the queue its events reach.
 async fn world() -> TestResult<World<impl Handler>> {
-    let sdk = sdk_config().await;
-    let bus = BusToQueue::create(&sdk, &json!({"source": ["shop.contracts"]})).await?;
-    let environment = HashMap::from([
-        ("CONTRACTS_TABLE", "no-such-table".to_owned()),
-        ("IDEMPOTENCY_TABLE", "no-such-table".to_owned()),
-        ("EVENT_BUS_NAME", bus.bus_name),
-        (STORES_VARIABLE, "memory".to_owned()),
-    ]);
-    let config = Config::from_lookup(&|name| environment.get(name).cloned())?;
-    assert_eq!(config.backend, Backend::Memory);
+    let dev = Dev::new("shop.contracts", &["CONTRACTS_TABLE"], Config::from_lookup).await?;
+    assert_eq!(dev.config.backend, Backend::Memory);
     Ok(World {
-        consumer: wiring::consumer(&sdk, &config),
-        sqs: aws_sdk_sqs::Client::new(&sdk),
-        queue_url: bus.queue_url,
+        consumer: wiring::consumer(&dev.sdk, &dev.config),
+        bus: dev.bus,
     })
 }
 
@@ -74,15 +60,12 @@ impl<H: Handler> World<H> {
     }
 
     async fn emitted(&self, expected: usize) -> TestResult<Vec<serde_json::Value>> {
-        drain_queue(&self.sqs, &self.queue_url, expected, Duration::from_secs(10)).await
+        self.bus.emitted(expected).await
     }
 
     /// How many records the guard holds in memory.
     fn guard_records(&self) -> TestResult<usize> {
-        match self.consumer.guard().store() {
-            ChosenStore::Memory(records) => Ok(records.len()),
-            ChosenStore::Dynamo(_) => Err("the guard is on DynamoDB".into()),
-        }
+        memory_records(self.consumer.guard())
     }
 }
 
@@ -100,26 +83,12 @@ fn two_add_ons() -> TestResult<RawEvent> {
     Ok(RawEvent::from_value(value))
 }
 
-/// Every emitted event of this detail-type, decoded, in `contract_id` order.
-fn decoded<D: EventDetail>(
-    emitted: &[serde_json::Value],
-    contract_id: impl Fn(&D) -> &str,
-) -> TestResult<Vec<herald::Envelope<D>>> {
-    let mut events = emitted
-        .iter()
-        .filter(|e| e["detail-type"] == D::DETAIL_TYPE)
-        .map(|e| RawEvent::from_value(e.clone()).decode::<D>())
-        .collect::<Result<Vec<_>, _>>()?;
-    events.sort_by(|a, b| contract_id(a.data()).cmp(contract_id(b.data())));
-    Ok(events)
-}
-
 fn created(emitted: &[serde_json::Value]) -> TestResult<Vec<herald::Envelope<ContractCreatedV1>>> {
-    decoded(emitted, |c: &ContractCreatedV1| &c.contract_id)
+    all_of(emitted, |c: &ContractCreatedV1| &c.contract_id)
 }
 
 fn cancelled(emitted: &[serde_json::Value]) -> TestResult<Vec<herald::Envelope<ContractCancelledV1>>> {
-    decoded(emitted, |c: &ContractCancelledV1| &c.contract_id)
+    all_of(emitted, |c: &ContractCancelledV1| &c.contract_id)
 }
 
 #[tokio::test]
@@ -285,21 +254,13 @@ async fn a_duplicate_cancellation_emits_nothing_more() -> TestResult {
 #[tokio::test]
 async fn a_retry_after_a_failed_publish_re_emits_the_same_events_from_memory() -> TestResult {
     // Given one memory store behind a publisher to a missing bus and one to a real bus
-    let sdk = sdk_config().await;
-    let bus = BusToQueue::create(&sdk, &json!({"source": ["shop.contracts"]})).await?;
-    let events = aws_sdk_eventbridge::Client::new(&sdk);
+    let bus = Harness::new().await.bus("shop.contracts").await?;
     let deps = Deps {
         contracts: ContractStore::memory(),
-        publisher: Publisher::new(events.clone(), PublisherConfig::for_bus(&bus.bus_name)),
+        publisher: bus.publisher(),
     };
     let broken = Deps {
-        publisher: Publisher::new(
-            events,
-            PublisherConfig {
-                max_attempts: 1,
-                ..PublisherConfig::for_bus(unique("missing-bus"))
-            },
-        ),
+        publisher: bus.broken_publisher(),
         ..deps.clone()
     };
     let placed = two_add_ons()?;
@@ -329,13 +290,7 @@ async fn a_retry_after_a_failed_publish_re_emits_the_same_events_from_memory() -
         ids.sort_unstable();
         assert_eq!(&ids, failed);
     }
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    assert_eq!(
-        drain_queue(&sqs, &bus.queue_url, 4, Duration::from_secs(10))
-            .await?
-            .len(),
-        4
-    );
+    assert_eq!(bus.emitted(4).await?.len(), 4);
     let stored = deps.contracts.order("ord-1001").await?;
     assert!(stored.contracts.iter().all(|c| c.status == ContractStatus::Cancelled));
     Ok(())
@@ -415,12 +370,11 @@ async fn conditional_writes(store: &ContractStore) -> TestResult<Answers> {
 #[tokio::test]
 async fn the_memory_store_answers_every_conditional_write_as_the_dynamodb_table_does() -> TestResult {
     // Given the contracts table on moto and a store in memory
-    let sdk = sdk_config().await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let table = create_table(&dynamodb, "contracts", "order_id", Some("contract_id")).await?;
+    let moto = Harness::new().await;
+    let table = moto.table("contracts", "order_id", Some("contract_id")).await?;
 
     // When both get the same writes
-    let in_dynamodb = conditional_writes(&ContractStore::new(dynamodb, table)).await?;
+    let in_dynamodb = conditional_writes(&ContractStore::new(moto.dynamodb, table)).await?;
     let in_memory = conditional_writes(&ContractStore::memory()).await?;
 
     // Then they answer alike: contracts only if absent and untombstoned, in sort-key order,

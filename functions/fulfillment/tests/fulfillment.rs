@@ -1,19 +1,15 @@
 //! Fulfillment against moto server: DynamoDB tables for shipments and idempotency, and an
 //! EventBridge bus whose rule sends fulfillment's events to an SQS queue the tests read.
 
-use std::time::Duration;
-
 use fulfillment::FUNCTION;
 use fulfillment::error::FulfillmentError;
 use fulfillment::handler::{self, Action, Deps, FulfillmentEvent, Reaction};
 use fulfillment::store::{Shipment, ShipmentStatus, ShipmentStore};
-use herald::idempotency::{DynamoStore, Guarded, GuardedEvent, IdempotencyConfig, IdempotencyGuard, Outcome};
-use herald::{Classify, Consumer, ConsumerError, EnvelopeError, PublishError, Publisher, PublisherConfig, RawEvent};
+use herald::idempotency::{DynamoStore, Guarded, GuardedEvent, IdempotencyGuard, Outcome};
+use herald::{Classify, ConsumerError, EnvelopeError, PublishError, RawEvent};
 use herald_tests::TestResult;
-use herald_tests::aws::{BusToQueue, drain_queue, sdk_config, unique};
-use herald_tests::dynamodb::{create_idempotency_table, create_table};
-use herald_tests::fixtures::{fresh_sample, sample_json};
-use serde_json::json;
+use herald_tests::fixtures::fresh_sample;
+use herald_tests::world::{Bus, Harness, deliver, detail_types, the, unknown_version, without};
 use shop_events::{ShipmentCancelReason, ShipmentCancelledV1, ShipmentRequestedV1, StockLine};
 
 const RESERVED: &str = "shop.inventory/StockReserved/v1.sample.json";
@@ -22,8 +18,7 @@ const CANCELLED: &str = "shop.orders/OrderCancelled/v1.sample.json";
 /// Fulfillment wired to a fresh table and a fresh bus, as `main.rs` wires it.
 struct World {
     shipments: ShipmentStore,
-    sqs: aws_sdk_sqs::Client,
-    queue_url: String,
+    bus: Bus,
     deps: Deps,
     guard: IdempotencyGuard<DynamoStore>,
     /// The same table, publishing to a bus that does not exist: every publish fails.
@@ -32,51 +27,27 @@ struct World {
 
 impl World {
     async fn new() -> TestResult<Self> {
-        let sdk = sdk_config().await;
-        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-        let shipments_table = create_table(&dynamodb, "shipments", "order_id", None).await?;
-        let idempotency_table = create_idempotency_table(&dynamodb).await?;
-        let wiring = BusToQueue::create(&sdk, &json!({"source": ["shop.fulfillment"]})).await?;
-        let events = aws_sdk_eventbridge::Client::new(&sdk);
-        let deps = Deps {
-            shipments: ShipmentStore::new(dynamodb.clone(), shipments_table),
-            publisher: Publisher::new(events.clone(), PublisherConfig::for_bus(&wiring.bus_name)),
-        };
-        let broken = Deps {
-            publisher: Publisher::new(
-                events,
-                PublisherConfig {
-                    max_attempts: 1,
-                    ..PublisherConfig::for_bus(unique("missing-bus"))
-                },
-            ),
-            ..deps.clone()
-        };
-        let guard = IdempotencyGuard::new(
-            DynamoStore::new(dynamodb, idempotency_table),
-            IdempotencyConfig {
-                cache_capacity: 0,
-                ..IdempotencyConfig::new(FUNCTION)
-            },
-        );
+        let moto = Harness::new().await;
+        let bus = moto.bus("shop.fulfillment").await?;
+        let shipments = ShipmentStore::new(moto.dynamodb.clone(), moto.table("shipments", "order_id", None).await?);
         Ok(Self {
-            shipments: deps.shipments.clone(),
-            sqs: aws_sdk_sqs::Client::new(&sdk),
-            queue_url: wiring.queue_url,
-            deps,
-            guard,
-            broken,
+            deps: Deps {
+                shipments: shipments.clone(),
+                publisher: bus.publisher(),
+            },
+            broken: Deps {
+                shipments: shipments.clone(),
+                publisher: bus.broken_publisher(),
+            },
+            shipments,
+            bus,
+            guard: moto.idempotency_guard(FUNCTION).await?,
         })
     }
 
     /// Delivers one event through the same consumer `main.rs` runs.
     async fn deliver(&self, raw: RawEvent) -> Result<Guarded<Reaction>, ConsumerError<FulfillmentError>> {
-        let deps = self.deps.clone();
-        let consumer = Consumer::new(self.guard.clone(), move |event: FulfillmentEvent| {
-            let deps = deps.clone();
-            async move { handler::handle(&deps, event).await }
-        });
-        consumer.handle(raw, None).await
+        deliver(&self.guard, &self.deps, run, raw).await
     }
 
     /// The action of one delivery.
@@ -85,12 +56,17 @@ impl World {
     }
 
     async fn emitted(&self, expected: usize) -> TestResult<Vec<serde_json::Value>> {
-        drain_queue(&self.sqs, &self.queue_url, expected, Duration::from_secs(10)).await
+        self.bus.emitted(expected).await
     }
 
     async fn status(&self, order_id: &str) -> TestResult<Option<ShipmentStatus>> {
         Ok(self.shipments.shipment(order_id).await?.map(|s| s.status))
     }
+}
+
+/// The handler over owned dependencies, as a consumer built per delivery runs it.
+async fn run(deps: Deps, event: FulfillmentEvent) -> Result<Reaction, FulfillmentError> {
+    handler::handle(&deps, event).await
 }
 
 /// Fails unless an emitted event's detail validates against its schema in the catalog.
@@ -115,22 +91,6 @@ fn assert_catalogued(event: &serde_json::Value) -> TestResult {
         .collect();
     assert!(errors.is_empty(), "{detail_type}: {errors:?}");
     Ok(())
-}
-
-/// The detail-types that arrived, sorted: the queue does not promise an order.
-fn detail_types(emitted: &[serde_json::Value]) -> Vec<&str> {
-    let mut types: Vec<&str> = emitted.iter().filter_map(|e| e["detail-type"].as_str()).collect();
-    types.sort_unstable();
-    types
-}
-
-/// The one emitted event of this detail-type, decoded.
-fn the<D: herald::EventDetail>(emitted: &[serde_json::Value]) -> TestResult<herald::Envelope<D>> {
-    let raw = emitted
-        .iter()
-        .find(|e| e["detail-type"] == D::DETAIL_TYPE)
-        .ok_or(format!("no {} emitted", D::DETAIL_TYPE))?;
-    Ok(RawEvent::from_value(raw.clone()).decode::<D>()?)
 }
 
 #[tokio::test]
@@ -383,10 +343,8 @@ async fn bad_input_gets_a_typed_non_retryable_error_naming_the_event() -> TestRe
     let world = World::new().await?;
 
     // A version fulfillment does not know
-    let mut v9 = sample_json(RESERVED)?;
-    v9["detail"]["metadata"]["schema_version"] = json!(9);
     let error = world
-        .deliver(RawEvent::from_value(v9))
+        .deliver(unknown_version(RESERVED)?)
         .await
         .err()
         .ok_or("v9 must fail")?;
@@ -397,19 +355,8 @@ async fn bad_input_gets_a_typed_non_retryable_error_naming_the_event() -> TestRe
     assert!(!error.is_retryable());
 
     // A missing field
-    let mut no_lines = sample_json(RESERVED)?;
-    if let Some(data) = no_lines.pointer_mut("/detail/data").and_then(|d| d.as_object_mut()) {
-        data.remove("lines");
-    }
-    let event_id = no_lines["detail"]["metadata"]["event_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let error = world
-        .deliver(RawEvent::from_value(no_lines))
-        .await
-        .err()
-        .ok_or("no lines must fail")?;
+    let (no_lines, event_id) = without(RESERVED, "/detail/data", "lines")?;
+    let error = world.deliver(no_lines).await.err().ok_or("no lines must fail")?;
     assert!(error.to_string().contains("detail.data.lines"), "{error}");
     assert!(error.to_string().contains(&event_id), "{error}");
     assert!(!error.is_retryable());

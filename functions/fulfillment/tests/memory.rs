@@ -3,9 +3,6 @@
 //! wiring from a configuration whose tables do not exist: any DynamoDB call would fail. Only the
 //! bus is on moto, whose rule sends fulfillment's events to an SQS queue the tests read.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
 use fulfillment::FUNCTION;
 use fulfillment::config::Config;
 use fulfillment::error::FulfillmentError;
@@ -13,12 +10,11 @@ use fulfillment::handler::{self, Action, Deps, FulfillmentEvent, Reaction};
 use fulfillment::store::{Shipment, ShipmentStatus, ShipmentStore};
 use fulfillment::wiring;
 use herald::consumer::HandlerFuture;
-use herald::idempotency::{Backend, ChosenStore, Guarded, Outcome, STORES_VARIABLE};
-use herald::{Classify, Consumer, ConsumerError, PublishError, Publisher, PublisherConfig, RawEvent};
+use herald::idempotency::{Backend, ChosenStore, Guarded, Outcome};
+use herald::{Classify, Consumer, ConsumerError, PublishError, RawEvent};
 use herald_tests::TestResult;
-use herald_tests::aws::{BusToQueue, drain_queue, sdk_config, unique};
 use herald_tests::fixtures::fresh_sample;
-use serde_json::json;
+use herald_tests::world::{self, detail_types, the};
 use shop_events::{ShipmentCancelReason, ShipmentCancelledV1, ShipmentRequestedV1, StockLine};
 
 const RESERVED: &str = "shop.inventory/StockReserved/v1.sample.json";
@@ -26,36 +22,12 @@ const CANCELLED: &str = "shop.orders/OrderCancelled/v1.sample.json";
 
 /// The environment `herald dev` gives fulfillment: table names nobody created, memory stores,
 /// and a fresh bus whose rule feeds a queue the test reads.
-struct Dev {
-    config: Config,
-    sdk: aws_config::SdkConfig,
-    sqs: aws_sdk_sqs::Client,
-    queue_url: String,
-}
+type Dev = world::Dev<Config>;
 
-impl Dev {
-    async fn new() -> TestResult<Self> {
-        let sdk = sdk_config().await;
-        let wiring = BusToQueue::create(&sdk, &json!({"source": ["shop.fulfillment"]})).await?;
-        let env = BTreeMap::from([
-            ("SHIPMENTS_TABLE", unique("no-shipments-table")),
-            ("IDEMPOTENCY_TABLE", unique("no-idempotency-table")),
-            ("EVENT_BUS_NAME", wiring.bus_name),
-            (STORES_VARIABLE, "memory".to_owned()),
-        ]);
-        let config = Config::from_lookup(&|name| env.get(name).cloned())?;
-        assert_eq!(config.backend, Backend::Memory);
-        Ok(Self {
-            config,
-            sqs: aws_sdk_sqs::Client::new(&sdk),
-            sdk,
-            queue_url: wiring.queue_url,
-        })
-    }
-
-    async fn emitted(&self, expected: usize) -> TestResult<Vec<serde_json::Value>> {
-        drain_queue(&self.sqs, &self.queue_url, expected, Duration::from_secs(10)).await
-    }
+async fn dev() -> TestResult<Dev> {
+    let dev = Dev::new("shop.fulfillment", &["SHIPMENTS_TABLE"], Config::from_lookup).await?;
+    assert_eq!(dev.config.backend, Backend::Memory);
+    Ok(dev)
 }
 
 /// Fulfillment as `wiring::consumer` builds it in memory, and its shipments (sharing its state).
@@ -68,7 +40,7 @@ struct World<H> {
 async fn world() -> TestResult<
     World<impl Fn(FulfillmentEvent) -> HandlerFuture<Reaction, FulfillmentError> + Clone + Send + Sync + 'static>,
 > {
-    let dev = Dev::new().await?;
+    let dev = dev().await?;
     let wired = wiring::wired(&dev.sdk, &dev.config);
     Ok(World {
         dev,
@@ -90,7 +62,7 @@ where
     }
 
     async fn emitted(&self, expected: usize) -> TestResult<Vec<serde_json::Value>> {
-        self.dev.emitted(expected).await
+        self.dev.bus.emitted(expected).await
     }
 
     async fn status(&self, order_id: &str) -> TestResult<Option<ShipmentStatus>> {
@@ -101,31 +73,9 @@ where
     fn broken(&self) -> Deps {
         Deps {
             shipments: self.shipments.clone(),
-            publisher: Publisher::new(
-                aws_sdk_eventbridge::Client::new(&self.dev.sdk),
-                PublisherConfig {
-                    max_attempts: 1,
-                    ..PublisherConfig::for_bus(unique("missing-bus"))
-                },
-            ),
+            publisher: self.dev.bus.broken_publisher(),
         }
     }
-}
-
-/// The detail-types that arrived, sorted: the queue does not promise an order.
-fn detail_types(emitted: &[serde_json::Value]) -> Vec<&str> {
-    let mut types: Vec<&str> = emitted.iter().filter_map(|e| e["detail-type"].as_str()).collect();
-    types.sort_unstable();
-    types
-}
-
-/// The one emitted event of this detail-type, decoded.
-fn the<D: herald::EventDetail>(emitted: &[serde_json::Value]) -> TestResult<herald::Envelope<D>> {
-    let raw = emitted
-        .iter()
-        .find(|e| e["detail-type"] == D::DETAIL_TYPE)
-        .ok_or(format!("no {} emitted", D::DETAIL_TYPE))?;
-    Ok(RawEvent::from_value(raw.clone()).decode::<D>()?)
 }
 
 /// The `event_id` of the first event a failed publish could not send.
@@ -398,7 +348,7 @@ async fn a_retry_after_a_failed_publish_re_emits_the_same_shipment_cancelled() -
 #[tokio::test]
 async fn the_consumer_main_runs_keeps_the_order_s_story_between_events() -> TestResult {
     // Given fulfillment exactly as `main.rs` builds it under `herald dev`
-    let dev = Dev::new().await?;
+    let dev = dev().await?;
     let consumer = wiring::consumer(&dev.sdk, &dev.config);
     let action = |raw: RawEvent| {
         let consumer = consumer.clone();
@@ -414,6 +364,6 @@ async fn the_consumer_main_runs_keeps_the_order_s_story_between_events() -> Test
     assert_eq!(early, Some(Action::RecordedEarlyCancel));
     assert_eq!(late, Some(Action::SkippedCancelledOrder));
     assert_eq!(again, Some(Action::AlreadyCancelled));
-    assert!(dev.emitted(0).await?.is_empty());
+    assert!(dev.bus.emitted(0).await?.is_empty());
     Ok(())
 }

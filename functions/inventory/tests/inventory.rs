@@ -1,19 +1,15 @@
 //! Inventory against moto server: DynamoDB tables for stock, reservations and idempotency, and
 //! an EventBridge bus whose rule sends inventory's events to an SQS queue the tests read.
 
-use std::time::Duration;
-
-use herald::idempotency::{DynamoStore, Guarded, GuardedEvent, IdempotencyConfig, IdempotencyGuard, Outcome};
-use herald::{Classify, Consumer, ConsumerError, EnvelopeError, Publisher, PublisherConfig, RawEvent};
+use herald::idempotency::{DynamoStore, Guarded, GuardedEvent, IdempotencyGuard, Outcome};
+use herald::{Classify, ConsumerError, EnvelopeError, RawEvent};
 use herald_tests::TestResult;
-use herald_tests::aws::{BusToQueue, drain_queue, sdk_config};
-use herald_tests::dynamodb::{create_idempotency_table, create_table};
-use herald_tests::fixtures::{fresh_sample, sample_json};
+use herald_tests::fixtures::fresh_sample;
+use herald_tests::world::{Bus, Harness, deliver, unknown_version, without};
 use inventory::FUNCTION;
 use inventory::error::InventoryError;
 use inventory::handler::{self, Action, Deps, InventoryEvent, Reaction};
 use inventory::store::{ReservationStatus, StockStore};
-use serde_json::json;
 use shop_events::{StockReservedV1, StockShortageV1};
 
 const PLACED: &str = "shop.orders/OrderPlaced/v1.sample.json";
@@ -22,57 +18,44 @@ const CANCELLED: &str = "shop.orders/OrderCancelled/v1.sample.json";
 /// Inventory wired to fresh tables and a fresh bus, as `main.rs` wires it.
 struct World {
     stock: StockStore,
-    sqs: aws_sdk_sqs::Client,
-    queue_url: String,
+    bus: Bus,
     deps: Deps,
     guard: IdempotencyGuard<DynamoStore>,
 }
 
 impl World {
     async fn new() -> TestResult<Self> {
-        let sdk = sdk_config().await;
-        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-        let stock_table = create_table(&dynamodb, "stock", "sku", None).await?;
-        let reservations_table = create_table(&dynamodb, "reservations", "order_id", None).await?;
-        let idempotency_table = create_idempotency_table(&dynamodb).await?;
-        let wiring = BusToQueue::create(&sdk, &json!({"source": ["shop.inventory"]})).await?;
-        let deps = Deps {
-            stock: StockStore::new(dynamodb.clone(), stock_table, reservations_table),
-            publisher: Publisher::new(
-                aws_sdk_eventbridge::Client::new(&sdk),
-                PublisherConfig::for_bus(&wiring.bus_name),
-            ),
-        };
-        let stock = deps.stock.clone();
-        let guard = IdempotencyGuard::new(
-            DynamoStore::new(dynamodb, idempotency_table),
-            IdempotencyConfig {
-                cache_capacity: 0,
-                ..IdempotencyConfig::new(FUNCTION)
-            },
+        let moto = Harness::new().await;
+        let bus = moto.bus("shop.inventory").await?;
+        let stock = StockStore::new(
+            moto.dynamodb.clone(),
+            moto.table("stock", "sku", None).await?,
+            moto.table("reservations", "order_id", None).await?,
         );
         Ok(Self {
+            deps: Deps {
+                stock: stock.clone(),
+                publisher: bus.publisher(),
+            },
             stock,
-            sqs: aws_sdk_sqs::Client::new(&sdk),
-            queue_url: wiring.queue_url,
-            deps,
-            guard,
+            bus,
+            guard: moto.idempotency_guard(FUNCTION).await?,
         })
     }
 
     /// Delivers one event through the same consumer `main.rs` runs.
     async fn deliver(&self, raw: RawEvent) -> Result<Guarded<Reaction>, ConsumerError<InventoryError>> {
-        let deps = self.deps.clone();
-        let consumer = Consumer::new(self.guard.clone(), move |event: InventoryEvent| {
-            let deps = deps.clone();
-            async move { handler::handle(&deps, event).await }
-        });
-        consumer.handle(raw, None).await
+        deliver(&self.guard, &self.deps, run, raw).await
     }
 
     async fn emitted(&self, expected: usize) -> TestResult<Vec<serde_json::Value>> {
-        drain_queue(&self.sqs, &self.queue_url, expected, Duration::from_secs(10)).await
+        self.bus.emitted(expected).await
     }
+}
+
+/// The handler over owned dependencies, as a consumer built per delivery runs it.
+async fn run(deps: Deps, event: InventoryEvent) -> Result<Reaction, InventoryError> {
+    handler::handle(&deps, event).await
 }
 
 #[tokio::test]
@@ -202,10 +185,8 @@ async fn bad_input_gets_a_typed_non_retryable_error_naming_the_event() -> TestRe
     assert!(error.to_string().contains("ord-1003"), "{error}");
 
     // A version inventory does not know
-    let mut v9 = sample_json(PLACED)?;
-    v9["detail"]["metadata"]["schema_version"] = json!(9);
     let error = world
-        .deliver(RawEvent::from_value(v9))
+        .deliver(unknown_version(PLACED)?)
         .await
         .err()
         .ok_or("v9 must fail")?;
@@ -216,19 +197,8 @@ async fn bad_input_gets_a_typed_non_retryable_error_naming_the_event() -> TestRe
     assert!(!error.is_retryable());
 
     // A missing field
-    let mut no_items = sample_json(PLACED)?;
-    if let Some(data) = no_items.pointer_mut("/detail/data").and_then(|d| d.as_object_mut()) {
-        data.remove("items");
-    }
-    let event_id = no_items["detail"]["metadata"]["event_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let error = world
-        .deliver(RawEvent::from_value(no_items))
-        .await
-        .err()
-        .ok_or("no items must fail")?;
+    let (no_items, event_id) = without(PLACED, "/detail/data", "items")?;
+    let error = world.deliver(no_items).await.err().ok_or("no items must fail")?;
     assert!(error.to_string().contains("detail.data.items"), "{error}");
     assert!(error.to_string().contains(&event_id), "{error}");
     assert!(!error.is_retryable());

@@ -3,15 +3,12 @@
 //! wiring from a configuration whose tables do not exist: any DynamoDB call would fail. Only the
 //! bus is on moto, whose rule sends inventory's events to an SQS queue the tests read.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
 use herald::consumer::HandlerFuture;
-use herald::idempotency::{Backend, ChosenStore, Guarded, Outcome, STORES_VARIABLE};
+use herald::idempotency::{Backend, ChosenStore, Guarded, Outcome};
 use herald::{Classify, Consumer, ConsumerError, RawEvent};
 use herald_tests::TestResult;
-use herald_tests::aws::{BusToQueue, drain_queue, sdk_config, unique};
 use herald_tests::fixtures::fresh_sample;
+use herald_tests::world;
 use inventory::config::Config;
 use inventory::error::InventoryError;
 use inventory::handler::{Action, InventoryEvent, Reaction};
@@ -26,37 +23,17 @@ const RETURNED: &str = "shop.orders/OrderReturned/v1.sample.json";
 
 /// The environment `herald dev` gives inventory: table names nobody created, memory stores,
 /// and a fresh bus whose rule feeds a queue the test reads.
-struct Dev {
-    config: Config,
-    sdk: aws_config::SdkConfig,
-    sqs: aws_sdk_sqs::Client,
-    queue_url: String,
-}
+type Dev = world::Dev<Config>;
 
-impl Dev {
-    async fn new() -> TestResult<Self> {
-        let sdk = sdk_config().await;
-        let wiring = BusToQueue::create(&sdk, &json!({"source": ["shop.inventory"]})).await?;
-        let env = BTreeMap::from([
-            ("STOCK_TABLE", unique("no-stock-table")),
-            ("RESERVATIONS_TABLE", unique("no-reservations-table")),
-            ("IDEMPOTENCY_TABLE", unique("no-idempotency-table")),
-            ("EVENT_BUS_NAME", wiring.bus_name),
-            (STORES_VARIABLE, "memory".to_owned()),
-        ]);
-        let config = Config::from_lookup(&|name| env.get(name).cloned())?;
-        assert_eq!(config.backend, Backend::Memory);
-        Ok(Self {
-            config,
-            sqs: aws_sdk_sqs::Client::new(&sdk),
-            sdk,
-            queue_url: wiring.queue_url,
-        })
-    }
-
-    async fn emitted(&self, expected: usize) -> TestResult<Vec<serde_json::Value>> {
-        drain_queue(&self.sqs, &self.queue_url, expected, Duration::from_secs(10)).await
-    }
+async fn dev() -> TestResult<Dev> {
+    let dev = Dev::new(
+        "shop.inventory",
+        &["STOCK_TABLE", "RESERVATIONS_TABLE"],
+        Config::from_lookup,
+    )
+    .await?;
+    assert_eq!(dev.config.backend, Backend::Memory);
+    Ok(dev)
 }
 
 /// Inventory as `wiring::consumer` builds it in memory, and its stock store (sharing its state).
@@ -69,7 +46,7 @@ struct World<H> {
 async fn world()
 -> TestResult<World<impl Fn(InventoryEvent) -> HandlerFuture<Reaction, InventoryError> + Clone + Send + Sync + 'static>>
 {
-    let dev = Dev::new().await?;
+    let dev = dev().await?;
     let wired = wiring::wired(&dev.sdk, &dev.config);
     Ok(World {
         dev,
@@ -98,7 +75,7 @@ where
     }
 
     async fn emitted(&self, expected: usize) -> TestResult<Vec<serde_json::Value>> {
-        self.dev.emitted(expected).await
+        self.dev.bus.emitted(expected).await
     }
 }
 
@@ -341,7 +318,7 @@ async fn thin_orders_are_refused_as_they_are_with_dynamodb() -> TestResult {
 #[tokio::test]
 async fn the_consumer_main_runs_keeps_the_order_s_story_between_events() -> TestResult {
     // Given inventory exactly as `main.rs` builds it under `herald dev`
-    let dev = Dev::new().await?;
+    let dev = dev().await?;
     let consumer = wiring::consumer(&dev.sdk, &dev.config);
     let action = |raw: RawEvent| {
         let consumer = consumer.clone();
@@ -357,7 +334,7 @@ async fn the_consumer_main_runs_keeps_the_order_s_story_between_events() -> Test
     assert_eq!(early, Some(Action::RecordedEarlyCancel));
     assert_eq!(late, Some(Action::SkippedCancelledOrder));
     assert_eq!(again, Some(Action::NothingToRelease));
-    assert!(dev.emitted(0).await?.is_empty());
+    assert!(dev.bus.emitted(0).await?.is_empty());
     Ok(())
 }
 

@@ -4,11 +4,12 @@
 //! external is needed.
 
 use herald::consumer::HandlerFuture;
-use herald::idempotency::{Backend, ChosenStore, GuardError, Guarded, IdempotencyConfig, IdempotencyGuard, Outcome};
+use herald::idempotency::{Backend, ChosenStore, GuardError, Guarded, Outcome};
 use herald::{Classify, Consumer, ConsumerError, RawEvent};
 use herald_tests::TestResult;
 use herald_tests::aws::unreachable_config;
 use herald_tests::fixtures::fresh_sample;
+use herald_tests::world::{deliver, memory_guard};
 use notifications::FUNCTION;
 use notifications::config::Config;
 use notifications::error::NotificationsError;
@@ -162,20 +163,13 @@ async fn a_duplicate_that_outlives_the_guards_record_is_not_sent_twice() -> Test
     world.deliver(placed.clone()).await?;
 
     // When the same event comes back to a guard that has forgotten it (a fresh memory store)
-    let forgetful = IdempotencyGuard::new(
-        ChosenStore::new(
-            Backend::Memory,
-            aws_sdk_dynamodb::Client::new(&unreachable_config()),
-            "idempotency",
-        ),
-        IdempotencyConfig::new(FUNCTION),
-    );
-    let deps = world.deps.clone();
-    let late = Consumer::new(forgetful, move |event: NotificationsEvent| {
-        let deps = deps.clone();
-        async move { handler::handle(&deps, event).await }
-    })
-    .handle(placed, None)
+    let forgetful = memory_guard(FUNCTION);
+    let late = deliver(
+        &forgetful,
+        &world.deps,
+        |deps: Deps, event: NotificationsEvent| async move { handler::handle(&deps, event).await },
+        placed,
+    )
     .await?;
 
     // Then the handler ran, found the outbox row, and sent nothing

@@ -1,20 +1,16 @@
 //! Notifications against moto server: DynamoDB tables for the outbox and idempotency. It emits
 //! no events, so there is no bus: the outbox is what was sent.
 
-use herald::idempotency::{
-    DynamoStore, GuardError, Guarded, GuardedEvent, IdempotencyConfig, IdempotencyGuard, Outcome,
-};
-use herald::{Classify, Consumer, ConsumerError, EnvelopeError, RawEvent};
+use herald::idempotency::{DynamoStore, GuardError, Guarded, GuardedEvent, IdempotencyGuard, Outcome};
+use herald::{Classify, ConsumerError, EnvelopeError, RawEvent};
 use herald_tests::TestResult;
-use herald_tests::aws::sdk_config;
-use herald_tests::dynamodb::{create_idempotency_table, create_table};
-use herald_tests::fixtures::{fresh_sample, sample_json};
+use herald_tests::fixtures::fresh_sample;
+use herald_tests::world::{Harness, deliver, unknown_version, without};
 use notifications::FUNCTION;
 use notifications::error::NotificationsError;
 use notifications::handler::{self, Action, Deps, NotificationsEvent, Reaction};
 use notifications::sender::{MessageKind, OutboxSender};
 use notifications::store::Outbox;
-use serde_json::json;
 
 const PLACED: &str = "shop.orders/OrderPlaced/v1.sample.json";
 const THIN: &str = "shop.orders/OrderPlaced/v2.sample.json";
@@ -23,56 +19,34 @@ const CONTRACT_CANCELLED: &str = "shop.contracts/ContractCancelled/v1.sample.jso
 /// Notifications wired to fresh tables, as `main.rs` wires it.
 struct World {
     outbox: Outbox,
-    dynamodb: aws_sdk_dynamodb::Client,
+    moto: Harness,
     deps: Deps,
     guard: IdempotencyGuard<DynamoStore>,
 }
 
 impl World {
     async fn new() -> TestResult<Self> {
-        let sdk = sdk_config().await;
-        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-        let outbox_table = create_table(&dynamodb, "outbox", "message_id", None).await?;
-        let outbox = Outbox::new(dynamodb.clone(), outbox_table);
-        let guard = fresh_guard(&dynamodb).await?;
+        let moto = Harness::new().await;
+        let outbox = Outbox::new(moto.dynamodb.clone(), moto.table("outbox", "message_id", None).await?);
         Ok(Self {
             deps: Deps {
                 sender: OutboxSender::new(outbox.clone()),
             },
             outbox,
-            dynamodb,
-            guard,
+            guard: moto.idempotency_guard(FUNCTION).await?,
+            moto,
         })
     }
 
     /// Delivers one event through the same consumer `main.rs` runs.
     async fn deliver(&self, raw: RawEvent) -> Result<Guarded<Reaction>, ConsumerError<NotificationsError>> {
-        deliver(&self.guard, &self.deps, raw).await
+        deliver(&self.guard, &self.deps, run, raw).await
     }
 }
 
-async fn fresh_guard(dynamodb: &aws_sdk_dynamodb::Client) -> TestResult<IdempotencyGuard<DynamoStore>> {
-    let table = create_idempotency_table(dynamodb).await?;
-    Ok(IdempotencyGuard::new(
-        DynamoStore::new(dynamodb.clone(), table),
-        IdempotencyConfig {
-            cache_capacity: 0,
-            ..IdempotencyConfig::new(FUNCTION)
-        },
-    ))
-}
-
-async fn deliver(
-    guard: &IdempotencyGuard<DynamoStore>,
-    deps: &Deps,
-    raw: RawEvent,
-) -> Result<Guarded<Reaction>, ConsumerError<NotificationsError>> {
-    let deps = deps.clone();
-    let consumer = Consumer::new(guard.clone(), move |event: NotificationsEvent| {
-        let deps = deps.clone();
-        async move { handler::handle(&deps, event).await }
-    });
-    consumer.handle(raw, None).await
+/// The handler over owned dependencies, as a consumer built per delivery runs it.
+async fn run(deps: Deps, event: NotificationsEvent) -> Result<Reaction, NotificationsError> {
+    handler::handle(&deps, event).await
 }
 
 fn event_id(raw: &RawEvent) -> TestResult<String> {
@@ -150,8 +124,8 @@ async fn a_duplicate_that_outlives_the_guards_record_is_not_sent_twice() -> Test
     world.deliver(placed.clone()).await?;
 
     // When the same event comes back after the guard's record is gone (a fresh idempotency table)
-    let forgetful = fresh_guard(&world.dynamodb).await?;
-    let late = deliver(&forgetful, &world.deps, placed).await?;
+    let forgetful = world.moto.idempotency_guard(FUNCTION).await?;
+    let late = deliver(&forgetful, &world.deps, run, placed).await?;
 
     // Then the handler ran, found the outbox row, and sent nothing
     assert_eq!(late.outcome, Outcome::Claimed);
@@ -242,10 +216,8 @@ async fn bad_input_gets_a_typed_non_retryable_error_naming_the_event() -> TestRe
     let world = World::new().await?;
 
     // A version notifications does not know
-    let mut v9 = sample_json(PLACED)?;
-    v9["detail"]["metadata"]["schema_version"] = json!(9);
     let error = world
-        .deliver(RawEvent::from_value(v9))
+        .deliver(unknown_version(PLACED)?)
         .await
         .err()
         .ok_or("v9 must fail")?;
@@ -256,22 +228,8 @@ async fn bad_input_gets_a_typed_non_retryable_error_naming_the_event() -> TestRe
     assert!(!error.is_retryable());
 
     // A missing field: the address a receipt goes to
-    let mut no_email = sample_json(PLACED)?;
-    if let Some(customer) = no_email
-        .pointer_mut("/detail/data/customer")
-        .and_then(|c| c.as_object_mut())
-    {
-        customer.remove("email");
-    }
-    let event_id = no_email["detail"]["metadata"]["event_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let error = world
-        .deliver(RawEvent::from_value(no_email))
-        .await
-        .err()
-        .ok_or("no email must fail")?;
+    let (no_email, event_id) = without(PLACED, "/detail/data/customer", "email")?;
+    let error = world.deliver(no_email).await.err().ok_or("no email must fail")?;
     assert!(error.to_string().contains("detail.data.customer.email"), "{error}");
     assert!(error.to_string().contains(&event_id), "{error}");
     assert!(!error.is_retryable());
@@ -297,12 +255,12 @@ async fn an_outbox_failure_is_retryable_and_leaves_the_event_to_be_delivered_aga
     // Given notifications whose outbox table does not exist
     let world = World::new().await?;
     let broken = Deps {
-        sender: OutboxSender::new(Outbox::new(world.dynamodb.clone(), "no-such-outbox")),
+        sender: OutboxSender::new(Outbox::new(world.moto.dynamodb.clone(), "no-such-outbox")),
     };
     let placed = fresh_sample(PLACED)?;
 
     // When an order arrives
-    let error = deliver(&world.guard, &broken, placed.clone())
+    let error = deliver(&world.guard, &broken, run, placed.clone())
         .await
         .err()
         .ok_or("a missing table must fail")?;

@@ -4,11 +4,12 @@
 //! external is needed.
 
 use herald::consumer::HandlerFuture;
-use herald::idempotency::{Backend, ChosenStore, Guarded, IdempotencyConfig, IdempotencyGuard, Outcome};
+use herald::idempotency::{Backend, ChosenStore, Guarded, Outcome};
 use herald::{Classify, Consumer, ConsumerError, RawEvent};
 use herald_tests::TestResult;
 use herald_tests::aws::unreachable_config;
 use herald_tests::fixtures::{fresh_sample, sample_json};
+use herald_tests::world::{deliver, memory_guard};
 use order_history::FUNCTION;
 use order_history::config::Config;
 use order_history::error::OrderHistoryError;
@@ -311,20 +312,13 @@ async fn a_duplicate_that_outlives_the_guards_record_writes_nothing_more() -> Te
     world.deliver(placed.clone()).await?;
 
     // When the same event comes back to a guard that has forgotten it (a fresh memory store)
-    let forgetful = IdempotencyGuard::new(
-        ChosenStore::new(
-            Backend::Memory,
-            aws_sdk_dynamodb::Client::new(&unreachable_config()),
-            "idempotency",
-        ),
-        IdempotencyConfig::new(FUNCTION),
-    );
-    let deps = world.deps.clone();
-    let late = Consumer::new(forgetful, move |event: OrderHistoryEvent| {
-        let deps = deps.clone();
-        async move { handler::handle(&deps, event).await }
-    })
-    .handle(placed, None)
+    let forgetful = memory_guard(FUNCTION);
+    let late = deliver(
+        &forgetful,
+        &world.deps,
+        |deps: Deps, event: OrderHistoryEvent| async move { handler::handle(&deps, event).await },
+        placed,
+    )
     .await?;
 
     // Then the handler ran, found the entry, and wrote nothing

@@ -1,12 +1,13 @@
 //! Order history against moto server: DynamoDB tables for the history and idempotency. It
 //! emits no events, so there is no bus: the history table is the whole effect.
 
-use herald::idempotency::{DynamoStore, Guarded, GuardedEvent, IdempotencyConfig, IdempotencyGuard, Outcome};
-use herald::{Classify, Consumer, ConsumerError, EnvelopeError, RawEvent};
+use herald::idempotency::{DynamoStore, Guarded, GuardedEvent, IdempotencyGuard, Outcome};
+use herald::{Classify, ConsumerError, EnvelopeError, RawEvent};
 use herald_tests::TestResult;
 use herald_tests::aws::sdk_config;
-use herald_tests::dynamodb::{counted_client, create_idempotency_table, create_table};
+use herald_tests::dynamodb::counted_client;
 use herald_tests::fixtures::{fresh_sample, sample_json};
+use herald_tests::world::{Harness, deliver, unknown_version, without};
 use order_history::FUNCTION;
 use order_history::error::OrderHistoryError;
 use order_history::handler::{self, Action, Deps, OrderHistoryEvent, Reaction};
@@ -23,57 +24,36 @@ const RETURNED: &str = "shop.orders/OrderReturned/v1.sample.json";
 struct World {
     history: HistoryStore,
     history_table: String,
-    dynamodb: aws_sdk_dynamodb::Client,
+    moto: Harness,
     deps: Deps,
     guard: IdempotencyGuard<DynamoStore>,
 }
 
 impl World {
     async fn new() -> TestResult<Self> {
-        let sdk = sdk_config().await;
-        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-        let table = create_table(&dynamodb, "history", "customer_id", Some("entry")).await?;
-        let history = HistoryStore::new(dynamodb.clone(), &table);
-        let guard = fresh_guard(&dynamodb).await?;
+        let moto = Harness::new().await;
+        let table = moto.table("history", "customer_id", Some("entry")).await?;
+        let history = HistoryStore::new(moto.dynamodb.clone(), &table);
         Ok(Self {
             deps: Deps {
                 history: history.clone(),
             },
             history,
             history_table: table,
-            dynamodb,
-            guard,
+            guard: moto.idempotency_guard(FUNCTION).await?,
+            moto,
         })
     }
 
     /// Delivers one event through the same consumer `main.rs` runs.
     async fn deliver(&self, raw: RawEvent) -> Result<Guarded<Reaction>, ConsumerError<OrderHistoryError>> {
-        deliver(&self.guard, &self.deps, raw).await
+        deliver(&self.guard, &self.deps, run, raw).await
     }
 }
 
-async fn fresh_guard(dynamodb: &aws_sdk_dynamodb::Client) -> TestResult<IdempotencyGuard<DynamoStore>> {
-    let table = create_idempotency_table(dynamodb).await?;
-    Ok(IdempotencyGuard::new(
-        DynamoStore::new(dynamodb.clone(), table),
-        IdempotencyConfig {
-            cache_capacity: 0,
-            ..IdempotencyConfig::new(FUNCTION)
-        },
-    ))
-}
-
-async fn deliver(
-    guard: &IdempotencyGuard<DynamoStore>,
-    deps: &Deps,
-    raw: RawEvent,
-) -> Result<Guarded<Reaction>, ConsumerError<OrderHistoryError>> {
-    let deps = deps.clone();
-    let consumer = Consumer::new(guard.clone(), move |event: OrderHistoryEvent| {
-        let deps = deps.clone();
-        async move { handler::handle(&deps, event).await }
-    });
-    consumer.handle(raw, None).await
+/// The handler over owned dependencies, as a consumer built per delivery runs it.
+async fn run(deps: Deps, event: OrderHistoryEvent) -> Result<Reaction, OrderHistoryError> {
+    handler::handle(&deps, event).await
 }
 
 fn event_id(raw: &RawEvent) -> TestResult<String> {
@@ -301,8 +281,8 @@ async fn a_duplicate_that_outlives_the_guards_record_writes_nothing_more() -> Te
     world.deliver(placed.clone()).await?;
 
     // When the same event comes back after the guard's record is gone (a fresh idempotency table)
-    let forgetful = fresh_guard(&world.dynamodb).await?;
-    let late = deliver(&forgetful, &world.deps, placed).await?;
+    let forgetful = world.moto.idempotency_guard(FUNCTION).await?;
+    let late = deliver(&forgetful, &world.deps, run, placed).await?;
 
     // Then the handler ran, found the entry, and wrote nothing
     assert_eq!(late.outcome, Outcome::Claimed);
@@ -316,10 +296,8 @@ async fn bad_input_gets_a_typed_non_retryable_error_naming_the_event() -> TestRe
     let world = World::new().await?;
 
     // A version order history does not know
-    let mut v9 = sample_json(PLACED)?;
-    v9["detail"]["metadata"]["schema_version"] = json!(9);
     let error = world
-        .deliver(RawEvent::from_value(v9))
+        .deliver(unknown_version(PLACED)?)
         .await
         .err()
         .ok_or("v9 must fail")?;
@@ -330,19 +308,8 @@ async fn bad_input_gets_a_typed_non_retryable_error_naming_the_event() -> TestRe
     assert!(!error.is_retryable());
 
     // A missing field
-    let mut no_reason = sample_json(CANCELLED)?;
-    if let Some(data) = no_reason.pointer_mut("/detail/data").and_then(|d| d.as_object_mut()) {
-        data.remove("reason");
-    }
-    let event_id = no_reason["detail"]["metadata"]["event_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let error = world
-        .deliver(RawEvent::from_value(no_reason))
-        .await
-        .err()
-        .ok_or("no reason must fail")?;
+    let (no_reason, event_id) = without(CANCELLED, "/detail/data", "reason")?;
+    let error = world.deliver(no_reason).await.err().ok_or("no reason must fail")?;
     assert!(error.to_string().contains("detail.data.reason"), "{error}");
     assert!(error.to_string().contains(&event_id), "{error}");
     assert!(!error.is_retryable());
@@ -369,12 +336,12 @@ async fn a_table_failure_is_retryable_and_leaves_the_event_to_be_delivered_again
     // Given order history whose table does not exist
     let world = World::new().await?;
     let broken = Deps {
-        history: HistoryStore::new(world.dynamodb.clone(), "no-such-history"),
+        history: HistoryStore::new(world.moto.dynamodb.clone(), "no-such-history"),
     };
     let returned = fresh_sample(RETURNED)?;
 
     // When a return arrives
-    let error = deliver(&world.guard, &broken, returned.clone())
+    let error = deliver(&world.guard, &broken, run, returned.clone())
         .await
         .err()
         .ok_or("a missing table must fail")?;
