@@ -27,19 +27,21 @@ import boto3
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EVENTS = 1000
 
-# Function → (sample it consumes, tables as (env, partition key, sort key)).
-FUNCTIONS = {
-    "inventory": ("shop.orders/OrderPlaced/v1.sample.json",
-                  [("STOCK_TABLE", "sku", None), ("RESERVATIONS_TABLE", "order_id", None)]),
-    "fulfillment": ("shop.inventory/StockReserved/v1.sample.json", [("SHIPMENTS_TABLE", "order_id", None)]),
-    "notifications": ("shop.orders/OrderPlaced/v1.sample.json", [("OUTBOX_TABLE", "message_id", None)]),
-    "order-history": ("shop.orders/OrderPlaced/v1.sample.json", [("HISTORY_TABLE", "customer_id", "entry")]),
-    "campaigns": ("shop.orders/OrderPlaced/v1.sample.json",
-                  [("CAMPAIGN_ORDERS_TABLE", "customer_id", "order_id"), ("VOUCHERS_TABLE", "qualifying_order_id", None)]),
-    "contracts": ("shop.orders/OrderPlaced/v1.sample.json", [("CONTRACTS_TABLE", "order_id", "contract_id")]),
-    "billing": ("shop.orders/OrderPlaced/v1.sample.json",
-                [("BILLING_ORDERS_TABLE", "order_id", None), ("INVOICES_TABLE", "order_id", None)]),
-}
+
+
+def consumers():
+    """Function → (sample of the first version it consumes, tables as (env, partition key, sort key)),
+    from each consumer crate's [package.metadata.herald] declaration (see shared/herald-infra)."""
+    metadata = json.loads(subprocess.run(["cargo", "metadata", "--no-deps", "--format-version", "1"], cwd=ROOT,
+                                         check=True, capture_output=True, text=True).stdout)
+    found = {}
+    for package in sorted(metadata["packages"], key=lambda p: p["name"]):
+        herald = (package.get("metadata") or {}).get("herald") or {}
+        if "consumes" not in herald:
+            continue
+        tables = [(t["env"], t["partition-key"], t.get("sort-key")) for t in herald.get("tables", [])]
+        found[package["name"]] = (herald["consumes"][0] + ".sample.json", tables)
+    return found
 
 
 def free_port():
@@ -100,7 +102,8 @@ def main():
                "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
                "RUST_LOG": "warn"}
         create_table(dynamodb, "idempotency", "id", None)
-        for _, tables in FUNCTIONS.values():
+        functions = consumers()
+        for _, tables in functions.values():
             for var, pk, sk in tables:
                 env[var] = var.lower()
                 create_table(dynamodb, var.lower(), pk, sk)
@@ -118,7 +121,7 @@ def main():
         wait_for(lambda_port, 120)
 
         print(f"{'function':<15} {'events':>6} {'failed':>6} {'max RSS':>9} {'per event':>10}")
-        for name, (sample, _) in FUNCTIONS.items():
+        for name, (sample, _) in functions.items():
             template = json.loads((ROOT / "events" / sample).read_text())
             url = f"http://127.0.0.1:{lambda_port}/2015-03-31/functions/{name}/invocations"
             failed, started = 0, None

@@ -1,4 +1,5 @@
-//! Events and handler errors shared by the idempotency tests.
+//! Catalogued samples as tests deliver them, and the events and handler errors the idempotency
+//! tests share.
 
 use std::fmt;
 
@@ -45,6 +46,34 @@ pub fn fresh_sample(relative: &str) -> crate::TestResult<RawEvent> {
         *id = serde_json::Value::String(uuid::Uuid::new_v4().to_string());
     }
     Ok(RawEvent::from_value(value))
+}
+
+/// Every catalogued sample of each event version (`source/DetailType/vN`), fresh as
+/// [`fresh_sample`] makes them: the main sample and every labelled one, in name order.
+///
+/// # Errors
+/// A malformed reference, a version with no sample, or a sample that cannot be read.
+pub fn samples_of(versions: &[&str]) -> crate::TestResult<Vec<RawEvent>> {
+    let catalog = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
+    let mut samples = Vec::new();
+    for version in versions {
+        let (folder, v) = version
+            .rsplit_once('/')
+            .ok_or(format!("{version}: not source/DetailType/vN"))?;
+        let mut names: Vec<String> = std::fs::read_dir(catalog.join(folder))
+            .map_err(|e| format!("{version}: {e}"))?
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .filter(|name| name.starts_with(&format!("{v}.sample")) && name.ends_with(".json"))
+            .collect();
+        if names.is_empty() {
+            return Err(format!("{version}: the catalog has no sample of it").into());
+        }
+        names.sort();
+        for name in names {
+            samples.push(fresh_sample(&format!("{folder}/{name}"))?);
+        }
+    }
+    Ok(samples)
 }
 
 /// A handler error of either class.

@@ -1,7 +1,9 @@
-//! The seven domain functions as the end-to-end tests deploy them on moto: each one's tables
-//! (environment variable, partition key, sort key) and whether it publishes to the bus.
+//! The workspace's consumers as the end-to-end tests deploy them on moto, read from their
+//! declarations: each one's name and tables (environment variable, partition key, sort key).
 
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::LazyLock;
 
 use aws_config::SdkConfig;
 
@@ -28,54 +30,39 @@ pub struct FunctionSpec {
     pub tables: &'static [TableSpec],
 }
 
-const fn table(env: &'static str, partition_key: &'static str, sort_key: Option<&'static str>) -> TableSpec {
-    TableSpec {
-        env,
-        partition_key,
-        sort_key,
-    }
-}
+/// Every consumer the workspace declares (`[package.metadata.herald]` with `consumes`, read by
+/// herald-infra), with its tables, in package-name order: never a list kept by hand.
+///
+/// # Panics
+/// On first use, when the declarations cannot be read: no test of the functions can run then,
+/// and the message says why.
+pub static FUNCTIONS: LazyLock<Vec<FunctionSpec>> = LazyLock::new(|| {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let declarations = herald_infra::consumers(&workspace)
+        .unwrap_or_else(|error| panic!("the functions' declarations cannot be read: {error}"));
+    declarations
+        .into_iter()
+        .map(|declaration| FunctionSpec {
+            name: leak(declaration.name),
+            tables: Box::leak(
+                declaration
+                    .tables
+                    .into_iter()
+                    .map(|table| TableSpec {
+                        env: leak(table.env),
+                        partition_key: leak(table.partition_key),
+                        sort_key: table.sort_key.map(leak),
+                    })
+                    .collect(),
+            ),
+        })
+        .collect()
+});
 
-/// Every function.
-pub const FUNCTIONS: &[FunctionSpec] = &[
-    FunctionSpec {
-        name: "inventory",
-        tables: &[
-            table("STOCK_TABLE", "sku", None),
-            table("RESERVATIONS_TABLE", "order_id", None),
-        ],
-    },
-    FunctionSpec {
-        name: "fulfillment",
-        tables: &[table("SHIPMENTS_TABLE", "order_id", None)],
-    },
-    FunctionSpec {
-        name: "notifications",
-        tables: &[table("OUTBOX_TABLE", "message_id", None)],
-    },
-    FunctionSpec {
-        name: "order-history",
-        tables: &[table("HISTORY_TABLE", "customer_id", Some("entry"))],
-    },
-    FunctionSpec {
-        name: "campaigns",
-        tables: &[
-            table("CAMPAIGN_ORDERS_TABLE", "customer_id", Some("order_id")),
-            table("VOUCHERS_TABLE", "qualifying_order_id", None),
-        ],
-    },
-    FunctionSpec {
-        name: "contracts",
-        tables: &[table("CONTRACTS_TABLE", "order_id", Some("contract_id"))],
-    },
-    FunctionSpec {
-        name: "billing",
-        tables: &[
-            table("BILLING_ORDERS_TABLE", "order_id", None),
-            table("INVOICES_TABLE", "order_id", None),
-        ],
-    },
-];
+/// Test data read once per test process lives as long as it: `'static`, as a literal list would.
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
 
 /// Creates every function's tables and the shared idempotency table on moto, fresh names.
 /// Returns the environment the functions read: variable → table name.
@@ -85,7 +72,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
 pub async fn create_all_tables(config: &SdkConfig) -> TestResult<BTreeMap<&'static str, String>> {
     let client = aws_sdk_dynamodb::Client::new(config);
     let mut env = BTreeMap::from([("IDEMPOTENCY_TABLE", create_idempotency_table(&client).await?)]);
-    for function in FUNCTIONS {
+    for function in FUNCTIONS.iter() {
         for spec in function.tables {
             let prefix = spec.env.trim_end_matches("_TABLE").to_lowercase();
             env.insert(

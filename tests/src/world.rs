@@ -5,29 +5,27 @@
 //!   guard on a fresh table with its cache off, so a duplicate is answered from DynamoDB.
 //! - [`Bus`]: a fresh bus whose rule sends a function's events to a queue the test reads, the
 //!   publishers to it (and to no bus), and what arrived.
-//! - [`Dev`]: the environment `herald dev` gives a function: tables nobody created, memory stores.
-//! - [`deliver`]: one event through a consumer built as `main.rs` builds it.
+//! - [`FunctionWorld`]: a function built as its `main.rs` builds it, over fresh stores of either
+//!   [`Stores`] backend, and [`on_every_backend`] to run one test body on both.
 //! - [`unknown_version`] and [`without`]: the bad inputs every function must refuse.
 
+use std::collections::BTreeMap;
 use std::fmt;
-use std::future::Future;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_sdk_eventbridge::config::retry::RetryConfig;
-use herald::envelope::EventSet;
+use herald::function::Handler;
 use herald::idempotency::{
-    Backend, ChosenStore, DynamoStore, Guarded, GuardedEvent, IdempotencyConfig, IdempotencyGuard, STORES_VARIABLE,
-    Store,
+    ChosenStore, DynamoStore, Guarded, IdempotencyConfig, IdempotencyGuard, MemoryStore, STORES_VARIABLE,
 };
-use herald::{Classify, Consumer, ConsumerError, Envelope, EventDetail, Publisher, PublisherConfig, RawEvent};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use herald::{Consumer, ConsumerError, Env, Envelope, EventDetail, Function, Publisher, PublisherConfig, RawEvent};
 
 use crate::TestResult;
-use crate::aws::{BusToQueue, drain_queue, sdk_config, unique, unreachable_config};
+use crate::aws::{BusToQueue, drain_queue, sdk_config, unique};
 use crate::dynamodb::{create_idempotency_table, create_table};
 use crate::fixtures::sample_json;
+use crate::functions::{FUNCTIONS, TableSpec};
 
 /// How long [`Bus::emitted`] waits for the events a test expects.
 const EMITTED_WITHIN: Duration = Duration::from_secs(10);
@@ -75,12 +73,25 @@ impl Harness {
         ))
     }
 
+    /// A fresh bus whose rule sends every event to a queue.
+    ///
+    /// # Errors
+    /// Any SDK error from moto.
+    pub async fn bus_of_everything(&self) -> TestResult<Bus> {
+        self.bus_matching(&serde_json::json!({ "source": [{ "exists": true }] }))
+            .await
+    }
+
     /// A fresh bus whose rule sends the events of `source` (e.g. `shop.inventory`) to a queue.
     ///
     /// # Errors
     /// Any SDK error from moto.
     pub async fn bus(&self, source: &str) -> TestResult<Bus> {
-        let wiring = BusToQueue::create(&self.sdk, &serde_json::json!({ "source": [source] })).await?;
+        self.bus_matching(&serde_json::json!({ "source": [source] })).await
+    }
+
+    async fn bus_matching(&self, pattern: &serde_json::Value) -> TestResult<Bus> {
+        let wiring = BusToQueue::create(&self.sdk, pattern).await?;
         Ok(Bus {
             events: aws_sdk_eventbridge::Client::new(&self.sdk),
             sqs: aws_sdk_sqs::Client::new(&self.sdk),
@@ -159,101 +170,148 @@ impl Bus {
     }
 }
 
-/// The environment `herald dev` gives a function (`HERALD_STORES=memory`, its `tables` named
-/// but created nowhere, so any DynamoDB call would fail), with a fresh bus on moto, and the
-/// function's configuration read from it.
-#[derive(Debug, Clone)]
-pub struct Dev<C> {
-    /// SDK configuration pointed at moto: only the bus is called.
-    pub sdk: SdkConfig,
-    /// The bus the function publishes to.
-    pub bus: Bus,
-    /// The function's configuration.
-    pub config: C,
+/// Where a function's tests keep its state: the two backends a function runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stores {
+    /// Memory inside the process, as under `herald dev` (`HERALD_STORES=memory`): the tables
+    /// are named but exist nowhere, so any DynamoDB call would fail.
+    Memory,
+    /// DynamoDB on moto: every table created fresh for the test.
+    Moto,
 }
 
-impl<C> Dev<C> {
-    /// Reads the function's configuration with `read` (its `Config::from_lookup`) from
-    /// `herald dev`'s environment: every one of `tables` and `IDEMPOTENCY_TABLE` named after
-    /// no table, `EVENT_BUS_NAME` the bus of `source`, and memory stores.
-    ///
-    /// # Errors
-    /// Any SDK error from moto, or what `read` refuses.
-    pub async fn new<E>(
-        source: &str,
-        tables: &[&str],
-        read: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> Result<C, E>,
-    ) -> TestResult<Self>
-    where
-        E: std::error::Error + Send + Sync + 'static,
-    {
-        let harness = Harness::new().await;
-        let bus = harness.bus(source).await?;
-        let mut env: Vec<(String, String)> = tables
-            .iter()
-            .chain(&["IDEMPOTENCY_TABLE"])
-            .map(|name| ((*name).to_owned(), unique("no-such-table")))
-            .collect();
-        env.push(("EVENT_BUS_NAME".to_owned(), bus.name().to_owned()));
-        env.push((STORES_VARIABLE.to_owned(), "memory".to_owned()));
-        let lookup = |name: &str| env.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone());
-        let config = read(&lookup)?;
-        Ok(Self {
-            sdk: harness.sdk,
-            bus,
-            config,
+impl fmt::Display for Stores {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Memory => "in memory",
+            Self::Moto => "on moto",
         })
     }
 }
 
-/// A memory guard for `function` that has seen nothing: a warm process's guard that forgot.
-pub fn memory_guard(function: &str) -> IdempotencyGuard<ChosenStore> {
-    IdempotencyGuard::new(
-        ChosenStore::new(
-            Backend::Memory,
-            aws_sdk_dynamodb::Client::new(&unreachable_config()),
-            "idempotency",
-        ),
-        IdempotencyConfig::new(function),
-    )
-}
-
-/// How many records a guard holds in memory.
+/// Runs one test body on every backend, memory first; a failure says which backend failed.
 ///
 /// # Errors
-/// When its records are in DynamoDB.
-pub fn memory_records(guard: &IdempotencyGuard<ChosenStore>) -> TestResult<usize> {
-    match guard.store() {
-        ChosenStore::Memory(records) => Ok(records.len()),
-        ChosenStore::Dynamo(_) => Err("the guard is on DynamoDB".into()),
+/// The body's first error, prefixed with the backend.
+pub async fn on_every_backend(body: impl AsyncFn(Stores) -> TestResult) -> TestResult {
+    for stores in [Stores::Memory, Stores::Moto] {
+        body(stores).await.map_err(|error| format!("{stores}: {error}"))?;
     }
+    Ok(())
 }
 
-/// Delivers one event through a consumer of `guard` whose handler runs `handle` over a clone
-/// of `deps`, as `main.rs` wires it; a consumer per call, so a test can swap the guard or the
-/// dependencies between deliveries.
-///
-/// # Errors
-/// [`ConsumerError`]: the decode error, or the guard's or handler's error.
-pub async fn deliver<S, T, D, F, Fut, R, E>(
-    guard: &IdempotencyGuard<S>,
-    deps: &D,
-    handle: F,
-    raw: RawEvent,
-) -> Result<Guarded<R>, ConsumerError<E>>
-where
-    S: Store,
-    T: EventSet + GuardedEvent + Send + 'static,
-    D: Clone + Send + Sync + 'static,
-    F: Fn(D, T) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Result<R, E>> + Send,
-    R: Serialize + DeserializeOwned + Send + 'static,
-    E: Classify + fmt::Display + fmt::Debug + Send + 'static,
-{
-    let deps = deps.clone();
-    Consumer::new(guard.clone(), move |event: T| handle(deps.clone(), event))
-        .handle(raw, None)
-        .await
+/// A function as its `main.rs` builds it ([`Consumer::from_env`] over the function's own
+/// handler), over fresh stores of either backend and a fresh bus on moto whose rule sends what
+/// it publishes to a queue. The guard's cache is off (`IDEMPOTENCY_CACHE_CAPACITY=0`), so a
+/// duplicate is answered from the store, as after a cold start.
+#[derive(Debug)]
+pub struct FunctionWorld<D: Function> {
+    /// The consumer: deliver events to it, read its stores through [`Consumer::deps`].
+    pub consumer: Consumer<D>,
+    /// Where the function publishes (`EVENT_BUS_NAME`), and the queue that receives everything
+    /// published to it; a function that publishes nothing leaves the queue empty.
+    pub bus: Bus,
+    /// Moto's clients.
+    pub moto: Harness,
+    /// The backend.
+    pub stores: Stores,
+    /// Every variable the function was given: its tables, the bus, the stores.
+    pub env: BTreeMap<String, String>,
+}
+
+impl<D: Function> FunctionWorld<D> {
+    /// `D` with `handler`, its tables as its declaration lists them ([`FUNCTIONS`]), and
+    /// `extra` variables (e.g. a stock seed).
+    ///
+    /// # Errors
+    /// Any SDK error from moto, or what [`Consumer::from_env`] refuses.
+    pub async fn new<H>(stores: Stores, handler: H, extra: &[(&str, &str)]) -> TestResult<Self>
+    where
+        H: for<'a> Handler<'a, D>,
+    {
+        let spec = FUNCTIONS.iter().find(|spec| spec.name == D::NAME).ok_or(format!(
+            "{} declares no consumer: its Cargo.toml has no package.metadata.herald.consumes",
+            D::NAME
+        ))?;
+        Self::with_tables(stores, handler, spec.tables, extra).await
+    }
+
+    /// As [`FunctionWorld::new`], for a function of the tests' own with the given `tables`.
+    ///
+    /// # Errors
+    /// Any SDK error from moto, or what [`Consumer::from_env`] refuses.
+    pub async fn with_tables<H>(
+        stores: Stores,
+        handler: H,
+        tables: &[TableSpec],
+        extra: &[(&str, &str)],
+    ) -> TestResult<Self>
+    where
+        H: for<'a> Handler<'a, D>,
+    {
+        let moto = Harness::new().await;
+        let bus = moto.bus_of_everything().await?;
+        let mut env = BTreeMap::from([
+            ("EVENT_BUS_NAME".to_owned(), bus.name().to_owned()),
+            ("IDEMPOTENCY_CACHE_CAPACITY".to_owned(), "0".to_owned()),
+        ]);
+        for table in tables {
+            let prefix = table.env.trim_end_matches("_TABLE").to_lowercase();
+            let name = match stores {
+                Stores::Moto => moto.table(&prefix, table.partition_key, table.sort_key).await?,
+                Stores::Memory => unique("no-such-table"),
+            };
+            env.insert(table.env.to_owned(), name);
+        }
+        let idempotency = match stores {
+            Stores::Moto => create_idempotency_table(&moto.dynamodb).await?,
+            Stores::Memory => {
+                env.insert(STORES_VARIABLE.to_owned(), "memory".to_owned());
+                unique("no-such-table")
+            }
+        };
+        env.insert("IDEMPOTENCY_TABLE".to_owned(), idempotency);
+        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let consumer = Consumer::from_env(&Env::from_pairs(moto.sdk.clone(), env.clone()), handler)?;
+        Ok(Self {
+            consumer,
+            bus,
+            moto,
+            stores,
+            env,
+        })
+    }
+
+    /// The function's dependencies: its stores, shared with the consumer.
+    pub fn deps(&self) -> &D {
+        self.consumer.deps()
+    }
+
+    /// Delivers one event through the consumer, as the Lambda runtime would (no deadline).
+    ///
+    /// # Errors
+    /// [`ConsumerError`]: the decode error, or the guard's or handler's error.
+    pub async fn deliver(&self, raw: RawEvent) -> Result<Guarded<D::Reaction>, ConsumerError<D::Error>> {
+        self.consumer.handle(raw, None).await
+    }
+
+    /// The same function after its guard forgot every record (a fresh store of the backend): a
+    /// redelivery after the record expired, or in a warm process that never saw the event.
+    ///
+    /// # Errors
+    /// Any SDK error from moto.
+    pub async fn forgetting(&self) -> TestResult<Consumer<D>> {
+        let store = match self.stores {
+            Stores::Moto => ChosenStore::Dynamo(DynamoStore::new(
+                self.moto.dynamodb.clone(),
+                create_idempotency_table(&self.moto.dynamodb).await?,
+            )),
+            Stores::Memory => ChosenStore::Memory(MemoryStore::new()),
+        };
+        Ok(self
+            .consumer
+            .with_guard(IdempotencyGuard::new(store, self.consumer.guard().config().clone())))
+    }
 }
 
 /// A catalogued sample, e.g. `shop.orders/OrderPlaced/v1.sample.json`, at `schema_version` 9,

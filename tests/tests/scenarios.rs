@@ -1,6 +1,6 @@
-//! The shop end to end: the template's bus and rules deployed on moto, all seven functions wired
-//! exactly as their `main.rs` wires them (`<function>::wiring::consumer` over a configuration read
-//! with `Config::from_lookup`), and the catalog's two order stories fed through them in order —
+//! The shop end to end: the template's bus and rules deployed on moto, all seven functions built
+//! exactly as their `main.rs` builds them (`Consumer::from_env` over an environment of the tables
+//! and the bus, with each function's own handler), and the catalog's two order stories fed through them in order —
 //! `ord-1001` placed, paid, cancelled; `ord-1002` placed, paid, returned.
 //!
 //! Lambda cannot run on moto, so a pump plays it: it reads each function's stand-in queue and
@@ -10,7 +10,6 @@
 //! the bus, and then reads every table.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
@@ -18,10 +17,8 @@ use std::time::{Duration, Instant};
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_eventbridge::types::{PutEventsRequestEntry, Target};
-use herald::consumer::HandlerFuture;
-use herald::envelope::EventSet;
 use herald::idempotency::{DynamoStore, GuardedEvent, IdempotencyConfig, Outcome, Status, Store};
-use herald::{Classify, Consumer, Envelope, Metadata, RawEvent};
+use herald::{Classify, Consumer, Env, Envelope, Metadata, RawEvent};
 use herald_tests::TestResult;
 use herald_tests::aws::{drain_queue, queue_arn, sdk_config, unique};
 use herald_tests::fixtures::sample_json;
@@ -30,8 +27,6 @@ use herald_tests::shop::{Deployed, deploy};
 use herald_tests::template::Template;
 use notifications::sender::{Message, MessageKind};
 use order_history::store::EntryDetail;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use shop_events::{
     AddOnKind, CancelReason, ContractCancelReason, InvoiceLine, OrderCancelledV1, OrderPlacedV1, OrderReturnedV1,
@@ -61,14 +56,7 @@ trait Function {
     fn deliver(&self, raw: RawEvent) -> Pin<Box<dyn Future<Output = Result<Outcome, String>> + '_>>;
 }
 
-impl<S, T, H, R, E> Function for Consumer<S, T, H>
-where
-    S: Store,
-    T: EventSet + GuardedEvent + Send + 'static,
-    H: Fn(T) -> HandlerFuture<R, E> + Clone + Send + Sync + 'static,
-    R: Serialize + DeserializeOwned + Send + 'static,
-    E: Classify + fmt::Display + fmt::Debug + Send + 'static,
-{
+impl<D: herald::Function> Function for Consumer<D> {
     fn deliver(&self, raw: RawEvent) -> Pin<Box<dyn Future<Output = Result<Outcome, String>> + '_>> {
         Box::pin(async move {
             self.handle(raw, None)
@@ -124,59 +112,35 @@ impl Shop {
         let sdk = sdk_config().await;
         let deployed = deploy(&sdk, Template::load()?).await?;
         let tables = create_all_tables(&sdk).await?;
-        let mut env = tables.clone();
-        env.insert("EVENT_BUS_NAME", deployed.bus_name.clone());
-        let lookup = |name: &str| env.get(name).cloned();
+        let mut vars = tables.clone();
+        vars.insert("EVENT_BUS_NAME", deployed.bus_name.clone());
+        let env = Env::from_pairs(sdk.clone(), vars);
         let functions: BTreeMap<&'static str, Box<dyn Function>> = BTreeMap::from([
             (
                 "inventory",
-                Box::new(inventory::wiring::consumer(
-                    &sdk,
-                    &inventory::config::Config::from_lookup(&lookup)?,
-                )) as Box<dyn Function>,
+                Box::new(Consumer::from_env(&env, inventory::handler::handle)?) as Box<dyn Function>,
             ),
             (
                 "fulfillment",
-                Box::new(fulfillment::wiring::consumer(
-                    &sdk,
-                    &fulfillment::config::Config::from_lookup(&lookup)?,
-                )),
+                Box::new(Consumer::from_env(&env, fulfillment::handler::handle)?),
             ),
             (
                 "notifications",
-                Box::new(notifications::wiring::consumer(
-                    &sdk,
-                    &notifications::config::Config::from_lookup(&lookup)?,
-                )),
+                Box::new(Consumer::from_env(&env, notifications::handler::handle)?),
             ),
             (
                 "order-history",
-                Box::new(order_history::wiring::consumer(
-                    &sdk,
-                    &order_history::config::Config::from_lookup(&lookup)?,
-                )),
+                Box::new(Consumer::from_env(&env, order_history::handler::handle)?),
             ),
             (
                 "campaigns",
-                Box::new(campaigns::wiring::consumer(
-                    &sdk,
-                    &campaigns::config::Config::from_lookup(&lookup)?,
-                )),
+                Box::new(Consumer::from_env(&env, campaigns::handler::handle)?),
             ),
             (
                 "contracts",
-                Box::new(contracts::wiring::consumer(
-                    &sdk,
-                    &contracts::config::Config::from_lookup(&lookup)?,
-                )),
+                Box::new(Consumer::from_env(&env, contracts::handler::handle)?),
             ),
-            (
-                "billing",
-                Box::new(billing::wiring::consumer(
-                    &sdk,
-                    &billing::config::Config::from_lookup(&lookup)?,
-                )),
-            ),
+            ("billing", Box::new(Consumer::from_env(&env, billing::handler::handle)?)),
         ]);
         let events = aws_sdk_eventbridge::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);

@@ -48,7 +48,7 @@ fn every_function_runs_on_arm64_al2023_built_by_cargo_lambda_from_its_own_binary
         FUNCTIONS.len() + 1,
         "one Lambda per domain function, and redrive (tests/template_redrive.rs)"
     );
-    for spec in FUNCTIONS {
+    for spec in FUNCTIONS.iter() {
         let resource = template
             .resources
             .get(&function_id(spec.name))
@@ -70,7 +70,7 @@ fn every_function_runs_on_arm64_al2023_built_by_cargo_lambda_from_its_own_binary
 #[test]
 fn every_function_has_one_rule_on_the_shop_bus_with_retries_and_its_dead_letter_queue() -> TestResult {
     let template = Template::load()?;
-    for spec in FUNCTIONS {
+    for spec in FUNCTIONS.iter() {
         let rule = rule_of(template, spec.name)?;
         assert_eq!(ref_id(&rule.event_bus_name), Some("ShopBus"), "{}", spec.name);
         let target = &rule.targets[0];
@@ -129,7 +129,7 @@ fn every_function_retries_async_invocations_and_sends_what_still_fails_to_its_qu
         .of_type("AWS::Lambda::EventInvokeConfig")
         .map(|(_, r)| r.properties())
         .collect::<TestResult<_>>()?;
-    for spec in FUNCTIONS {
+    for spec in FUNCTIONS.iter() {
         let function = function_id(spec.name);
         let config = configs
             .iter()
@@ -164,7 +164,7 @@ fn every_function_has_its_alarms_and_every_alarm_notifies_on_alarm_and_on_ok() -
             (0.0, "GreaterThanThreshold")
         );
     }
-    for spec in FUNCTIONS {
+    for spec in FUNCTIONS.iter() {
         let watches = |namespace: &str, metric: &str, check: &dyn Fn(&Alarm) -> bool| {
             alarms
                 .iter()
@@ -217,7 +217,7 @@ fn every_function_has_its_alarms_and_every_alarm_notifies_on_alarm_and_on_ok() -
 #[test]
 fn no_iam_statement_has_a_wildcard_and_each_role_names_only_its_own_tables() -> TestResult {
     let template = Template::load()?;
-    for spec in FUNCTIONS {
+    for spec in FUNCTIONS.iter() {
         let function: Function = template
             .resources
             .get(&function_id(spec.name))
@@ -309,7 +309,7 @@ fn every_table_has_point_in_time_recovery_and_the_idempotency_table_expires_reco
 #[test]
 fn every_function_gets_exactly_the_tables_and_keys_its_code_reads() -> TestResult {
     let template = Template::load()?;
-    for spec in FUNCTIONS {
+    for spec in FUNCTIONS.iter() {
         let function: Function = template
             .resources
             .get(&function_id(spec.name))
@@ -394,7 +394,7 @@ fn catalog_samples() -> TestResult<Vec<(String, herald::RawEvent)>> {
 fn every_rule_pattern_is_valid_and_matches_exactly_the_samples_of_the_types_it_lists() -> TestResult {
     let template = Template::load()?;
     let samples = catalog_samples()?;
-    for spec in FUNCTIONS {
+    for spec in FUNCTIONS.iter() {
         let rule = rule_of(template, spec.name)?;
         // Valid EventBridge syntax, by the project's matcher.
         let pattern = event_pattern::Pattern::parse(&rule.event_pattern).map_err(|e| format!("{}: {e}", spec.name))?;

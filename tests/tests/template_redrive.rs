@@ -150,7 +150,7 @@ fn redrive_may_only_read_the_consumers_dead_letter_queues_and_publish_to_the_sho
 
     // Each alarm it may be told about maps to that consumer's queue.
     let queues_variable = sub(&function.environment.variables["REDRIVE_QUEUES"]).ok_or("REDRIVE_QUEUES is a !Sub")?;
-    for spec in FUNCTIONS {
+    for spec in FUNCTIONS.iter() {
         let pair = format!(
             "${{AWS::StackName}}-{}-errors=${{{}DeadLetterQueue}}",
             spec.name,

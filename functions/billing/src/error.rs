@@ -1,5 +1,6 @@
 //! Everything that can go wrong in billing, each variant retryable or not.
 
+use herald::store::SdkFailure;
 use herald::{Classify, PublishError};
 
 /// Billing's errors.
@@ -70,14 +71,15 @@ pub enum BillingError {
         reason: String,
     },
     /// DynamoDB failed after the SDK's retries. Retryable.
-    #[error("DynamoDB {operation} failed for order {order_id}: {message}")]
+    #[error("DynamoDB {operation} failed for order {order_id}: {source}")]
     Store {
         /// The operation.
         operation: &'static str,
         /// The order.
         order_id: String,
-        /// The SDK's error with its context.
-        message: String,
+        /// The SDK's error, whole.
+        #[source]
+        source: SdkFailure,
     },
     /// Publishing the invoice event failed. Retryable as the publisher says.
     #[error(transparent)]

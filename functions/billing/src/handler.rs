@@ -13,13 +13,12 @@
 //! | PaymentCaptured | an invoice of this payment, written by another delivery | nothing | — |
 //! | PaymentCaptured | an invoice of another payment | refused, not retryable: a second capture, for a human | — |
 
-use herald::{Detail, Emitted, Envelope, Metadata, Outgoing, Publisher};
+use herald::{ConfigError, Detail, Emitted, Env, Envelope, Function, Metadata, Outgoing, Publisher};
 use serde::{Deserialize, Serialize};
 use shop_events::{
     AddOnKind, InvoiceIssuedV1, InvoiceLine, OrderPlaced, OrderPlacedV1, OrderPlacedV2, PaymentCapturedV1,
 };
 
-use crate::FUNCTION;
 use crate::error::BillingError;
 use crate::store::{BillingStore, Issue, OrderSnapshot, StoredInvoice};
 
@@ -34,13 +33,35 @@ herald::event_set! {
     }
 }
 
-/// What the handler uses, built once by [`crate::wiring::consumer`].
+/// What the handler uses, built once at cold start by [`Function::from_env`].
 #[derive(Debug, Clone)]
 pub struct Deps {
-    /// The order-snapshot and invoice tables.
+    /// The order-snapshot and invoice tables (`BILLING_ORDERS_TABLE`, `INVOICES_TABLE`).
     pub store: BillingStore,
-    /// Publishes to the shop's bus.
+    /// Publishes to the shop's bus (`EVENT_BUS_NAME`).
     pub publisher: Publisher,
+}
+
+impl Function for Deps {
+    /// The prefix of billing's idempotency keys and the producer of its events.
+    const NAME: &'static str = "billing";
+    type Event = BillingEvent;
+    type Reaction = Reaction;
+    type Error = BillingError;
+
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let orders_table = env.required("BILLING_ORDERS_TABLE", "order snapshots")?;
+        let store = env.store(
+            "INVOICES_TABLE",
+            "invoices per order",
+            |client, invoices_table| BillingStore::new(client, orders_table, invoices_table),
+            BillingStore::memory,
+        )?;
+        Ok(Self {
+            store,
+            publisher: env.publisher()?,
+        })
+    }
 }
 
 /// What billing did with an event.
@@ -154,7 +175,12 @@ async fn publish(
     invoice: InvoiceIssuedV1,
     action: Action,
 ) -> Result<Reaction, BillingError> {
-    let outgoing = vec![Outgoing::new(&Detail::caused_by_stable(cause, "", invoice, FUNCTION))?];
+    let outgoing = vec![Outgoing::new(&Detail::caused_by_stable(
+        cause,
+        "",
+        invoice,
+        Deps::NAME,
+    ))?];
     deps.publisher.publish(&outgoing).await?;
     Ok(Reaction {
         action,

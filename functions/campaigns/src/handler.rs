@@ -11,11 +11,10 @@
 //! the same order under a new one. Both versions of OrderPlaced are read as v2; the order was
 //! placed at the event's `occurred_at`.
 
-use herald::{Detail, Emitted, Envelope, Metadata, Outgoing, Publisher};
+use herald::{ConfigError, Detail, Emitted, Env, Envelope, Function, Metadata, Outgoing, Publisher};
 use serde::{Deserialize, Serialize};
 use shop_events::{OrderPlacedV1, OrderPlacedV2, VoucherIssuedV1};
 
-use crate::FUNCTION;
 use crate::error::CampaignsError;
 use crate::rules::{PlacedOrder, Rules};
 use crate::store::{CampaignStore, Issue, StoredVoucher};
@@ -29,15 +28,37 @@ herald::event_set! {
     }
 }
 
-/// What the handler uses, built once by [`crate::wiring::consumer`].
+/// What the handler uses, built once at cold start by [`Function::from_env`].
 #[derive(Debug, Clone)]
 pub struct Deps {
-    /// The customer-orders and voucher tables.
+    /// The customer-orders and voucher tables (`CAMPAIGN_ORDERS_TABLE`, `VOUCHERS_TABLE`).
     pub store: CampaignStore,
-    /// The campaign rules and amounts.
+    /// The campaign rules and amounts: [`Rules::default`], not configured by the environment.
     pub rules: Rules,
-    /// Publishes to the shop's bus.
+    /// Publishes to the shop's bus (`EVENT_BUS_NAME`).
     pub publisher: Publisher,
+}
+
+impl Function for Deps {
+    /// Also the producer of the events it publishes.
+    const NAME: &'static str = "campaigns";
+    type Event = CampaignsEvent;
+    type Reaction = Reaction;
+    type Error = CampaignsError;
+
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let orders = env.required("CAMPAIGN_ORDERS_TABLE", "placed orders per customer")?;
+        Ok(Self {
+            store: env.store(
+                "VOUCHERS_TABLE",
+                "vouchers per qualifying order",
+                |client, vouchers| CampaignStore::new(client, orders, vouchers),
+                CampaignStore::memory,
+            )?,
+            rules: Rules::default(),
+            publisher: env.publisher()?,
+        })
+    }
 }
 
 /// What campaigns did with an event.
@@ -138,7 +159,12 @@ async fn publish(
     voucher: VoucherIssuedV1,
     action: Action,
 ) -> Result<Reaction, CampaignsError> {
-    let outgoing = vec![Outgoing::new(&Detail::caused_by_stable(cause, "", voucher, FUNCTION))?];
+    let outgoing = vec![Outgoing::new(&Detail::caused_by_stable(
+        cause,
+        "",
+        voucher,
+        Deps::NAME,
+    ))?];
     deps.publisher.publish(&outgoing).await?;
     Ok(Reaction {
         action,

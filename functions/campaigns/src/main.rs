@@ -1,13 +1,6 @@
-//! Wires campaigns: reads its configuration once, builds its consumer with
-//! [`campaigns::wiring::consumer`], and serves events.
-
-use campaigns::config::Config;
-use campaigns::wiring;
+//! Campaigns on Lambda: the framework serves [`handler::handle`](campaigns::handler::handle).
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    herald::telemetry::init();
-    let config = Config::from_env()?;
-    let aws = aws_config::load_from_env().await;
-    wiring::consumer(&aws, &config).run().await
+async fn main() -> Result<(), herald::RunError> {
+    herald::run(campaigns::handler::handle).await
 }

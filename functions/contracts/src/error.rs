@@ -1,5 +1,6 @@
 //! Everything that can go wrong in contracts, each variant retryable or not.
 
+use herald::store::SdkFailure;
 use herald::{Classify, PublishError};
 
 /// Contracts' errors.
@@ -25,14 +26,15 @@ pub enum ContractsError {
         reason: String,
     },
     /// DynamoDB failed after the SDK's retries. Retryable.
-    #[error("DynamoDB {operation} failed for order {order_id}: {message}")]
+    #[error("DynamoDB {operation} failed for order {order_id}: {source}")]
     Store {
         /// The operation.
         operation: &'static str,
         /// The order.
         order_id: String,
-        /// The SDK's error with its context.
-        message: String,
+        /// The SDK's error, whole.
+        #[source]
+        source: SdkFailure,
     },
     /// Publishing the resulting events failed. Retryable as the publisher says.
     #[error(transparent)]

@@ -21,14 +21,13 @@
 //! Every emitted event's `event_id` derives from the cause's and the `contract_id`, so a retry
 //! after a failed publish re-publishes the same events, which consumers deduplicate.
 
-use herald::{Detail, Emitted, Envelope, EventDetail, Metadata, Outgoing, Publisher};
+use herald::{ConfigError, Detail, Emitted, Env, Envelope, EventDetail, Function, Metadata, Outgoing, Publisher};
 use serde::{Deserialize, Serialize};
 use shop_events::{
     ContractCancelReason, ContractCancelledV1, ContractCreatedV1, OrderCancelledV1, OrderPlaced, OrderPlacedV1,
     OrderPlacedV2, OrderReturnedV1,
 };
 
-use crate::FUNCTION;
 use crate::error::ContractsError;
 use crate::store::{Contract, ContractStatus, ContractStore, Create, contract_id};
 
@@ -45,13 +44,34 @@ herald::event_set! {
     }
 }
 
-/// What the handler uses, built once by [`crate::wiring::consumer`].
+/// What the handler uses, built once at cold start by [`Function::from_env`].
 #[derive(Debug, Clone)]
 pub struct Deps {
-    /// The contracts table.
+    /// The contracts table (`CONTRACTS_TABLE`): an order's contracts and its cancellation
+    /// tombstone.
     pub contracts: ContractStore,
-    /// Publishes to the shop's bus.
+    /// Publishes to the shop's bus (`EVENT_BUS_NAME`).
     pub publisher: Publisher,
+}
+
+impl Function for Deps {
+    /// The prefix of its idempotency keys and the producer of its events.
+    const NAME: &'static str = "contracts";
+    type Event = ContractsEvent;
+    type Reaction = Reaction;
+    type Error = ContractsError;
+
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            contracts: env.store(
+                "CONTRACTS_TABLE",
+                "contracts per order",
+                ContractStore::new,
+                ContractStore::memory,
+            )?,
+            publisher: env.publisher()?,
+        })
+    }
 }
 
 /// What contracts did with an event.
@@ -228,6 +248,6 @@ fn outgoing_event<D: EventDetail>(cause: &Metadata, contract_id: &str, data: D) 
         cause,
         contract_id,
         data,
-        FUNCTION,
+        Deps::NAME,
     ))?)
 }

@@ -1,13 +1,6 @@
-//! Wires contracts: reads its configuration once, builds its consumer with
-//! [`contracts::wiring::consumer`], and serves events.
-
-use contracts::config::Config;
-use contracts::wiring;
+//! Contracts on Lambda: the framework serves [`handler::handle`](contracts::handler::handle).
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    herald::telemetry::init();
-    let config = Config::from_env()?;
-    let aws = aws_config::load_from_env().await;
-    wiring::consumer(&aws, &config).run().await
+async fn main() -> Result<(), herald::RunError> {
+    herald::run(contracts::handler::handle).await
 }

@@ -1,7 +1,7 @@
 //! The contracts table: partition `order_id`, sort key `contract_id`. Every write is
 //! conditional, so a repeated change is a no-op and a retry finds what the first attempt did.
-//! The table lives in DynamoDB, or (under `herald dev`) in memory inside the warm process,
-//! with the same conditions.
+//! The table lives in DynamoDB (`dynamodb`), or (under `herald dev`) in memory inside the warm
+//! process (`memory`), with the same conditions.
 //!
 //! - A contract (`contract_id` derived from the order and line, e.g. `ctr-1001-1`): `status`
 //!   (ACTIVE or CANCELLED), what was sold (`kind`, `plan`, `sku`, `quantity`, `term_months`,
@@ -16,19 +16,15 @@
 //! The cause ids tell a retry of the same event, which re-emits, from another event about the
 //! same order, which does not.
 
+mod dynamodb;
 mod memory;
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::DisplayErrorContext;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
+use herald::store::Stored;
 use shop_events::AddOnKind;
 
 use crate::error::ContractsError;
+use dynamodb::Tables;
 use memory::Memory;
 
 /// Attribute names, in one place.
@@ -69,8 +65,6 @@ pub const TOMBSTONE: &str = "#cancelled";
 /// Most contracts written in one transaction, next to the tombstone check (DynamoDB's limit is
 /// 100 items).
 const CONTRACTS_PER_TRANSACTION: usize = 99;
-
-type Item = HashMap<String, AttributeValue>;
 
 /// Where a contract stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,26 +148,14 @@ pub fn contract_id(order_id: &str, n: usize) -> String {
 /// The contracts table.
 #[derive(Debug, Clone)]
 pub struct ContractStore {
-    storage: Storage,
-}
-
-/// Where the table is kept.
-#[derive(Debug, Clone)]
-enum Storage {
-    /// In DynamoDB.
-    Dynamo(Table),
-    /// Inside the warm process; clones share it.
-    Memory(Memory),
+    storage: Stored<Tables, Memory>,
 }
 
 impl ContractStore {
     /// A store over the contracts table in DynamoDB.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
-            storage: Storage::Dynamo(Table {
-                client,
-                table: table.into(),
-            }),
+            storage: Stored::Dynamo(Tables::new(client, table.into())),
         }
     }
 
@@ -181,7 +163,7 @@ impl ContractStore {
     /// the process. Clones share the same contracts.
     pub fn memory() -> Self {
         Self {
-            storage: Storage::Memory(Memory::default()),
+            storage: Stored::Memory(Memory::default()),
         }
     }
 
@@ -193,8 +175,8 @@ impl ContractStore {
     /// [`ContractsError::Store`] when DynamoDB fails; `CorruptContract` for an unreadable item.
     pub async fn create(&self, order_id: &str, contracts: &[Contract]) -> Result<Create, ContractsError> {
         match &self.storage {
-            Storage::Dynamo(table) => table.create(order_id, contracts).await,
-            Storage::Memory(memory) => Ok(memory.create(order_id, contracts)),
+            Stored::Dynamo(tables) => tables.create(order_id, contracts).await,
+            Stored::Memory(memory) => Ok(memory.create(order_id, contracts)),
         }
     }
 
@@ -204,8 +186,8 @@ impl ContractStore {
     /// [`ContractsError::Store`] when DynamoDB fails.
     pub async fn record_cancel(&self, order_id: &str, customer_id: &str, cause: &str) -> Result<(), ContractsError> {
         match &self.storage {
-            Storage::Dynamo(table) => table.record_cancel(order_id, customer_id, cause).await,
-            Storage::Memory(memory) => {
+            Stored::Dynamo(tables) => tables.record_cancel(order_id, customer_id, cause).await,
+            Stored::Memory(memory) => {
                 memory.record_cancel(order_id, cause);
                 Ok(())
             }
@@ -219,8 +201,8 @@ impl ContractStore {
     /// [`ContractsError::Store`] when DynamoDB fails.
     pub async fn cancel(&self, contract: &Contract, cause: &str) -> Result<bool, ContractsError> {
         match &self.storage {
-            Storage::Dynamo(table) => table.cancel(contract, cause).await,
-            Storage::Memory(memory) => Ok(memory.cancel(contract, cause)),
+            Stored::Dynamo(tables) => tables.cancel(contract, cause).await,
+            Stored::Memory(memory) => Ok(memory.cancel(contract, cause)),
         }
     }
 
@@ -231,242 +213,8 @@ impl ContractStore {
     /// [`ContractsError::Store`] when DynamoDB fails; `CorruptContract` for an unreadable item.
     pub async fn order(&self, order_id: &str) -> Result<OrderContracts, ContractsError> {
         match &self.storage {
-            Storage::Dynamo(table) => table.order(order_id).await,
-            Storage::Memory(memory) => Ok(memory.order(order_id)),
+            Stored::Dynamo(tables) => tables.order(order_id).await,
+            Stored::Memory(memory) => Ok(memory.order(order_id)),
         }
     }
-}
-
-/// The contracts table in DynamoDB.
-#[derive(Debug, Clone)]
-struct Table {
-    client: Client,
-    table: String,
-}
-
-impl Table {
-    /// [`ContractStore::create`]: one `TransactWriteItems` per chunk, the tombstone checked in each.
-    async fn create(&self, order_id: &str, contracts: &[Contract]) -> Result<Create, ContractsError> {
-        for chunk in contracts.chunks(CONTRACTS_PER_TRANSACTION) {
-            let no_tombstone = ConditionCheck::builder()
-                .table_name(&self.table)
-                .key(attr::ORDER_ID, AttributeValue::S(order_id.to_owned()))
-                .key(attr::CONTRACT_ID, AttributeValue::S(TOMBSTONE.to_owned()))
-                .condition_expression("attribute_not_exists(#order_id)")
-                .expression_attribute_names("#order_id", attr::ORDER_ID)
-                .build()
-                .map_err(|e| store_error("TransactWriteItems", order_id, context(e)))?;
-            let mut items = vec![TransactWriteItem::builder().condition_check(no_tombstone).build()];
-            for contract in chunk {
-                items.push(TransactWriteItem::builder().put(self.put_new(contract)?).build());
-            }
-            let outcome = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await;
-            let error = match outcome {
-                Ok(_) => continue,
-                Err(error) => error.into_service_error(),
-            };
-            let condition_failed = matches!(
-                &error,
-                TransactWriteItemsError::TransactionCanceledException(cancelled)
-                    if cancelled
-                        .cancellation_reasons()
-                        .iter()
-                        .any(|r| r.code() == Some("ConditionalCheckFailed"))
-            );
-            if !condition_failed {
-                // Cancelled for another reason (a conflicting transaction): DynamoDB says try again.
-                return Err(store_error("TransactWriteItems", order_id, context(error)));
-            }
-            let stored = self.order(order_id).await?;
-            if stored.contracts.is_empty() && stored.cancelled_by.is_none() {
-                return Err(store_error(
-                    "TransactWriteItems",
-                    order_id,
-                    "a condition failed but the order has neither contracts nor a tombstone".to_owned(),
-                ));
-            }
-            return Ok(Create::Refused(stored));
-        }
-        Ok(Create::Created)
-    }
-
-    /// [`ContractStore::record_cancel`]: a `PutItem` conditional on the tombstone's absence.
-    async fn record_cancel(&self, order_id: &str, customer_id: &str, cause: &str) -> Result<(), ContractsError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item(attr::ORDER_ID, AttributeValue::S(order_id.to_owned()))
-            .item(attr::CONTRACT_ID, AttributeValue::S(TOMBSTONE.to_owned()))
-            .item(attr::CUSTOMER_ID, AttributeValue::S(customer_id.to_owned()))
-            .item(attr::CANCELLED_BY, AttributeValue::S(cause.to_owned()))
-            .condition_expression("attribute_not_exists(#order_id)")
-            .expression_attribute_names("#order_id", attr::ORDER_ID)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) => match error.into_service_error() {
-                // Cancelled or returned before: the first tombstone stands.
-                PutItemError::ConditionalCheckFailedException(_) => Ok(()),
-                other => Err(store_error("PutItem", order_id, context(other))),
-            },
-        }
-    }
-
-    /// [`ContractStore::cancel`]: an `UpdateItem` conditional on `status` ACTIVE.
-    async fn cancel(&self, contract: &Contract, cause: &str) -> Result<bool, ContractsError> {
-        let order_id = contract.order_id.as_str();
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(attr::ORDER_ID, AttributeValue::S(order_id.to_owned()))
-            .key(attr::CONTRACT_ID, AttributeValue::S(contract.contract_id.clone()))
-            .update_expression("SET #status = :cancelled, #cancelled_by = :cause")
-            .condition_expression("#status = :active")
-            .expression_attribute_names("#status", attr::STATUS)
-            .expression_attribute_names("#cancelled_by", attr::CANCELLED_BY)
-            .expression_attribute_values(
-                ":cancelled",
-                AttributeValue::S(ContractStatus::Cancelled.as_str().to_owned()),
-            )
-            .expression_attribute_values(":active", AttributeValue::S(ContractStatus::Active.as_str().to_owned()))
-            .expression_attribute_values(":cause", AttributeValue::S(cause.to_owned()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error) => match error.into_service_error() {
-                UpdateItemError::ConditionalCheckFailedException(_) => Ok(false),
-                other => Err(store_error("UpdateItem", order_id, context(other))),
-            },
-        }
-    }
-
-    /// [`ContractStore::order`]: a consistent `Query` of the partition, page by page.
-    async fn order(&self, order_id: &str) -> Result<OrderContracts, ContractsError> {
-        let mut stored = OrderContracts::default();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#order_id = :order_id")
-                .expression_attribute_names("#order_id", attr::ORDER_ID)
-                .expression_attribute_values(":order_id", AttributeValue::S(order_id.to_owned()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| store_error("Query", order_id, context(e)))?;
-            for item in page.items() {
-                if text(item, attr::CONTRACT_ID).as_deref() == Some(TOMBSTONE) {
-                    stored.cancelled_by = text(item, attr::CANCELLED_BY);
-                } else {
-                    stored.contracts.push(contract_from(order_id, item)?);
-                }
-            }
-            start = page.last_evaluated_key().cloned();
-            if start.is_none() {
-                return Ok(stored);
-            }
-        }
-    }
-
-    fn put_new(&self, contract: &Contract) -> Result<Put, ContractsError> {
-        let s = |v: &str| AttributeValue::S(v.to_owned());
-        let n = |v: u64| AttributeValue::N(v.to_string());
-        Put::builder()
-            .table_name(&self.table)
-            .item(attr::ORDER_ID, s(&contract.order_id))
-            .item(attr::CONTRACT_ID, s(&contract.contract_id))
-            .item(attr::STATUS, s(contract.status.as_str()))
-            .item(attr::KIND, s(kind_str(contract.kind)))
-            .item(attr::PLAN, s(&contract.plan))
-            .item(attr::SKU, s(&contract.sku))
-            .item(attr::QUANTITY, n(contract.quantity.into()))
-            .item(attr::TERM_MONTHS, n(contract.term_months.into()))
-            .item(attr::PRICE_MINOR, n(contract.price_minor))
-            .item(attr::CURRENCY, s(&contract.currency))
-            .item(attr::CUSTOMER_ID, s(&contract.customer_id))
-            .item(attr::CUSTOMER_EMAIL, s(&contract.customer_email))
-            .item(attr::CREATED_BY, s(&contract.created_by))
-            .condition_expression("attribute_not_exists(#contract_id)")
-            .expression_attribute_names("#contract_id", attr::CONTRACT_ID)
-            .build()
-            .map_err(|e| store_error("TransactWriteItems", &contract.order_id, context(e)))
-    }
-}
-
-fn kind_str(kind: AddOnKind) -> &'static str {
-    match kind {
-        AddOnKind::Warranty => "warranty",
-        AddOnKind::Insurance => "insurance",
-    }
-}
-
-fn text(item: &Item, name: &str) -> Option<String> {
-    item.get(name).and_then(|v| v.as_s().ok()).cloned()
-}
-
-fn contract_from(order_id: &str, item: &Item) -> Result<Contract, ContractsError> {
-    let contract_id = text(item, attr::CONTRACT_ID).unwrap_or_default();
-    let corrupt = |what: &str| ContractsError::CorruptContract {
-        order_id: order_id.to_owned(),
-        contract_id: contract_id.clone(),
-        reason: format!("{what} is missing or invalid"),
-    };
-    let required = |name: &'static str| text(item, name).ok_or_else(|| corrupt(name));
-    let number = |name: &'static str| -> Result<u64, ContractsError> {
-        item.get(name)
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(|| corrupt(name))
-    };
-    let small = |name: &'static str| number(name).and_then(|n| u32::try_from(n).map_err(|_| corrupt(name)));
-    let kind = match required(attr::KIND)?.as_str() {
-        "warranty" => AddOnKind::Warranty,
-        "insurance" => AddOnKind::Insurance,
-        _ => return Err(corrupt(attr::KIND)),
-    };
-    Ok(Contract {
-        order_id: order_id.to_owned(),
-        customer_id: required(attr::CUSTOMER_ID)?,
-        customer_email: required(attr::CUSTOMER_EMAIL)?,
-        kind,
-        plan: required(attr::PLAN)?,
-        sku: required(attr::SKU)?,
-        quantity: small(attr::QUANTITY)?,
-        term_months: small(attr::TERM_MONTHS)?,
-        price_minor: number(attr::PRICE_MINOR)?,
-        currency: required(attr::CURRENCY)?,
-        status: required(attr::STATUS)
-            .ok()
-            .as_deref()
-            .and_then(ContractStatus::parse)
-            .ok_or_else(|| corrupt(attr::STATUS))?,
-        created_by: required(attr::CREATED_BY)?,
-        cancelled_by: text(item, attr::CANCELLED_BY),
-        contract_id: contract_id.clone(),
-    })
-}
-
-fn store_error(operation: &'static str, order_id: &str, message: String) -> ContractsError {
-    ContractsError::Store {
-        operation,
-        order_id: order_id.to_owned(),
-        message,
-    }
-}
-
-/// The SDK's error with its whole context, for messages.
-fn context(error: impl std::error::Error) -> String {
-    DisplayErrorContext(error).to_string()
 }

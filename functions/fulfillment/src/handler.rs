@@ -16,11 +16,10 @@
 //! re-publishes the same event, which consumers deduplicate; the record names its cause
 //! (`requested_by`, `cancelled_by`) so a retry can tell itself from another event.
 
-use herald::{Detail, Emitted, Envelope, Metadata, Outgoing, Publisher};
+use herald::{ConfigError, Detail, Emitted, Env, Envelope, Function, Metadata, Outgoing, Publisher};
 use serde::{Deserialize, Serialize};
 use shop_events::{OrderCancelledV1, ShipmentCancelReason, ShipmentCancelledV1, ShipmentRequestedV1, StockReservedV1};
 
-use crate::FUNCTION;
 use crate::error::FulfillmentError;
 use crate::store::{Shipment, ShipmentStatus, ShipmentStore, shipment_id};
 
@@ -35,13 +34,33 @@ herald::event_set! {
     }
 }
 
-/// What the handler uses, built once by [`crate::wiring::consumer`].
+/// What the handler uses, built once at cold start by [`Function::from_env`].
 #[derive(Debug, Clone)]
 pub struct Deps {
-    /// The shipments table.
+    /// The shipments table (`SHIPMENTS_TABLE`).
     pub shipments: ShipmentStore,
-    /// Publishes to the shop's bus.
+    /// Publishes to the shop's bus (`EVENT_BUS_NAME`).
     pub publisher: Publisher,
+}
+
+impl Function for Deps {
+    /// The prefix of its idempotency keys and the producer of its events.
+    const NAME: &'static str = "fulfillment";
+    type Event = FulfillmentEvent;
+    type Reaction = Reaction;
+    type Error = FulfillmentError;
+
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            shipments: env.store(
+                "SHIPMENTS_TABLE",
+                "shipments per order",
+                ShipmentStore::new,
+                ShipmentStore::memory,
+            )?,
+            publisher: env.publisher()?,
+        })
+    }
 }
 
 /// What fulfillment did with an event.
@@ -158,10 +177,10 @@ async fn cancel(
         // `cancel` refuses only a record that is no longer REQUESTED; if the store says otherwise,
         // a retry reads it again.
         ShipmentStatus::Requested => {
-            return Err(FulfillmentError::Store {
+            return Err(FulfillmentError::Inconsistent {
                 operation: "UpdateItem",
                 order_id: data.order_id.clone(),
-                message: "the cancellation was refused but the shipment is still REQUESTED".to_owned(),
+                reason: "the cancellation was refused but the shipment is still REQUESTED",
             });
         }
     })
@@ -188,5 +207,5 @@ fn shipment_cancelled(cause: &Metadata, shipment: Shipment) -> Result<Outgoing, 
 }
 
 fn outgoing<D: herald::EventDetail>(cause: &Metadata, data: D) -> Result<Outgoing, FulfillmentError> {
-    Ok(Outgoing::new(&Detail::caused_by_stable(cause, "", data, FUNCTION))?)
+    Ok(Outgoing::new(&Detail::caused_by_stable(cause, "", data, Deps::NAME))?)
 }

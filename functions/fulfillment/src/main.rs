@@ -1,13 +1,6 @@
-//! Wires fulfillment: reads its configuration once, builds its consumer with
-//! [`fulfillment::wiring::consumer`], and serves events.
-
-use fulfillment::config::Config;
-use fulfillment::wiring;
+//! Fulfillment on Lambda: the framework serves [`handler::handle`](fulfillment::handler::handle).
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    herald::telemetry::init();
-    let config = Config::from_env()?;
-    let aws = aws_config::load_from_env().await;
-    wiring::consumer(&aws, &config).run().await
+async fn main() -> Result<(), herald::RunError> {
+    herald::run(fulfillment::handler::handle).await
 }

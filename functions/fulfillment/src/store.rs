@@ -10,17 +10,20 @@
 //! which does not.
 //!
 //! [`ShipmentStore::new`] keeps them in a DynamoDB table (`dynamodb`); [`ShipmentStore::memory`]
-//! keeps them inside the process (`memory`) for `herald dev`.
+//! keeps them inside the process (`memory`) for `herald dev`. The two conditions, on either:
+//! a request or an early cancellation is written only if the order has no record, and a status
+//! change only if the shipment is REQUESTED; a refused write returns the record as it stands.
 
 mod dynamodb;
 mod memory;
 
 use aws_sdk_dynamodb::Client;
+use herald::store::Stored;
 use shop_events::StockLine;
 
 use crate::error::FulfillmentError;
-use dynamodb::DynamoTable;
-use memory::MemoryTable;
+use dynamodb::Tables;
+use memory::Memory;
 
 /// Attribute names, in one place.
 pub mod attr {
@@ -113,30 +116,21 @@ enum Change {
 /// The shipments, in either backend. Clones share the same state.
 #[derive(Debug, Clone)]
 pub struct ShipmentStore {
-    table: Table,
-}
-
-/// Where the state is.
-#[derive(Debug, Clone)]
-enum Table {
-    /// A DynamoDB table.
-    Dynamo(DynamoTable),
-    /// This process's memory.
-    Memory(MemoryTable),
+    storage: Stored<Tables, Memory>,
 }
 
 impl ShipmentStore {
     /// A store over the shipments table in DynamoDB.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
-            table: Table::Dynamo(DynamoTable::new(client, table)),
+            storage: Stored::Dynamo(Tables::new(client, table)),
         }
     }
 
     /// An empty store in this process's memory.
     pub fn memory() -> Self {
         Self {
-            table: Table::Memory(MemoryTable::default()),
+            storage: Stored::Memory(Memory::default()),
         }
     }
 
@@ -222,9 +216,9 @@ impl ShipmentStore {
     /// # Errors
     /// [`FulfillmentError::Store`] when DynamoDB fails; `CorruptShipment` for an unreadable record.
     pub async fn shipment(&self, order_id: &str) -> Result<Option<Shipment>, FulfillmentError> {
-        match &self.table {
-            Table::Dynamo(table) => table.shipment(order_id).await,
-            Table::Memory(table) => Ok(table.shipment(order_id)),
+        match &self.storage {
+            Stored::Dynamo(tables) => tables.shipment(order_id).await,
+            Stored::Memory(memory) => Ok(memory.shipment(order_id)),
         }
     }
 
@@ -235,34 +229,26 @@ impl ShipmentStore {
         to: ShipmentStatus,
         cause: Option<&str>,
     ) -> Result<Change, FulfillmentError> {
-        match &self.table {
-            Table::Dynamo(table) => table.transition(order_id, to, cause).await,
-            Table::Memory(table) => Ok(table.transition(order_id, to, cause)),
+        match &self.storage {
+            Stored::Dynamo(tables) => tables.transition(order_id, to, cause).await,
+            Stored::Memory(memory) => Ok(memory.transition(order_id, to, cause)),
         }
     }
 
     /// Writes the record unless the order has one; returns the existing one if so.
     async fn put_if_absent(&self, shipment: Shipment) -> Result<Option<Shipment>, FulfillmentError> {
-        match &self.table {
-            Table::Dynamo(table) => table.put_if_absent(&shipment).await,
-            Table::Memory(table) => Ok(table.put_if_absent(shipment)),
+        match &self.storage {
+            Stored::Dynamo(tables) => tables.put_if_absent(&shipment).await,
+            Stored::Memory(memory) => Ok(memory.put_if_absent(shipment)),
         }
     }
 }
 
 /// A conditional write failed, yet the record it collided with cannot be read.
 fn missing(order_id: &str) -> FulfillmentError {
-    store_error(
-        "GetItem",
-        order_id,
-        "a conditional write failed but the shipment record cannot be read".to_owned(),
-    )
-}
-
-fn store_error(operation: &'static str, order_id: &str, message: String) -> FulfillmentError {
-    FulfillmentError::Store {
-        operation,
+    FulfillmentError::Inconsistent {
+        operation: "GetItem",
         order_id: order_id.to_owned(),
-        message,
+        reason: "a conditional write failed but the shipment record cannot be read",
     }
 }

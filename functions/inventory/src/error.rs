@@ -1,5 +1,6 @@
 //! Everything that can go wrong in inventory, each variant retryable or not.
 
+use herald::store::SdkFailure;
 use herald::{Classify, PublishError};
 
 /// Inventory's errors.
@@ -21,15 +22,26 @@ pub enum InventoryError {
         /// What is wrong.
         reason: String,
     },
-    /// DynamoDB failed after the SDK's retries. Retryable.
-    #[error("DynamoDB {operation} failed for order {order_id}: {message}")]
+    /// DynamoDB failed after the SDK's retries, or refused a transaction that changes one SKU
+    /// twice (which the memory store refuses alike). Retryable.
+    #[error("DynamoDB {operation} failed for order {order_id}: {source}")]
     Store {
         /// The operation.
         operation: &'static str,
         /// The order.
         order_id: String,
-        /// The SDK's error with its context.
-        message: String,
+        /// The SDK's error, whole.
+        #[source]
+        source: SdkFailure,
+    },
+    /// A conditional write was refused, yet the reservation it collided with cannot be read
+    /// back. Retryable, and reported as `Inventory.Store`: the next attempt reads the table again.
+    #[error("DynamoDB {operation} failed for order {order_id}: reservation exists but cannot be read")]
+    Vanished {
+        /// The operation.
+        operation: &'static str,
+        /// The order.
+        order_id: String,
     },
     /// Publishing the resulting event failed. Retryable as the publisher says.
     #[error(transparent)]
@@ -40,7 +52,7 @@ impl Classify for InventoryError {
     fn is_retryable(&self) -> bool {
         match self {
             Self::ThinOrder { .. } | Self::CorruptReservation { .. } => false,
-            Self::Store { .. } => true,
+            Self::Store { .. } | Self::Vanished { .. } => true,
             Self::Publish(error) => error.is_retryable(),
         }
     }
@@ -49,7 +61,7 @@ impl Classify for InventoryError {
         match self {
             Self::ThinOrder { .. } => "Inventory.ThinOrder",
             Self::CorruptReservation { .. } => "Inventory.CorruptReservation",
-            Self::Store { .. } => "Inventory.Store",
+            Self::Store { .. } | Self::Vanished { .. } => "Inventory.Store",
             Self::Publish(error) => error.error_type(),
         }
     }

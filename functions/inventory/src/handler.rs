@@ -12,14 +12,13 @@
 
 use std::collections::BTreeMap;
 
-use herald::{Detail, Emitted, Envelope, Metadata, Outgoing, Publisher};
+use herald::{ConfigError, Detail, Emitted, Env, Envelope, Function, Metadata, Outgoing, Publisher};
 use serde::{Deserialize, Serialize};
 use shop_events::{
     OrderCancelledV1, OrderPlaced, OrderPlacedV1, OrderPlacedV2, OrderReturnedV1, StockLine, StockReservedV1,
     StockShortageV1,
 };
 
-use crate::FUNCTION;
 use crate::error::InventoryError;
 use crate::store::{Reservation, ReservationStatus, Reserve, StockStore};
 
@@ -36,13 +35,56 @@ herald::event_set! {
     }
 }
 
-/// What the handler uses, built once by [`crate::wiring::consumer`].
+/// What the handler uses, built once at cold start by [`Function::from_env`].
 #[derive(Debug, Clone)]
 pub struct Deps {
-    /// The stock and reservation tables.
+    /// The stock and reservation tables (`STOCK_TABLE`, `RESERVATIONS_TABLE`); in memory, the
+    /// stock starts with `STOCK_SEED`.
     pub stock: StockStore,
-    /// Publishes to the shop's bus.
+    /// Publishes to the shop's bus (`EVENT_BUS_NAME`).
     pub publisher: Publisher,
+}
+
+/// `STOCK_SEED` (optional, memory backend only): the units each SKU starts with, as `SKU=units`
+/// pairs separated by commas, e.g. `SKU-LAPTOP-14=5,SKU-MOUSE-01=10`, so a local run has stock
+/// to reserve. Default: none. DynamoDB stock comes from intake instead; the seed is still
+/// checked there, so a bad one fails every backend alike.
+pub const STOCK_SEED: &str = "STOCK_SEED";
+
+impl Function for Deps {
+    /// The prefix of inventory's idempotency keys and the producer of its events.
+    const NAME: &'static str = "inventory";
+    type Event = InventoryEvent;
+    type Reaction = Reaction;
+    type Error = InventoryError;
+
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let stock_table = env.required("STOCK_TABLE", "stock per SKU")?;
+        let seed = env.parsed(STOCK_SEED, Vec::new(), stock_seed)?;
+        let stock = env.store(
+            "RESERVATIONS_TABLE",
+            "reservations per order",
+            |client, reservations_table| StockStore::new(client, stock_table, reservations_table),
+            || StockStore::memory_with_stock(&seed),
+        )?;
+        Ok(Self {
+            stock,
+            publisher: env.publisher()?,
+        })
+    }
+}
+
+/// Reads a `STOCK_SEED` value; the error names the first entry that is not `SKU=units`.
+fn stock_seed(text: &str) -> Result<Vec<(String, u32)>, String> {
+    let not_a_seed = |entry: &str| format!("`{entry}` is not SKU=units (units a whole number)");
+    herald::env::pairs(text)
+        .map_err(|entry| not_a_seed(&entry))?
+        .into_iter()
+        .map(|(sku, units)| match units.parse() {
+            Ok(units) => Ok((sku, units)),
+            Err(_) => Err(not_a_seed(&format!("{sku}={units}"))),
+        })
+        .collect()
 }
 
 /// What inventory did with an event.
@@ -163,7 +205,7 @@ fn reserved(cause: &Metadata, order: &OrderPlacedV1, lines: Vec<StockLine>) -> R
         customer_id: order.customer.customer_id.clone(),
         lines,
     };
-    Ok(Outgoing::new(&Detail::caused_by_stable(cause, "", data, FUNCTION))?)
+    Ok(Outgoing::new(&Detail::caused_by_stable(cause, "", data, Deps::NAME))?)
 }
 
 fn shortage(
@@ -176,5 +218,60 @@ fn shortage(
         customer_id: order.customer.customer_id.clone(),
         short,
     };
-    Ok(Outgoing::new(&Detail::caused_by_stable(cause, "", data, FUNCTION))?)
+    Ok(Outgoing::new(&Detail::caused_by_stable(cause, "", data, Deps::NAME))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use herald_tests::TestResult;
+    use herald_tests::aws::unreachable_config;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(unreachable_config(), pairs.iter().map(|(k, v)| (*k, *v)))
+    }
+
+    /// What `herald dev` gives inventory, with `seed` as `STOCK_SEED`.
+    fn dev_with_seed(seed: &str) -> Env {
+        env(&[
+            ("STOCK_TABLE", "stock"),
+            ("RESERVATIONS_TABLE", "reservations"),
+            ("EVENT_BUS_NAME", "shop"),
+            ("HERALD_STORES", "memory"),
+            (STOCK_SEED, seed),
+        ])
+    }
+
+    #[tokio::test]
+    async fn a_stock_seed_reads_as_units_per_sku_and_a_bad_entry_is_named() -> TestResult {
+        // Given a seed of two SKUs with a trailing comma, and one whose units are not a number
+        let seeded = Deps::from_env(&dev_with_seed("SKU-A=5, SKU-B=10,"))?;
+        let bad = Deps::from_env(&dev_with_seed("SKU-A=five")).map(|_| ());
+
+        // Then the first starts with their units, and the second names the variable and the entry
+        assert_eq!(seeded.stock.available("SKU-A").await?, (5, 0));
+        assert_eq!(seeded.stock.available("SKU-B").await?, (10, 0));
+        assert_eq!(
+            bad,
+            Err(ConfigError::Invalid {
+                name: STOCK_SEED,
+                value: "SKU-A=five".to_owned(),
+                reason: "`SKU-A=five` is not SKU=units (units a whole number)".to_owned(),
+            })
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn no_seed_starts_empty_and_a_missing_table_is_named() {
+        assert_eq!(stock_seed(""), Ok(Vec::new()));
+        let missing = Deps::from_env(&env(&[("RESERVATIONS_TABLE", "reservations")]))
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        assert_eq!(
+            missing,
+            Err("environment variable STOCK_TABLE must be set (stock per SKU)".to_owned())
+        );
+    }
 }

@@ -1,13 +1,6 @@
-//! Wires inventory: reads its configuration once, builds its consumer with
-//! [`inventory::wiring::consumer`], and serves events.
-
-use inventory::config::Config;
-use inventory::wiring;
+//! Inventory on Lambda: the framework serves [`handler::handle`](inventory::handler::handle).
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    herald::telemetry::init();
-    let config = Config::from_env()?;
-    let aws = aws_config::load_from_env().await;
-    wiring::consumer(&aws, &config).run().await
+async fn main() -> Result<(), herald::RunError> {
+    herald::run(inventory::handler::handle).await
 }

@@ -9,16 +9,25 @@
 //! [`StockStore::new`] keeps them in two DynamoDB tables (`dynamodb`, one transaction per
 //! change); [`StockStore::memory`] keeps them inside the process (`memory`, one lock per
 //! change) for `herald dev`.
+//!
+//! Conditions, the same in both:
+//! - a reservation is written only if the order has none (`attribute_not_exists(order_id)`);
+//!   the one it collides with is the answer;
+//! - units are taken only from a known SKU with enough available
+//!   (`attribute_exists(sku) AND available >= quantity`);
+//! - units go back only from a RESERVED reservation, which becomes RELEASED (`status = RESERVED`);
+//! - one change names each SKU once, as a DynamoDB transaction changes each item once.
 
 mod dynamodb;
 mod memory;
 
 use aws_sdk_dynamodb::Client;
+use herald::store::Stored;
 use shop_events::{ShortLine, StockLine};
 
 use crate::error::InventoryError;
-use dynamodb::DynamoTables;
-use memory::MemoryTables;
+use dynamodb::Tables;
+use memory::Memory;
 
 /// Attribute names, in one place.
 pub mod attr {
@@ -103,23 +112,15 @@ pub enum Reserve {
 /// Stock and reservations, in either backend. Clones share the same state.
 #[derive(Debug, Clone)]
 pub struct StockStore {
-    tables: Tables,
-}
-
-/// Where the state is.
-#[derive(Debug, Clone)]
-enum Tables {
-    /// Two DynamoDB tables.
-    Dynamo(DynamoTables),
-    /// This process's memory.
-    Memory(MemoryTables),
+    /// Two DynamoDB tables, or this process's memory.
+    storage: Stored<Tables, Memory>,
 }
 
 impl StockStore {
     /// A store over two DynamoDB tables.
     pub fn new(client: Client, stock_table: impl Into<String>, reservations_table: impl Into<String>) -> Self {
         Self {
-            tables: Tables::Dynamo(DynamoTables::new(client, stock_table, reservations_table)),
+            storage: Stored::Dynamo(Tables::new(client, stock_table, reservations_table)),
         }
     }
 
@@ -131,7 +132,7 @@ impl StockStore {
     /// A store in this process's memory whose stock starts with `seed` (units per SKU).
     pub fn memory_with_stock(seed: &[(String, u32)]) -> Self {
         Self {
-            tables: Tables::Memory(MemoryTables::with_stock(seed)),
+            storage: Stored::Memory(Memory::with_stock(seed)),
         }
     }
 
@@ -142,16 +143,17 @@ impl StockStore {
     ///
     /// # Errors
     /// [`InventoryError::Store`] when DynamoDB fails or two lines name one SKU (either backend
-    /// refuses to change one SKU twice at once); `CorruptReservation` for an unreadable one.
+    /// refuses to change one SKU twice at once); `Vanished` when the order's record collides
+    /// yet cannot be read; `CorruptReservation` for an unreadable one.
     pub async fn reserve(
         &self,
         order_id: &str,
         customer_id: &str,
         lines: &[StockLine],
     ) -> Result<Reserve, InventoryError> {
-        match &self.tables {
-            Tables::Dynamo(tables) => tables.reserve(order_id, customer_id, lines).await,
-            Tables::Memory(tables) => tables.reserve(order_id, customer_id, lines),
+        match &self.storage {
+            Stored::Dynamo(tables) => tables.reserve(order_id, customer_id, lines).await,
+            Stored::Memory(memory) => memory.reserve(order_id, customer_id, lines),
         }
     }
 
@@ -172,9 +174,9 @@ impl StockStore {
             lines: Vec::new(),
             short: Vec::new(),
         };
-        match &self.tables {
-            Tables::Dynamo(tables) => tables.put_if_absent(&tombstone).await,
-            Tables::Memory(tables) => Ok(tables.put_if_absent(tombstone)),
+        match &self.storage {
+            Stored::Dynamo(tables) => tables.put_if_absent(&tombstone).await,
+            Stored::Memory(memory) => Ok(memory.put_if_absent(tombstone)),
         }
     }
 
@@ -185,9 +187,9 @@ impl StockStore {
     /// # Errors
     /// [`InventoryError::Store`] when DynamoDB fails or two lines name one SKU.
     pub async fn release(&self, reservation: &Reservation) -> Result<bool, InventoryError> {
-        match &self.tables {
-            Tables::Dynamo(tables) => tables.release(reservation).await,
-            Tables::Memory(tables) => tables.release(reservation),
+        match &self.storage {
+            Stored::Dynamo(tables) => tables.release(reservation).await,
+            Stored::Memory(memory) => memory.release(reservation),
         }
     }
 
@@ -196,9 +198,9 @@ impl StockStore {
     /// # Errors
     /// [`InventoryError::Store`] when DynamoDB fails; `CorruptReservation` for an unreadable one.
     pub async fn reservation(&self, order_id: &str) -> Result<Option<Reservation>, InventoryError> {
-        match &self.tables {
-            Tables::Dynamo(tables) => tables.reservation(order_id).await,
-            Tables::Memory(tables) => Ok(tables.reservation(order_id)),
+        match &self.storage {
+            Stored::Dynamo(tables) => tables.reservation(order_id).await,
+            Stored::Memory(memory) => Ok(memory.reservation(order_id)),
         }
     }
 
@@ -208,9 +210,9 @@ impl StockStore {
     /// # Errors
     /// [`InventoryError::Store`] when DynamoDB fails.
     pub async fn available(&self, sku: &str) -> Result<(u32, u32), InventoryError> {
-        match &self.tables {
-            Tables::Dynamo(tables) => tables.available(sku).await,
-            Tables::Memory(tables) => Ok(tables.available(sku)),
+        match &self.storage {
+            Stored::Dynamo(tables) => tables.available(sku).await,
+            Stored::Memory(memory) => Ok(memory.available(sku)),
         }
     }
 
@@ -220,10 +222,10 @@ impl StockStore {
     /// # Errors
     /// [`InventoryError::Store`] when DynamoDB fails.
     pub async fn set_available(&self, sku: &str, units: u32) -> Result<(), InventoryError> {
-        match &self.tables {
-            Tables::Dynamo(tables) => tables.set_available(sku, units).await,
-            Tables::Memory(tables) => {
-                tables.set_available(sku, units);
+        match &self.storage {
+            Stored::Dynamo(tables) => tables.set_available(sku, units).await,
+            Stored::Memory(memory) => {
+                memory.set_available(sku, units);
                 Ok(())
             }
         }

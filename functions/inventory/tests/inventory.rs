@@ -1,212 +1,316 @@
-//! Inventory against moto server: DynamoDB tables for stock, reservations and idempotency, and
-//! an EventBridge bus whose rule sends inventory's events to an SQS queue the tests read.
+//! Inventory's behaviour, each test run on both backends it runs on (memory, as under
+//! `herald dev`, and DynamoDB on moto), built as `main.rs` builds it, with a bus on moto whose
+//! queue receives everything inventory publishes.
 
-use herald::idempotency::{DynamoStore, Guarded, GuardedEvent, IdempotencyGuard, Outcome};
-use herald::{Classify, ConsumerError, EnvelopeError, RawEvent};
+use herald::idempotency::{GuardedEvent, Outcome};
+use herald::{Classify, Function, RawEvent};
 use herald_tests::TestResult;
 use herald_tests::fixtures::fresh_sample;
-use herald_tests::world::{Bus, Harness, deliver, unknown_version, without};
-use inventory::FUNCTION;
+use herald_tests::world::{FunctionWorld, Stores, on_every_backend};
 use inventory::error::InventoryError;
-use inventory::handler::{self, Action, Deps, InventoryEvent, Reaction};
-use inventory::store::{ReservationStatus, StockStore};
-use shop_events::{StockReservedV1, StockShortageV1};
+use inventory::handler::{self, Action, Deps, InventoryEvent};
+use inventory::store::{ReservationStatus, Reserve, StockStore};
+use serde_json::json;
+use shop_events::{StockLine, StockReservedV1, StockShortageV1};
 
 const PLACED: &str = "shop.orders/OrderPlaced/v1.sample.json";
+const THIN: &str = "shop.orders/OrderPlaced/v2.sample.json";
 const CANCELLED: &str = "shop.orders/OrderCancelled/v1.sample.json";
+const RETURNED: &str = "shop.orders/OrderReturned/v1.sample.json";
 
-/// Inventory wired to fresh tables and a fresh bus, as `main.rs` wires it.
-struct World {
-    stock: StockStore,
-    bus: Bus,
-    deps: Deps,
-    guard: IdempotencyGuard<DynamoStore>,
+/// Inventory over fresh stores of `stores`: no SKU in stock.
+async fn world(stores: Stores) -> TestResult<FunctionWorld<Deps>> {
+    FunctionWorld::new(stores, handler::handle, &[]).await
 }
 
-impl World {
-    async fn new() -> TestResult<Self> {
-        let moto = Harness::new().await;
-        let bus = moto.bus("shop.inventory").await?;
-        let stock = StockStore::new(
-            moto.dynamodb.clone(),
-            moto.table("stock", "sku", None).await?,
-            moto.table("reservations", "order_id", None).await?,
-        );
-        Ok(Self {
-            deps: Deps {
-                stock: stock.clone(),
-                publisher: bus.publisher(),
-            },
-            stock,
-            bus,
-            guard: moto.idempotency_guard(FUNCTION).await?,
-        })
-    }
-
-    /// Delivers one event through the same consumer `main.rs` runs.
-    async fn deliver(&self, raw: RawEvent) -> Result<Guarded<Reaction>, ConsumerError<InventoryError>> {
-        deliver(&self.guard, &self.deps, run, raw).await
-    }
-
-    async fn emitted(&self, expected: usize) -> TestResult<Vec<serde_json::Value>> {
-        self.bus.emitted(expected).await
-    }
+/// Inventory with 5 laptops and 10 mice: enough for the sample order (1 laptop, 2 mice).
+async fn stocked(stores: Stores) -> TestResult<FunctionWorld<Deps>> {
+    let world = world(stores).await?;
+    stock(&world).set_available("SKU-LAPTOP-14", 5).await?;
+    stock(&world).set_available("SKU-MOUSE-01", 10).await?;
+    Ok(world)
 }
 
-/// The handler over owned dependencies, as a consumer built per delivery runs it.
-async fn run(deps: Deps, event: InventoryEvent) -> Result<Reaction, InventoryError> {
-    handler::handle(&deps, event).await
+/// Inventory's stock and reservations.
+fn stock(world: &FunctionWorld<Deps>) -> &StockStore {
+    &world.deps().stock
+}
+
+/// What inventory did with `raw`.
+async fn action(world: &FunctionWorld<Deps>, raw: RawEvent) -> TestResult<Option<Action>> {
+    Ok(world.deliver(raw).await?.result.map(|r| r.action))
+}
+
+/// The sample order (1 laptop, 2 mice) as another order, with a fresh event id.
+fn placed(order_id: &str) -> TestResult<RawEvent> {
+    let mut value = fresh_sample(PLACED)?.as_value().clone();
+    value["detail"]["data"]["order_id"] = json!(order_id);
+    Ok(RawEvent::from_value(value))
 }
 
 #[tokio::test]
 async fn a_placed_order_reserves_every_line_and_emits_stock_reserved() -> TestResult {
-    // Given 5 laptops and 10 mice in stock
-    let world = World::new().await?;
-    world.stock.set_available("SKU-LAPTOP-14", 5).await?;
-    world.stock.set_available("SKU-MOUSE-01", 10).await?;
-    let placed = fresh_sample(PLACED)?;
-    let order_event_id = placed.ids().event_id.clone();
+    on_every_backend(async |stores| {
+        // Given 5 laptops and 10 mice in stock
+        let world = stocked(stores).await?;
+        let placed = fresh_sample(PLACED)?;
+        let order_event_id = placed.ids().event_id.clone();
 
-    // When ord-1001 (1 laptop, 2 mice) is placed
-    let answer = world.deliver(placed).await?;
+        // When ord-1001 (1 laptop, 2 mice) is placed
+        let answer = world.deliver(placed).await?;
 
-    // Then the units are held and StockReserved, caused by the order, is on the bus
-    assert_eq!(answer.outcome, Outcome::Claimed);
-    assert_eq!(answer.result.as_ref().map(|r| r.action), Some(Action::Reserved));
-    assert_eq!(world.stock.available("SKU-LAPTOP-14").await?, (4, 1));
-    assert_eq!(world.stock.available("SKU-MOUSE-01").await?, (8, 2));
-    let emitted = world.emitted(1).await?;
-    assert_eq!(emitted.len(), 1);
-    let reserved = RawEvent::from_value(emitted[0].clone()).decode::<StockReservedV1>()?;
-    assert_eq!(reserved.data().order_id, "ord-1001");
-    assert_eq!(reserved.data().lines.len(), 2);
-    assert_eq!(reserved.metadata().causation_id.map(|c| c.to_string()), order_event_id);
-    assert_eq!(reserved.metadata().producer, FUNCTION);
-    Ok(())
+        // Then the units are held, the reservation is recorded, and StockReserved, caused by the
+        // order, is on the bus
+        assert_eq!(answer.outcome, Outcome::Claimed);
+        assert_eq!(answer.result.map(|r| r.action), Some(Action::Reserved));
+        assert_eq!(stock(&world).available("SKU-LAPTOP-14").await?, (4, 1));
+        assert_eq!(stock(&world).available("SKU-MOUSE-01").await?, (8, 2));
+        let reservation = stock(&world).reservation("ord-1001").await?.ok_or("no reservation")?;
+        assert_eq!(reservation.status, ReservationStatus::Reserved);
+        assert_eq!(reservation.customer_id, "cus-42");
+        let emitted = world.bus.emitted_as::<StockReservedV1>(1).await?;
+        assert_eq!(emitted.len(), 1);
+        let reserved = &emitted[0];
+        assert_eq!(reserved.data().order_id, "ord-1001");
+        assert_eq!(reserved.data().lines.len(), 2);
+        assert_eq!(reserved.data().lines, reservation.lines);
+        assert_eq!(reserved.metadata().causation_id.map(|c| c.to_string()), order_event_id);
+        assert_eq!(reserved.metadata().producer, Deps::NAME);
+        Ok(())
+    })
+    .await
 }
 
 #[tokio::test]
-async fn a_duplicate_delivery_reserves_once_and_emits_once() -> TestResult {
-    // Given stock and an order event
-    let world = World::new().await?;
-    world.stock.set_available("SKU-LAPTOP-14", 5).await?;
-    world.stock.set_available("SKU-MOUSE-01", 10).await?;
-    let placed = fresh_sample(PLACED)?;
+async fn the_same_order_under_another_event_id_holds_nothing_more_and_reports_its_reservation() -> TestResult {
+    on_every_backend(async |stores| {
+        // Given a reserved order
+        let world = stocked(stores).await?;
+        world.deliver(fresh_sample(PLACED)?).await?;
 
-    // When it is delivered twice
-    let first = world.deliver(placed.clone()).await?;
-    let second = world.deliver(placed).await?;
+        // When the order service publishes it again under another event id
+        let again = action(&world, fresh_sample(PLACED)?).await?;
 
-    // Then the second is answered from the record, stock moved once, one event emitted
-    assert_eq!(second.outcome, Outcome::Duplicate);
-    assert_eq!(second.result, first.result);
-    assert_eq!(world.stock.available("SKU-LAPTOP-14").await?, (4, 1));
-    assert_eq!(world.emitted(1).await?.len(), 1);
-    Ok(())
+        // Then the recorded reservation answers: nothing more is held, and it is reported again
+        assert_eq!(again, Some(Action::Reserved));
+        assert_eq!(stock(&world).available("SKU-LAPTOP-14").await?, (4, 1));
+        assert_eq!(stock(&world).available("SKU-MOUSE-01").await?, (8, 2));
+        let emitted = world.bus.emitted_as::<StockReservedV1>(2).await?;
+        assert_eq!(emitted.len(), 2);
+        for reserved in emitted {
+            assert_eq!(reserved.data().lines.len(), 2);
+        }
+        Ok(())
+    })
+    .await
 }
 
 #[tokio::test]
 async fn an_order_with_a_short_sku_holds_nothing_and_emits_stock_shortage() -> TestResult {
-    // Given laptops but only one mouse
-    let world = World::new().await?;
-    world.stock.set_available("SKU-LAPTOP-14", 5).await?;
-    world.stock.set_available("SKU-MOUSE-01", 1).await?;
+    on_every_backend(async |stores| {
+        // Given laptops but only one mouse
+        let world = world(stores).await?;
+        stock(&world).set_available("SKU-LAPTOP-14", 5).await?;
+        stock(&world).set_available("SKU-MOUSE-01", 1).await?;
 
-    // When the order for 2 mice arrives
-    let answer = world.deliver(fresh_sample(PLACED)?).await?;
+        // When the order for 2 mice arrives
+        let answer = action(&world, fresh_sample(PLACED)?).await?;
 
-    // Then nothing is held and the shortage names the SKU with what was available
-    assert_eq!(answer.result.map(|r| r.action), Some(Action::Shortage));
-    assert_eq!(world.stock.available("SKU-LAPTOP-14").await?, (5, 0), "all or nothing");
-    let emitted = world.emitted(1).await?;
-    let shortage = RawEvent::from_value(emitted[0].clone()).decode::<StockShortageV1>()?;
-    assert_eq!(shortage.data().short.len(), 1);
-    assert_eq!(shortage.data().short[0].sku, "SKU-MOUSE-01");
-    assert_eq!(
-        (shortage.data().short[0].requested, shortage.data().short[0].available),
-        (2, 1)
-    );
-    Ok(())
+        // Then nothing is held, the order is recorded SHORT, and the shortage names the SKU with
+        // what was available
+        assert_eq!(answer, Some(Action::Shortage));
+        assert_eq!(
+            stock(&world).available("SKU-LAPTOP-14").await?,
+            (5, 0),
+            "all or nothing"
+        );
+        assert_eq!(stock(&world).available("SKU-MOUSE-01").await?, (1, 0));
+        assert_eq!(
+            stock(&world).reservation("ord-1001").await?.map(|r| r.status),
+            Some(ReservationStatus::Short)
+        );
+        let emitted = world.bus.emitted_as::<StockShortageV1>(1).await?;
+        let short = &emitted.first().ok_or("no shortage emitted")?.data().short;
+        assert_eq!(short.len(), 1);
+        assert_eq!(short[0].sku, "SKU-MOUSE-01");
+        assert_eq!((short[0].requested, short[0].available), (2, 1));
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_order_for_skus_never_stocked_is_short_of_every_line_with_none_available() -> TestResult {
+    on_every_backend(async |stores| {
+        // Given fresh stores: no SKU was ever stocked
+        let world = world(stores).await?;
+
+        // When the order arrives
+        let answer = action(&world, fresh_sample(PLACED)?).await?;
+
+        // Then both lines are short with nothing available, and no SKU appears in stock
+        assert_eq!(answer, Some(Action::Shortage));
+        let emitted = world.bus.emitted_as::<StockShortageV1>(1).await?;
+        let short: Vec<(&str, u32, u32)> = emitted
+            .first()
+            .ok_or("no shortage emitted")?
+            .data()
+            .short
+            .iter()
+            .map(|s| (s.sku.as_str(), s.requested, s.available))
+            .collect();
+        assert_eq!(short, vec![("SKU-LAPTOP-14", 1, 0), ("SKU-MOUSE-01", 2, 0)]);
+        assert_eq!(stock(&world).available("SKU-LAPTOP-14").await?, (0, 0));
+        Ok(())
+    })
+    .await
 }
 
 #[tokio::test]
 async fn a_cancellation_delivered_twice_releases_the_reservation_exactly_once() -> TestResult {
-    // Given a reserved order
-    let world = World::new().await?;
-    world.stock.set_available("SKU-LAPTOP-14", 5).await?;
-    world.stock.set_available("SKU-MOUSE-01", 10).await?;
-    world.deliver(fresh_sample(PLACED)?).await?;
+    on_every_backend(async |stores| {
+        // Given a reserved order
+        let world = stocked(stores).await?;
+        world.deliver(fresh_sample(PLACED)?).await?;
 
-    // When the order system publishes the cancellation twice (two event ids for one fact)
-    let first = world.deliver(fresh_sample(CANCELLED)?).await?;
-    let second = world.deliver(fresh_sample(CANCELLED)?).await?;
+        // When the order system publishes the cancellation twice (two event ids for one fact)
+        let first = action(&world, fresh_sample(CANCELLED)?).await?;
+        let second = action(&world, fresh_sample(CANCELLED)?).await?;
 
-    // Then the units came back once
-    assert_eq!(first.result.map(|r| r.action), Some(Action::Released));
-    assert_eq!(second.result.map(|r| r.action), Some(Action::NothingToRelease));
-    assert_eq!(world.stock.available("SKU-LAPTOP-14").await?, (5, 0));
-    assert_eq!(world.stock.available("SKU-MOUSE-01").await?, (10, 0));
-    assert_eq!(
-        world.stock.reservation("ord-1001").await?.map(|r| r.status),
-        Some(ReservationStatus::Released)
-    );
-    Ok(())
+        // Then the units came back once
+        assert_eq!(first, Some(Action::Released));
+        assert_eq!(second, Some(Action::NothingToRelease));
+        assert_eq!(stock(&world).available("SKU-LAPTOP-14").await?, (5, 0));
+        assert_eq!(stock(&world).available("SKU-MOUSE-01").await?, (10, 0));
+        assert_eq!(
+            stock(&world).reservation("ord-1001").await?.map(|r| r.status),
+            Some(ReservationStatus::Released)
+        );
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_returned_order_gives_its_units_back_once() -> TestResult {
+    on_every_backend(async |stores| {
+        // Given ord-1002 reserved (1 laptop, 2 mice)
+        let world = stocked(stores).await?;
+        world.deliver(placed("ord-1002")?).await?;
+
+        // When its return is published twice
+        let first = action(&world, fresh_sample(RETURNED)?).await?;
+        let second = action(&world, fresh_sample(RETURNED)?).await?;
+
+        // Then the reserved units went back to stock once
+        assert_eq!(first, Some(Action::Released));
+        assert_eq!(second, Some(Action::NothingToRelease));
+        assert_eq!(stock(&world).available("SKU-LAPTOP-14").await?, (5, 0));
+        assert_eq!(stock(&world).available("SKU-MOUSE-01").await?, (10, 0));
+        Ok(())
+    })
+    .await
 }
 
 #[tokio::test]
 async fn a_cancellation_that_arrives_before_the_order_makes_the_order_hold_nothing() -> TestResult {
-    // Given stock, and the cancellation arriving first
-    let world = World::new().await?;
-    world.stock.set_available("SKU-LAPTOP-14", 5).await?;
-    world.stock.set_available("SKU-MOUSE-01", 10).await?;
-    let early = world.deliver(fresh_sample(CANCELLED)?).await?;
+    on_every_backend(async |stores| {
+        // Given stock, and the cancellation arriving first
+        let world = stocked(stores).await?;
+        let early = action(&world, fresh_sample(CANCELLED)?).await?;
 
-    // When the order arrives afterwards
-    let late = world.deliver(fresh_sample(PLACED)?).await?;
+        // When the order arrives afterwards, and then the cancellation again
+        let late = action(&world, fresh_sample(PLACED)?).await?;
+        let again = action(&world, fresh_sample(CANCELLED)?).await?;
 
-    // Then the cancellation was recorded and the order reserved nothing and emitted nothing
-    assert_eq!(early.result.map(|r| r.action), Some(Action::RecordedEarlyCancel));
-    assert_eq!(late.result.map(|r| r.action), Some(Action::SkippedCancelledOrder));
-    assert_eq!(world.stock.available("SKU-LAPTOP-14").await?, (5, 0));
-    assert!(world.emitted(0).await?.is_empty());
-    Ok(())
+        // Then the cancellation was recorded, the order reserved nothing and emitted nothing, and
+        // the second cancellation found nothing to release
+        assert_eq!(early, Some(Action::RecordedEarlyCancel));
+        assert_eq!(late, Some(Action::SkippedCancelledOrder));
+        assert_eq!(again, Some(Action::NothingToRelease));
+        assert_eq!(stock(&world).available("SKU-LAPTOP-14").await?, (5, 0));
+        assert_eq!(
+            stock(&world).reservation("ord-1001").await?.map(|r| r.status),
+            Some(ReservationStatus::CancelledEarly)
+        );
+        assert!(world.bus.emitted(0).await?.is_empty());
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_orders_racing_for_the_last_units_reserve_one_and_short_the_other() -> TestResult {
+    on_every_backend(async |stores| {
+        // Given stock for exactly one sample order: 1 laptop, 2 mice
+        let world = world(stores).await?;
+        stock(&world).set_available("SKU-LAPTOP-14", 1).await?;
+        stock(&world).set_available("SKU-MOUSE-01", 2).await?;
+
+        // When two orders for it are handled at the same time
+        let (a, b) = tokio::join!(action(&world, placed("ord-2001")?), action(&world, placed("ord-2002")?));
+
+        // Then one holds every unit and the other holds nothing: stock never goes below zero
+        let mut actions = vec![a?, b?];
+        actions.sort_by_key(|a| format!("{a:?}"));
+        assert_eq!(actions, vec![Some(Action::Reserved), Some(Action::Shortage)]);
+        assert_eq!(stock(&world).available("SKU-LAPTOP-14").await?, (0, 1));
+        assert_eq!(stock(&world).available("SKU-MOUSE-01").await?, (0, 2));
+        assert_eq!(world.bus.emitted(2).await?.len(), 2);
+        Ok(())
+    })
+    .await
 }
 
 #[tokio::test]
-async fn bad_input_gets_a_typed_non_retryable_error_naming_the_event() -> TestResult {
-    let world = World::new().await?;
+async fn a_thin_v2_order_is_refused_with_a_typed_non_retryable_error_naming_the_order() -> TestResult {
+    on_every_backend(async |stores| {
+        // Given stock
+        let world = stocked(stores).await?;
 
-    // A thin v2 order: no lines to reserve
-    let thin = fresh_sample("shop.orders/OrderPlaced/v2.sample.json")?;
-    let thin_id = thin.ids().event_id.clone();
-    let error = world.deliver(thin).await.err().ok_or("a thin order must fail")?;
-    assert_eq!(error.error_type(), "Inventory.ThinOrder");
-    assert!(!error.is_retryable());
-    assert!(error.to_string().contains("ord-1003"), "{error}");
+        // When a thin v2 order arrives: it carries no lines to reserve
+        let error = world
+            .deliver(fresh_sample(THIN)?)
+            .await
+            .err()
+            .ok_or("a thin order must fail")?;
 
-    // A version inventory does not know
-    let error = world
-        .deliver(unknown_version(PLACED)?)
-        .await
-        .err()
-        .ok_or("v9 must fail")?;
-    assert!(
-        matches!(error, ConsumerError::Envelope(EnvelopeError::UnsupportedVersion { .. })),
-        "{error}"
-    );
-    assert!(!error.is_retryable());
+        // Then it is refused for good, naming the order, and nothing is recorded or emitted
+        assert_eq!(error.error_type(), "Inventory.ThinOrder");
+        assert!(!error.is_retryable());
+        assert!(error.to_string().contains("ord-1003"), "{error}");
+        assert!(stock(&world).reservation("ord-1003").await?.is_none());
+        assert!(world.bus.emitted(0).await?.is_empty());
+        Ok(())
+    })
+    .await
+}
 
-    // A missing field
-    let (no_items, event_id) = without(PLACED, "/detail/data", "items")?;
-    let error = world.deliver(no_items).await.err().ok_or("no items must fail")?;
-    assert!(error.to_string().contains("detail.data.items"), "{error}");
-    assert!(error.to_string().contains(&event_id), "{error}");
-    assert!(!error.is_retryable());
+#[tokio::test]
+async fn a_change_that_names_one_sku_twice_is_refused_whole() -> TestResult {
+    on_every_backend(async |stores| {
+        // Given one laptop
+        let world = world(stores).await?;
+        let stock = stock(&world);
+        stock.set_available("SKU-LAPTOP-14", 1).await?;
+        let line = StockLine {
+            sku: "SKU-LAPTOP-14".to_owned(),
+            quantity: 1,
+        };
 
-    // Nothing was written for any of them, and the thin order's error names its event
-    assert!(world.stock.reservation("ord-1003").await?.is_none());
-    assert!(thin_id.is_some());
-    Ok(())
+        // When a reservation names the laptop twice, each line fitting on its own
+        let refused = stock.reserve("ord-3001", "cus-1", &[line.clone(), line.clone()]).await;
+
+        // Then it is refused, as a DynamoDB transaction touching one item twice is, and changes
+        // nothing; one line alone still reserves
+        assert!(matches!(refused, Err(InventoryError::Store { .. })), "{refused:?}");
+        assert_eq!(stock.available("SKU-LAPTOP-14").await?, (1, 0));
+        assert!(stock.reservation("ord-3001").await?.is_none());
+        assert_eq!(stock.reserve("ord-3001", "cus-1", &[line]).await?, Reserve::Reserved);
+        assert_eq!(stock.available("SKU-LAPTOP-14").await?, (0, 1));
+        Ok(())
+    })
+    .await
 }
 
 #[tokio::test]

@@ -10,12 +10,13 @@
 //! Nothing is emitted. The same fact re-published under a new `event_id` is a new message: see
 //! the crate's documentation for why.
 
-use herald::{Envelope, Metadata};
+use herald::{ConfigError, Env, Envelope, Function, Metadata};
 use serde::{Deserialize, Serialize};
 use shop_events::{AddOnKind, ContractCancelReason, ContractCancelledV1, OrderPlaced, OrderPlacedV1, OrderPlacedV2};
 
 use crate::error::NotificationsError;
 use crate::sender::{Message, MessageKind, OutboxSender, Sender, Sent};
+use crate::store::Outbox;
 
 herald::event_set! {
     /// What notifications reacts to.
@@ -28,12 +29,30 @@ herald::event_set! {
     }
 }
 
-/// What the handler uses, built once by [`crate::wiring::consumer`]: only the sender, as nothing is
-/// published.
+/// What the handler uses: only the sender, as nothing is published.
 #[derive(Debug, Clone)]
 pub struct Deps<S = OutboxSender> {
-    /// Where messages go.
+    /// Where messages go: the outbox (`OUTBOX_TABLE`).
     pub sender: S,
+}
+
+impl Function for Deps {
+    const NAME: &'static str = "notifications";
+    type Event = NotificationsEvent;
+    type Reaction = Reaction;
+    type Error = NotificationsError;
+
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let outbox = env.store(
+            "OUTBOX_TABLE",
+            "messages sent, one row each",
+            Outbox::new,
+            Outbox::memory,
+        )?;
+        Ok(Self {
+            sender: OutboxSender::new(outbox),
+        })
+    }
 }
 
 /// What notifications did with an event.

@@ -1,13 +1,12 @@
 //! Notifications: sends the customer a receipt for every placed order and a notice for every
 //! cancelled warranty or insurance contract, each exactly once.
 //!
-//! - [`handler`]: the decisions, per event, and what each message says.
+//! - [`handler`]: the decisions, per event, what each message says, and the
+//!   [`Deps`](handler::Deps) they use, built once from the environment (`OUTBOX_TABLE`).
 //! - [`sender`]: the [`Sender`](sender::Sender) seam every message goes through, and the
 //!   [`OutboxSender`](sender::OutboxSender) that "sends" by writing the outbox.
 //! - [`store`]: the outbox (a DynamoDB table, or memory under `herald dev`): one row per
 //!   message, written once.
-//! - [`config`]: what `main.rs` reads from the environment (tests: from a map).
-//! - [`wiring`]: the consumer `main.rs` runs, built from the configuration; tests build the same.
 //! - [`error`]: every failure, retryable or not.
 //!
 //! Consumes `shop.orders` OrderPlaced v1 and `shop.contracts` ContractCancelled v1 (which carries
@@ -24,12 +23,7 @@
 //! order id) would hide a producer's bug and silently drop a legitimate second message of the
 //! same kind; the producer must keep `event_id` stable across its own retries.
 
-pub mod config;
 pub mod error;
 pub mod handler;
 pub mod sender;
 pub mod store;
-pub mod wiring;
-
-/// The function's name: the prefix of its idempotency keys.
-pub const FUNCTION: &str = "notifications";

@@ -1,13 +1,6 @@
-//! Wires notifications: reads its configuration once, builds its consumer with
-//! [`notifications::wiring::consumer`], and serves events.
-
-use notifications::config::Config;
-use notifications::wiring;
+//! Notifications on Lambda: the framework serves [`handler::handle`](notifications::handler::handle).
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    herald::telemetry::init();
-    let config = Config::from_env()?;
-    let aws = aws_config::load_from_env().await;
-    wiring::consumer(&aws, &config).run().await
+async fn main() -> Result<(), herald::RunError> {
+    herald::run(notifications::handler::handle).await
 }

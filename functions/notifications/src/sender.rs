@@ -13,16 +13,17 @@
 //!
 //! # Plugging in a real sender (Amazon SES)
 //!
-//! A real sender is one more implementation of [`Sender`], built in `main.rs` in place of
+//! A real sender is one more implementation of [`Sender`], the type of
+//! [`Deps::sender`](crate::handler::Deps::sender) and built in its `from_env` in place of
 //! [`OutboxSender`]; the handler does not change. For SES it would be:
 //!
 //! - **Dependency**: `aws-sdk-sesv2`, pinned once in the workspace's `[workspace.dependencies]`
 //!   with `default-features = false` and the features the other AWS crates use.
-//! - **Configuration**, added to [`Config`](crate::config::Config): `NOTIFICATIONS_FROM_ADDRESS`
+//! - **Configuration**, read in [`Deps`](crate::handler::Deps)' `from_env`: `NOTIFICATIONS_FROM_ADDRESS`
 //!   (the From address, a verified SES identity) and `SES_CONFIGURATION_SET` (the configuration
 //!   set that publishes delivery, bounce and complaint events).
 //! - **The struct**: `SesSender { outbox: Outbox, ses: aws_sdk_sesv2::Client, from: String,
-//!   configuration_set: String }`, the clients built once in `main.rs`.
+//!   configuration_set: String }`, the clients built once at cold start.
 //! - **`send(message)`**, outbox row first, so a retry after a crash does not resend:
 //!   1. Put the outbox row with the same `attribute_not_exists(message_id)` condition as
 //!      [`Outbox::record`](crate::store::Outbox::record), plus `status = PENDING`. If the

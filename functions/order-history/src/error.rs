@@ -1,6 +1,7 @@
 //! Everything that can go wrong in order history, each variant retryable or not.
 
 use herald::Classify;
+use herald::store::SdkFailure;
 
 /// Order history's errors.
 #[derive(Debug, thiserror::Error)]
@@ -16,14 +17,15 @@ pub enum OrderHistoryError {
         reason: String,
     },
     /// DynamoDB failed after the SDK's retries. Retryable.
-    #[error("DynamoDB {operation} failed for customer {customer_id}: {message}")]
+    #[error("DynamoDB {operation} failed for customer {customer_id}: {source}")]
     Store {
         /// The operation.
         operation: &'static str,
         /// The customer whose history was written or read.
         customer_id: String,
-        /// The SDK's error with its context.
-        message: String,
+        /// The SDK's error, whole.
+        #[source]
+        source: SdkFailure,
     },
 }
 

@@ -10,6 +10,7 @@
 //! Arrival order does not matter: the sort key orders the history by when each fact happened.
 //! Nothing is emitted.
 
+use herald::{ConfigError, Env, Function};
 use serde::{Deserialize, Serialize};
 use shop_events::{OrderCancelledV1, OrderPlacedV1, OrderPlacedV2, OrderReturnedV1};
 
@@ -29,12 +30,29 @@ herald::event_set! {
     }
 }
 
-/// What the handler uses, built once by [`crate::wiring::consumer`]: only the table, as nothing is
-/// published.
+/// What the handler uses: only the history, as nothing is published.
 #[derive(Debug, Clone)]
 pub struct Deps {
-    /// The history table.
+    /// The history table (`HISTORY_TABLE`).
     pub history: HistoryStore,
+}
+
+impl Function for Deps {
+    const NAME: &'static str = "order-history";
+    type Event = OrderHistoryEvent;
+    type Reaction = Reaction;
+    type Error = OrderHistoryError;
+
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            history: env.store(
+                "HISTORY_TABLE",
+                "order history per customer",
+                HistoryStore::new,
+                HistoryStore::memory,
+            )?,
+        })
+    }
 }
 
 /// What order history did with an event.

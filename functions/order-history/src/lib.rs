@@ -1,11 +1,10 @@
 //! Order history: one entry per order event in the customer's history — placed, cancelled,
 //! returned — read back in the order the facts happened, whatever order they arrived in.
 //!
-//! - [`handler`]: the decisions, per event.
+//! - [`handler`]: the decisions, per event, and the [`Deps`](handler::Deps) they use, built
+//!   once from the environment (`HISTORY_TABLE`).
 //! - [`store`]: the history (a DynamoDB table, or memory under `herald dev`), one item per
 //!   entry, written once.
-//! - [`config`]: what `main.rs` reads from the environment (tests: from a map).
-//! - [`wiring`]: the consumer `main.rs` runs, built from the configuration; tests build the same.
 //! - [`error`]: every failure, retryable or not.
 //!
 //! Consumes every `shop.orders` event: OrderPlaced v1 and v2 (a v1 is read as the v2 summary it
@@ -17,11 +16,6 @@
 //! second entry: the history records events as they were published, and a producer must keep
 //! `event_id` stable across its own retries.
 
-pub mod config;
 pub mod error;
 pub mod handler;
 pub mod store;
-pub mod wiring;
-
-/// The function's name: the prefix of its idempotency keys.
-pub const FUNCTION: &str = "order-history";

@@ -10,11 +10,17 @@
 //! - `herald redrive …`: puts a dead-letter queue's events back on their bus (see [`redrive`]).
 //! - `herald catalog check` / `herald catalog build`: checks the event catalog against the
 //!   template and the functions, and writes it as a static site (see [`catalog`]).
+//! - `herald infra generate` / `herald infra check`: writes, or checks, the template's consumer
+//!   resources generated from the functions' declarations (see [`infra`]).
+//! - `herald new NAME --consumes …`: scaffolds a consumer crate with its declaration and
+//!   regenerates the template (see [`scaffold`]).
 
 mod catalog;
 mod dev;
+mod infra;
 mod redrive;
 mod replay;
+mod scaffold;
 mod show;
 
 use std::io::Write;
@@ -36,8 +42,9 @@ struct Cli {
 enum Command {
     /// Run the template's functions locally and print each input event's causation trace.
     Dev {
-        /// Event files, directories of them, or `-` for standard input.
-        #[arg(default_value = "events/shop.orders")]
+        /// Event files, directories of them (every `*.sample*.json` below), or `-` for
+        /// standard input.
+        #[arg(required = true)]
         inputs: Vec<PathBuf>,
         /// Deliver each input this many times (shows idempotency).
         #[arg(long, default_value_t = 1)]
@@ -66,6 +73,35 @@ enum Command {
     Catalog {
         #[command(subcommand)]
         action: CatalogAction,
+    },
+    /// Scaffold a consumer: its crate (handler, error, test), its declaration, and the template
+    /// regenerated, so `herald dev` and the tests take it at once.
+    New {
+        /// Package, folder and binary name, e.g. `loyalty`.
+        name: String,
+        /// An event version it consumes, as the catalog names it: `source/DetailType/vN`.
+        #[arg(long, required = true, num_args = 1..)]
+        consumes: Vec<String>,
+        /// An event version it may publish (`source/DetailType/vN`).
+        #[arg(long, num_args = 1..)]
+        emits: Vec<String>,
+        /// One line saying what it does (default: what it reacts to).
+        #[arg(long)]
+        description: Option<String>,
+        /// The Cargo workspace.
+        #[arg(long, default_value = ".")]
+        workspace: PathBuf,
+        /// The event catalog.
+        #[arg(long, default_value = "events")]
+        catalog: PathBuf,
+        /// The SAM template to regenerate.
+        #[arg(long, default_value = "infra/template.yaml")]
+        template: PathBuf,
+    },
+    /// Generate the template's consumer resources from the functions' declarations, or check them.
+    Infra {
+        #[command(subcommand)]
+        action: infra::InfraAction,
     },
     /// Decode sample events and print each flow as a causation tree.
     Show {
@@ -187,6 +223,37 @@ fn main() -> ExitCode {
             }
             .map_err(|e| e.to_string())
         }
+        Command::Infra { action } => infra::run(action, &mut std::io::stdout().lock()),
+        Command::New {
+            name,
+            consumes,
+            emits,
+            description,
+            workspace,
+            catalog,
+            template,
+        } => {
+            let new = scaffold::NewFunction {
+                name,
+                consumes,
+                emits,
+                description,
+            };
+            let places = scaffold::Places {
+                workspace,
+                catalog,
+                template,
+            };
+            scaffold::scaffold(&new, &places)
+                .map_err(|e| e.to_string())
+                .and_then(|written| {
+                    let mut out = std::io::stdout().lock();
+                    written
+                        .iter()
+                        .try_for_each(|path| writeln!(out, "wrote {}", path.display()))
+                        .map_err(|e| format!("cannot write output: {e}"))
+                })
+        }
         Command::Replay(args) => run_async(replay::run(args)),
         Command::Redrive(args) => run_async(redrive::run(args)),
         Command::Show { paths } => show::run(&paths, &mut std::io::stdout().lock()).map_err(|e| e.to_string()),
@@ -224,14 +291,14 @@ fn run_async(future: impl std::future::Future<Output = Result<(), String>>) -> R
 async fn run_dev(inputs: Vec<PathBuf>, repeat: u32, json: bool, local: LocalArgs) -> Result<(), String> {
     let events = dev::read_inputs(&inputs).map_err(|e| e.to_string())?;
     let (endpoint, _moto) = local.endpoint()?;
-    let mut shop = dev::LocalShop::start(&local.options(endpoint), None)
+    let mut stack = dev::LocalStack::start(&local.options(endpoint), None)
         .await
         .map_err(|e| e.to_string())?;
     let started = Instant::now();
     let mut out = std::io::stdout().lock();
     for event in &events {
         for _ in 0..repeat.max(1) {
-            let trace = shop.deliver(event.clone()).await;
+            let trace = stack.deliver(event.clone()).await;
             let written = if json {
                 dev::trace::write_json(&trace, &mut out)
             } else {
@@ -242,8 +309,8 @@ async fn run_dev(inputs: Vec<PathBuf>, repeat: u32, json: bool, local: LocalArgs
                 .map_err(|e| format!("cannot write: {e}"))?;
         }
     }
-    shop.stop().await;
-    let summary = shop.summary();
+    stack.stop().await;
+    let summary = stack.summary();
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
         "herald dev: {} input deliveries, {} events routed, {} invocations, {} dead letters ({}) in {:.2} s ({:.0} events/s)",
@@ -264,11 +331,11 @@ async fn run_invoke(function: String, event: PathBuf, local: LocalArgs) -> Resul
         return Err(format!("{}: no event", event.display()));
     };
     let (endpoint, _moto) = local.endpoint()?;
-    let mut shop = dev::LocalShop::start(&local.options(endpoint), Some(&function))
+    let mut stack = dev::LocalStack::start(&local.options(endpoint), Some(&function))
         .await
         .map_err(|e| e.to_string())?;
-    let ended = shop.invoke_one(&first).await;
-    shop.stop().await;
+    let ended = stack.invoke_one(&first).await;
+    stack.stop().await;
     match ended {
         Some(dev::runtime::Ended::Response(body)) => {
             println!("{body}");

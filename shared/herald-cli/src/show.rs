@@ -1,12 +1,14 @@
-//! `herald show`: decode sample events and print their flows as causation trees.
+//! `herald show`: read events (any source, any detail-type: only Herald's metadata is decoded)
+//! and print their flows as causation trees. Each line names the event, its version and the
+//! identifiers its data carries (its `…_id` fields), so a flow can be read without knowing the
+//! events' types.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use herald::idempotency::GuardedEvent;
 use herald::{EnvelopeError, Metadata, RawEvent};
-use shop_events::ShopEvent;
+use serde::Deserialize;
 use uuid::Uuid;
 
 /// Why `show` failed; each names the file.
@@ -50,7 +52,7 @@ pub fn run(paths: &[PathBuf], out: &mut impl Write) -> Result<(), ShowError> {
             source,
         })?;
         let event = RawEvent::parse(&bytes)
-            .and_then(RawEvent::decode_set::<ShopEvent>)
+            .and_then(|raw| Shown::of(&raw))
             .map_err(|source| ShowError::Decode {
                 path,
                 source: Box::new(source),
@@ -91,23 +93,23 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), ShowError> {
     Ok(())
 }
 
-fn print_flows(events: &[ShopEvent], out: &mut impl Write) -> Result<(), ShowError> {
-    let mut flows: BTreeMap<Uuid, Vec<&ShopEvent>> = BTreeMap::new();
+fn print_flows(events: &[Shown], out: &mut impl Write) -> Result<(), ShowError> {
+    let mut flows: BTreeMap<Uuid, Vec<&Shown>> = BTreeMap::new();
     for event in events {
-        flows.entry(event.metadata().correlation_id).or_default().push(event);
+        flows.entry(event.metadata.correlation_id).or_default().push(event);
     }
-    let mut flows: Vec<Vec<&ShopEvent>> = flows.into_values().collect();
+    let mut flows: Vec<Vec<&Shown>> = flows.into_values().collect();
     for flow in &mut flows {
-        flow.sort_by_key(|e| e.metadata().occurred_at);
+        flow.sort_by_key(|e| e.metadata.occurred_at);
     }
-    flows.sort_by_key(|flow| flow.first().map(|e| e.metadata().occurred_at));
+    flows.sort_by_key(|flow| flow.first().map(|e| e.metadata.occurred_at));
     for flow in &flows {
         let Some(first) = flow.first() else { continue };
-        writeln!(out, "flow {} ({} events)", first.metadata().correlation_id, flow.len())?;
-        let roots: Vec<&ShopEvent> = flow
+        writeln!(out, "flow {} ({} events)", first.metadata.correlation_id, flow.len())?;
+        let roots: Vec<&Shown> = flow
             .iter()
             .copied()
-            .filter(|e| !is_caused_within(e.metadata(), flow))
+            .filter(|e| !is_caused_within(&e.metadata, flow))
             .collect();
         print_children(&roots, flow, "", out)?;
         writeln!(out)?;
@@ -115,21 +117,16 @@ fn print_flows(events: &[ShopEvent], out: &mut impl Write) -> Result<(), ShowErr
     Ok(())
 }
 
-fn is_caused_within(metadata: &Metadata, flow: &[&ShopEvent]) -> bool {
+fn is_caused_within(metadata: &Metadata, flow: &[&Shown]) -> bool {
     metadata
         .causation_id
-        .is_some_and(|cause| flow.iter().any(|e| e.metadata().event_id == cause))
+        .is_some_and(|cause| flow.iter().any(|e| e.metadata.event_id == cause))
 }
 
-fn print_children(
-    level: &[&ShopEvent],
-    flow: &[&ShopEvent],
-    indent: &str,
-    out: &mut impl Write,
-) -> Result<(), ShowError> {
+fn print_children(level: &[&Shown], flow: &[&Shown], indent: &str, out: &mut impl Write) -> Result<(), ShowError> {
     for (i, event) in level.iter().enumerate() {
         let last = i + 1 == level.len();
-        let metadata = event.metadata();
+        let metadata = &event.metadata;
         writeln!(
             out,
             "{indent}{} {}  {}  [{} event_id={}]",
@@ -141,10 +138,10 @@ fn print_children(
             metadata.producer,
             metadata.event_id,
         )?;
-        let children: Vec<&ShopEvent> = flow
+        let children: Vec<&Shown> = flow
             .iter()
             .copied()
-            .filter(|e| e.metadata().causation_id == Some(metadata.event_id))
+            .filter(|e| e.metadata.causation_id == Some(metadata.event_id))
             .collect();
         let deeper = format!("{indent}{}", if last { "   " } else { "│  " });
         print_children(&children, flow, &deeper, out)?;
@@ -152,56 +149,50 @@ fn print_children(
     Ok(())
 }
 
-fn money(minor: u64, currency: &str) -> String {
-    format!("{}.{:02} {currency}", minor / 100, minor % 100)
+/// One event as `show` prints it: what it is and its lineage.
+struct Shown {
+    detail_type: String,
+    metadata: Metadata,
+    /// The data's identifiers, `name=value`, in name order.
+    ids: Vec<String>,
 }
 
-fn describe(event: &ShopEvent) -> String {
-    match event {
-        ShopEvent::OrderPlacedV1(e) => {
-            let d = e.data();
-            let add_ons = d.items.iter().filter(|i| i.add_on.is_some()).count();
-            format!(
-                "OrderPlaced v1  {} by {} <{}>: {} lines, {} add-ons, total {}",
-                d.order_id,
-                d.customer.name,
-                d.customer.email,
-                d.items.len(),
-                add_ons,
-                money(d.totals.total_minor, &d.currency)
-            )
-        }
-        ShopEvent::OrderPlacedV2(e) => {
-            let d = e.data();
-            format!(
-                "OrderPlaced v2  {} by {}: {} items, total {}",
-                d.order_id,
-                d.customer_id,
-                d.item_count,
-                money(d.total_minor, &d.currency)
-            )
-        }
-        ShopEvent::OrderCancelledV1(e) => {
-            let d = e.data();
-            format!("OrderCancelled v1  {} ({:?})", d.order_id, d.reason)
-        }
-        ShopEvent::OrderReturnedV1(e) => {
-            let d = e.data();
-            let units: u32 = d.items.iter().map(|i| i.quantity).sum();
-            format!("OrderReturned v1  {}: {units} units back ({:?})", d.order_id, d.reason)
-        }
-        ShopEvent::PaymentCapturedV1(e) => {
-            let d = e.data();
-            format!(
-                "PaymentCaptured v1  {} for {}: {} by {:?}",
-                d.payment_id,
-                d.order_id,
-                money(d.amount_minor, &d.currency),
-                d.method
-            )
-        }
-        other => format!("{} v{}", other.detail_type(), other.metadata().schema_version),
+/// The string fields of `detail.data`, read to pick out its identifiers.
+#[derive(Deserialize)]
+struct DataFields {
+    #[serde(default)]
+    data: BTreeMap<String, serde_json::Value>,
+}
+
+impl Shown {
+    fn of(raw: &RawEvent) -> Result<Self, EnvelopeError> {
+        let metadata = raw.metadata()?;
+        let fields = raw
+            .as_value()
+            .get("detail")
+            .and_then(|detail| DataFields::deserialize(detail).ok())
+            .map(|fields| fields.data)
+            .unwrap_or_default();
+        let ids = fields
+            .iter()
+            .filter(|(name, _)| name.ends_with("_id"))
+            .filter_map(|(name, value)| value.as_str().map(|v| format!("{name}={v}")))
+            .collect();
+        Ok(Self {
+            detail_type: raw.detail_type().unwrap_or("?").to_owned(),
+            metadata,
+            ids,
+        })
     }
+}
+
+fn describe(event: &Shown) -> String {
+    format!(
+        "{} v{}  {}",
+        event.detail_type,
+        event.metadata.schema_version,
+        event.ids.join(" ")
+    )
 }
 
 #[cfg(test)]
@@ -219,15 +210,15 @@ mod tests {
         let text = String::from_utf8_lossy(&out);
 
         assert_eq!(text.matches("flow ").count(), 3, "{text}");
-        let placed = text.find("OrderPlaced v1  ord-1001").unwrap_or(usize::MAX);
-        let paid = text.find("PaymentCaptured v1  pay-9001").unwrap_or(0);
-        let cancelled = text.find("OrderCancelled v1  ord-1001").unwrap_or(0);
+        let line_of = |event: &str, id: &str| text.lines().position(|line| line.contains(event) && line.contains(id));
+        let placed = line_of("OrderPlaced v1  ", "order_id=ord-1001").unwrap_or(usize::MAX);
+        let paid = line_of("PaymentCaptured v1  ", "payment_id=pay-9001").unwrap_or(0);
+        let cancelled = line_of("OrderCancelled v1  ", "order_id=ord-1001").unwrap_or(0);
         assert!(placed < paid && paid < cancelled, "{text}");
         assert!(
             text.contains("│  ├─") || text.contains("   ├─"),
             "effects are indented under causes: {text}"
         );
-        assert!(text.contains("total 1847.09 EUR"), "{text}");
         Ok(())
     }
 

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use herald::envelope::Detail;
-use herald::idempotency::{DynamoStore, GuardError, IdempotencyConfig, IdempotencyGuard, Outcome};
-use herald::{Consumer, ConsumerError, Envelope, RawEvent};
+use herald::idempotency::{ChosenStore, DynamoStore, GuardError, IdempotencyConfig, IdempotencyGuard, Outcome};
+use herald::{ConfigError, Consumer, ConsumerError, Env, Envelope, Function, RawEvent};
 use herald_ops::redrive::{LeftReason, RedriveConfig, RedriveReport, Redriver};
 use herald_tests::TestResult;
 use herald_tests::aws::{BusToQueue, drain_queue, sdk_config, unique};
@@ -249,6 +249,44 @@ fn runs_of(runs: &Runs, order_id: &str) -> usize {
     runs.lock().map(|r| r.get(order_id).copied().unwrap_or(0)).unwrap_or(0)
 }
 
+/// A consumer standing in for inventory: counts its runs per order, and fails for good on
+/// `ord-fail` the first time.
+struct Releasing {
+    runs: Runs,
+}
+
+impl Function for Releasing {
+    const NAME: &'static str = "inventory";
+    type Event = ShopEvent;
+    type Reaction = String;
+    type Error = HandlerError;
+
+    fn from_env(_env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self { runs: Runs::default() })
+    }
+}
+
+async fn release(deps: &Releasing, event: ShopEvent) -> Result<String, HandlerError> {
+    let ShopEvent::OrderCancelledV1(cancelled) = event else {
+        return Ok(String::from("not a cancellation"));
+    };
+    let order_id = cancelled.detail.data.order_id;
+    let run = deps
+        .runs
+        .lock()
+        .map(|mut r| {
+            let count = r.entry(order_id.clone()).or_default();
+            *count += 1;
+            *count
+        })
+        .unwrap_or(0);
+    if order_id == "ord-fail" && run == 1 {
+        Err(HandlerError::Permanent)
+    } else {
+        Ok(format!("released stock of {order_id}, run {run}"))
+    }
+}
+
 #[tokio::test]
 async fn a_redrive_reruns_the_failed_event_but_not_the_completed_one_and_a_reprocess_reruns_both() -> TestResult {
     // Given a consumer on DynamoDB whose handler fails for good on ord-fail the first time
@@ -257,36 +295,14 @@ async fn a_redrive_reruns_the_failed_event_but_not_the_completed_one_and_a_repro
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let table = create_idempotency_table(&dynamodb).await?;
     let guard = IdempotencyGuard::new(
-        DynamoStore::new(dynamodb, table),
+        ChosenStore::Dynamo(DynamoStore::new(dynamodb, table)),
         IdempotencyConfig {
             cache_capacity: 0,
-            ..IdempotencyConfig::new("inventory")
+            ..IdempotencyConfig::new(Releasing::NAME)
         },
     );
     let runs: Runs = Arc::default();
-    let counted = runs.clone();
-    let consumer = Consumer::new(guard, move |event: ShopEvent| {
-        let runs = counted.clone();
-        async move {
-            let ShopEvent::OrderCancelledV1(cancelled) = event else {
-                return Ok(String::from("not a cancellation"));
-            };
-            let order_id = cancelled.detail.data.order_id;
-            let run = runs
-                .lock()
-                .map(|mut r| {
-                    let count = r.entry(order_id.clone()).or_default();
-                    *count += 1;
-                    *count
-                })
-                .unwrap_or(0);
-            if order_id == "ord-fail" && run == 1 {
-                Err(HandlerError::Permanent)
-            } else {
-                Ok(format!("released stock of {order_id}, run {run}"))
-            }
-        }
-    });
+    let consumer = Consumer::new(Releasing { runs: runs.clone() }, guard, release);
     let deadline = || Some(chrono::Utc::now().timestamp_millis() + 30_000);
     let handle = |event: Value| consumer.handle(RawEvent::from_value(event), deadline());
 

@@ -1,12 +1,11 @@
 //! Running a domain reaction as a Lambda consumer: decode once, guard, react, log one outcome.
 //!
-//! A function builds its [`Consumer`] once — its idempotency guard and its handler — in one
-//! wiring function that its `main.rs` calls before [`Consumer::run`] and its tests call before
-//! [`Consumer::handle`]; the handler returns a [`HandlerFuture`] so that function can name the
-//! consumer's type. For each invocation the consumer
+//! A [`Consumer`] is a function's dependencies, its idempotency guard and its handler, built once
+//! at cold start by [`Consumer::from_env`] (which [`run`](crate::run) calls for `main.rs`, and tests
+//! call over an environment of their own). For each invocation the consumer
 //! 1. opens a span carrying `event_id`, `correlation_id`, `causation_id`, `detail_type`,
 //!    `replay_name` and `redrive_run`, so every log line of the event carries them;
-//! 2. decodes the raw event into the function's [`EventSet`] (an [`EnvelopeError`] is never
+//! 2. decodes the raw event into the function's [`EventSet`](crate::envelope::EventSet) (an [`EnvelopeError`] is never
 //!    retryable; an unknown detail-type or version also writes the `UncataloguedEvents` metric,
 //!    see [`emf`](crate::emf));
 //! 3. runs the handler under the guard. A replay (`replay-name`) or a redrive
@@ -25,13 +24,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
-use crate::envelope::{EnvelopeError, EventSet, REPROCESS_PREFIX, RawEvent, RedriveMark};
+use crate::envelope::{EnvelopeError, REPROCESS_PREFIX, RawEvent, RedriveMark};
 use crate::error::Classify;
-use crate::idempotency::{GuardError, Guarded, GuardedEvent, IdempotencyGuard, Invocation, Store};
+use crate::function::{ConfigError, DynHandler, Env, Erased, Function, Handler};
+use crate::idempotency::{ChosenStore, GuardError, Guarded, GuardedEvent, IdempotencyGuard, Invocation};
 
 /// Why a consumer did not handle an event.
 #[derive(Debug, thiserror::Error)]
@@ -72,58 +70,85 @@ impl<E: Classify + fmt::Display> From<ConsumerError<E>> for Diagnostic {
 /// One invocation's boxed future, as the runtime's service returns it.
 type Handled<R, E> = Pin<Box<dyn Future<Output = Result<Guarded<R>, ConsumerError<E>>> + Send>>;
 
-/// A handler's future, boxed: a function returning its consumer can then write the handler's
-/// type as `impl Fn(T) -> HandlerFuture<R, E>` (`impl Fn(T) -> impl Future` is not allowed in a
-/// return type). One allocation per event, next to the network calls the handler makes.
-pub type HandlerFuture<R, E> = Pin<Box<dyn Future<Output = Result<R, E>> + Send>>;
-
-type KeyFn<T> = Arc<dyn Fn(&T) -> Option<String> + Send + Sync>;
-
-/// A domain reaction ready to run: the guard and the handler, built once at cold start.
-pub struct Consumer<S, T, H> {
-    guard: IdempotencyGuard<S>,
-    handler: H,
-    key: Option<KeyFn<T>>,
+/// A function ready to run: its dependencies, its guard and its handler, built once at cold
+/// start. Clones share all three.
+pub struct Consumer<D: Function> {
+    deps: Arc<D>,
+    guard: IdempotencyGuard<ChosenStore>,
+    handler: Arc<dyn DynHandler<D>>,
 }
 
-impl<S, T, H: Clone> Clone for Consumer<S, T, H> {
+impl<D: Function> Clone for Consumer<D> {
     fn clone(&self) -> Self {
         Self {
+            deps: Arc::clone(&self.deps),
             guard: self.guard.clone(),
-            handler: self.handler.clone(),
-            key: self.key.clone(),
+            handler: Arc::clone(&self.handler),
         }
     }
 }
 
-impl<S, T, H, R, E, Fut> Consumer<S, T, H>
-where
-    S: Store,
-    T: EventSet + GuardedEvent + Send + 'static,
-    H: Fn(T) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Result<R, E>> + Send,
-    R: Serialize + DeserializeOwned + Send + 'static,
-    E: Classify + fmt::Display + fmt::Debug + Send + 'static,
-{
-    /// A consumer whose events are keyed by `metadata.event_id`.
-    pub fn new(guard: IdempotencyGuard<S>, handler: H) -> Self {
-        Self {
-            guard,
+impl<D: Function> fmt::Debug for Consumer<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Consumer")
+            .field("function", &D::NAME)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<D: Function> Consumer<D> {
+    /// The consumer `main.rs` runs: `D` built by [`Function::from_env`], the guard on the
+    /// store and settings [`Env::idempotency`] reads, and `handler`.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first missing or invalid variable.
+    pub fn from_env<H>(env: &Env, handler: H) -> Result<Self, ConfigError>
+    where
+        H: for<'a> Handler<'a, D>,
+    {
+        let (store, config) = env.idempotency(D::NAME)?;
+        Ok(Self::new(
+            D::from_env(env)?,
+            IdempotencyGuard::new(store, config),
             handler,
-            key: None,
+        ))
+    }
+
+    /// A consumer of `deps` and `guard` built by hand, e.g. a test's deps with counters.
+    pub fn new<H>(deps: D, guard: IdempotencyGuard<ChosenStore>, handler: H) -> Self
+    where
+        H: for<'a> Handler<'a, D>,
+    {
+        Self {
+            deps: Arc::new(deps),
+            guard,
+            handler: Arc::new(Erased(handler)),
         }
     }
 
-    /// Keys events by what `key` derives from the decoded event instead.
-    pub fn with_key(self, key: impl Fn(&T) -> Option<String> + Send + Sync + 'static) -> Self {
+    /// The same dependencies and handler under another guard: a warm process that forgot
+    /// (a fresh memory store), or one whose records expired.
+    #[must_use]
+    pub fn with_guard(&self, guard: IdempotencyGuard<ChosenStore>) -> Self {
+        Self { guard, ..self.clone() }
+    }
+
+    /// The same guard and handler over other dependencies, e.g. a store whose table is missing.
+    #[must_use]
+    pub fn with_deps(&self, deps: D) -> Self {
         Self {
-            key: Some(Arc::new(key)),
-            ..self
+            deps: Arc::new(deps),
+            ..self.clone()
         }
+    }
+
+    /// The dependencies the handler borrows, e.g. to read a store in tests.
+    pub fn deps(&self) -> &D {
+        &self.deps
     }
 
     /// The guard, e.g. to read its store in tests.
-    pub fn guard(&self) -> &IdempotencyGuard<S> {
+    pub fn guard(&self) -> &IdempotencyGuard<ChosenStore> {
         &self.guard
     }
 
@@ -136,7 +161,7 @@ where
             let consumer = self.clone();
             // Boxed: the nested futures of runtime, guard and handler are otherwise too deep a
             // type for the compiler's layout computation in each function's `main`.
-            let handled: Handled<R, E> = Box::pin(async move {
+            let handled: Handled<D::Reaction, D::Error> = Box::pin(async move {
                 let deadline = i64::try_from(event.context.deadline).ok();
                 consumer.handle(event.payload, deadline).await
             });
@@ -149,7 +174,11 @@ where
     ///
     /// # Errors
     /// [`ConsumerError`]: the decode error, or the guard's or handler's error.
-    pub async fn handle(&self, raw: RawEvent, deadline_ms: Option<i64>) -> Result<Guarded<R>, ConsumerError<E>> {
+    pub async fn handle(
+        &self,
+        raw: RawEvent,
+        deadline_ms: Option<i64>,
+    ) -> Result<Guarded<D::Reaction>, ConsumerError<D::Error>> {
         let span = event_span(&raw);
         async move {
             let started = Instant::now();
@@ -172,14 +201,18 @@ where
         .await
     }
 
-    async fn decode_and_run(&self, raw: RawEvent, deadline_ms: Option<i64>) -> Result<Guarded<R>, ConsumerError<E>> {
+    async fn decode_and_run(
+        &self,
+        raw: RawEvent,
+        deadline_ms: Option<i64>,
+    ) -> Result<Guarded<D::Reaction>, ConsumerError<D::Error>> {
         let replay = raw.replay_name().map(str::to_owned);
         let route = (
             raw.source().map(str::to_owned),
             raw.detail_type().map(str::to_owned),
             raw.schema_version().ok(),
         );
-        let event = raw.decode_set::<T>().inspect_err(|error| {
+        let event = raw.decode_set::<D::Event>().inspect_err(|error| {
             if matches!(
                 error,
                 EnvelopeError::UnknownDetailType { .. } | EnvelopeError::UnsupportedVersion { .. }
@@ -193,8 +226,8 @@ where
                 source,
             })
         })?;
-        if let Some(derive) = &self.key {
-            invocation = invocation.with_key(derive(&event));
+        if let Some(key) = D::idempotency_key(&event) {
+            invocation = invocation.with_key(Some(key));
         }
         let redelivery = Redelivery::of(replay.as_deref(), event.metadata().redrive.as_ref());
         // A replay or a redrive is a deliberate re-delivery after a fix: a FAILED record may run again.
@@ -210,9 +243,10 @@ where
                 "redelivered by a replay or redrive"
             );
         }
-        let handler = self.handler.clone();
+        let deps = &*self.deps;
+        let handler = &*self.handler;
         self.guard
-            .run(invocation, move || handler(event))
+            .run(invocation, move || handler.call(deps, event))
             .await
             .map_err(ConsumerError::Guard)
     }
@@ -244,12 +278,12 @@ impl Redelivery {
     }
 }
 
-impl<S: Store, T, H> Consumer<S, T, H> {
+impl<D: Function> Consumer<D> {
     /// Writes the `UncataloguedEvents` EMF line and a warning: the event is not in this
     /// function's catalogue (an unknown detail-type or version). The event itself fails as not
     /// retryable, so it goes to the dead-letter queue.
     fn report_uncatalogued(&self, (source, detail_type, version): &(Option<String>, Option<String>, Option<u32>)) {
-        let function = self.guard.config().function_name.as_str();
+        let function = D::NAME;
         let (source, detail_type) = (source.as_deref().unwrap_or(""), detail_type.as_deref().unwrap_or(""));
         tracing::warn!(
             function,

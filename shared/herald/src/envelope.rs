@@ -392,6 +392,28 @@ impl RawEvent {
         }
     }
 
+    /// `detail.metadata` alone, whatever the detail-type: for tools that follow flows across
+    /// every event (`herald show`, `herald dev`) without knowing each event's data.
+    ///
+    /// # Errors
+    /// [`EnvelopeError::InvalidField`] with the path of the first missing or invalid field.
+    pub fn metadata(&self) -> Result<Metadata, EnvelopeError> {
+        let Some(metadata) = self.value.pointer("/detail/metadata") else {
+            return Err(self.invalid("detail.metadata", "missing field"));
+        };
+        serde_path_to_error::deserialize(metadata).map_err(|error| {
+            let reason = error.inner().to_string();
+            let path = match error.path().to_string().as_str() {
+                "." => match reason.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+                    Some(field) => format!("detail.metadata.{field}"),
+                    None => "detail.metadata".to_owned(),
+                },
+                inner => format!("detail.metadata.{inner}"),
+            };
+            self.invalid(&path, reason)
+        })
+    }
+
     /// Decodes one detail-type at exactly its version.
     ///
     /// # Errors
@@ -718,4 +740,57 @@ macro_rules! event_set {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(metadata: serde_json::Value) -> RawEvent {
+        RawEvent::from_value(serde_json::json!({
+            "id": "eb-1", "source": "any.source", "detail-type": "Anything",
+            "detail": { "metadata": metadata, "data": { "whatever": [1, 2] } }
+        }))
+    }
+
+    #[test]
+    fn the_metadata_of_any_event_is_read_without_knowing_its_data() -> Result<(), EnvelopeError> {
+        // Given an event of a detail-type nobody declared
+        let raw = event(serde_json::json!({
+            "event_id": "7c1e4b2a-5d3f-4e8b-a916-2b7d9c4e0f11", "schema_version": 3,
+            "correlation_id": "3f6c2a9e-8b14-4d7a-9c35-1e2f4a6b8d01",
+            "occurred_at": "2026-11-02T10:14:59.987Z", "producer": "someone"
+        }));
+
+        // When its metadata is read, then it is all there
+        let metadata = raw.metadata()?;
+        assert_eq!(metadata.schema_version, 3);
+        assert_eq!(metadata.producer, "someone");
+        assert_eq!(metadata.causation_id, None);
+        Ok(())
+    }
+
+    #[test]
+    fn metadata_with_a_missing_or_invalid_field_is_refused_naming_the_field_and_the_event() {
+        // Given one event without a producer and one with a bad event id
+        let missing = event(serde_json::json!({
+            "event_id": "7c1e4b2a-5d3f-4e8b-a916-2b7d9c4e0f11", "schema_version": 1,
+            "correlation_id": "3f6c2a9e-8b14-4d7a-9c35-1e2f4a6b8d01", "occurred_at": "2026-11-02T10:14:59.987Z"
+        }));
+        let invalid = event(serde_json::json!({
+            "event_id": "not-a-uuid", "schema_version": 1,
+            "correlation_id": "3f6c2a9e-8b14-4d7a-9c35-1e2f4a6b8d01",
+            "occurred_at": "2026-11-02T10:14:59.987Z", "producer": "p"
+        }));
+
+        // When their metadata is read, then each error names the field's path and the event
+        for (raw, path) in [
+            (missing, "detail.metadata.producer"),
+            (invalid, "detail.metadata.event_id"),
+        ] {
+            let error = raw.metadata().err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(error.contains(path), "{error}");
+            assert!(error.contains("eb-1"), "{error}");
+        }
+    }
 }

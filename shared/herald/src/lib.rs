@@ -8,8 +8,12 @@
 //!   that sends them to a bus in batches, retrying only the entries that failed.
 //! - [`idempotency`]: the guard that runs each event's reaction once and loses none: claims
 //!   with a lease in DynamoDB (or memory), a tower layer, a batch form, a warm-container cache.
+//! - [`function`]: what a function says once ([`Function`]: its name, events, `Deps` built from
+//!   its [`Env`]) and [`run`], the whole of its `main.rs`.
 //! - [`consumer`]: a domain reaction as a Lambda consumer: decode once, guard, react, and log
 //!   one outcome line per event inside a span carrying the event's ids.
+//! - [`store`]: what every function's own store needs once: the backend it was built for, SDK
+//!   errors kept whole, a memory table's lock, typed DynamoDB attribute readers and writers.
 //! - [`emf`]: CloudWatch Embedded Metric Format lines (the `UncataloguedEvents` metric).
 //! - [`env`]: required environment variables, read once at cold start, from the process or any
 //!   lookup.
@@ -21,13 +25,16 @@ pub mod emf;
 pub mod env;
 pub mod envelope;
 pub mod error;
+pub mod function;
 pub mod idempotency;
 pub mod publish;
+pub mod store;
 pub mod telemetry;
 
 pub use consumer::{Consumer, ConsumerError};
 pub use envelope::{Detail, Envelope, EnvelopeError, EventDetail, Metadata, RawEvent};
 pub use error::Classify;
+pub use function::{ConfigError, Env, Function, RunError, run};
 pub use publish::{Emitted, Outgoing, PublishError, Publisher, PublisherConfig};
 
 #[doc(hidden)]

@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
+
+use herald::store::lock;
 
 use super::{Issue, OrderSnapshot, StoredInvoice};
 
@@ -27,7 +29,7 @@ pub(super) struct Memory {
 impl Memory {
     /// [`super::BillingStore::record_order`]: the first snapshot stands.
     pub(super) fn record_order(&self, order: &OrderSnapshot) -> bool {
-        match self.lock().orders.entry(order.order_id.clone()) {
+        match lock(&self.tables).orders.entry(order.order_id.clone()) {
             Entry::Occupied(_) => false,
             Entry::Vacant(vacant) => {
                 vacant.insert(order.clone());
@@ -38,28 +40,22 @@ impl Memory {
 
     /// [`super::BillingStore::order`].
     pub(super) fn order(&self, order_id: &str) -> Option<OrderSnapshot> {
-        self.lock().orders.get(order_id).cloned()
+        lock(&self.tables).orders.get(order_id).cloned()
     }
 
     /// [`super::BillingStore::invoice`].
     pub(super) fn invoice(&self, order_id: &str) -> Option<StoredInvoice> {
-        self.lock().invoices.get(order_id).cloned()
+        lock(&self.tables).invoices.get(order_id).cloned()
     }
 
     /// [`super::BillingStore::issue`]: the first invoice of the order stands and is handed back.
     pub(super) fn issue(&self, stored: &StoredInvoice) -> Issue {
-        match self.lock().invoices.entry(stored.invoice.order_id.clone()) {
+        match lock(&self.tables).invoices.entry(stored.invoice.order_id.clone()) {
             Entry::Occupied(existing) => Issue::AlreadyIssued(existing.get().clone()),
             Entry::Vacant(vacant) => {
                 vacant.insert(stored.clone());
                 Issue::Issued
             }
         }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Tables> {
-        // Every write is one insert, so a panic elsewhere while the lock was held leaves the
-        // tables consistent.
-        self.tables.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
+
+use herald::store::lock;
 
 use super::{Issue, StoredVoucher};
 use crate::rules::PlacedOrder;
@@ -28,7 +30,7 @@ pub(super) struct Memory {
 impl Memory {
     /// [`super::CampaignStore::record_order`]: the first recording stands and is handed back.
     pub(super) fn record_order(&self, customer_id: &str, order: &PlacedOrder) -> PlacedOrder {
-        let mut tables = self.lock();
+        let mut tables = lock(&self.tables);
         let customer = tables.orders.entry(customer_id.to_owned()).or_default();
         customer
             .entry(order.order_id.clone())
@@ -38,7 +40,7 @@ impl Memory {
 
     /// [`super::CampaignStore::orders`].
     pub(super) fn orders(&self, customer_id: &str) -> Vec<PlacedOrder> {
-        self.lock()
+        lock(&self.tables)
             .orders
             .get(customer_id)
             .map(|orders| orders.values().cloned().collect())
@@ -47,23 +49,20 @@ impl Memory {
 
     /// [`super::CampaignStore::voucher`].
     pub(super) fn voucher(&self, order_id: &str) -> Option<StoredVoucher> {
-        self.lock().vouchers.get(order_id).cloned()
+        lock(&self.tables).vouchers.get(order_id).cloned()
     }
 
     /// [`super::CampaignStore::issue`]: the order's first voucher stands and is handed back.
     pub(super) fn issue(&self, stored: &StoredVoucher) -> Issue {
-        match self.lock().vouchers.entry(stored.voucher.qualifying_order_id.clone()) {
+        match lock(&self.tables)
+            .vouchers
+            .entry(stored.voucher.qualifying_order_id.clone())
+        {
             Entry::Occupied(existing) => Issue::AlreadyIssued(existing.get().clone()),
             Entry::Vacant(vacant) => {
                 vacant.insert(stored.clone());
                 Issue::Issued
             }
         }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Tables> {
-        // Every write is one insert, so a panic elsewhere while the lock was held leaves the
-        // tables consistent.
-        self.tables.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -5,7 +5,9 @@
 //! as the table's sort key returns them.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
+
+use herald::store::lock;
 
 use super::{CONTRACTS_PER_TRANSACTION, Contract, ContractStatus, Create, OrderContracts};
 
@@ -36,7 +38,7 @@ pub(super) struct Memory {
 impl Memory {
     /// [`super::ContractStore::create`]: chunk by chunk, as the table's transactions go.
     pub(super) fn create(&self, order_id: &str, contracts: &[Contract]) -> Create {
-        let mut orders = self.lock();
+        let mut orders = lock(&self.orders);
         for chunk in contracts.chunks(CONTRACTS_PER_TRANSACTION) {
             let order = orders.entry(order_id.to_owned()).or_default();
             let refused =
@@ -58,14 +60,14 @@ impl Memory {
 
     /// [`super::ContractStore::record_cancel`]: the first tombstone stands.
     pub(super) fn record_cancel(&self, order_id: &str, cause: &str) {
-        let mut orders = self.lock();
+        let mut orders = lock(&self.orders);
         let order = orders.entry(order_id.to_owned()).or_default();
         order.tombstone.get_or_insert_with(|| cause.to_owned());
     }
 
     /// [`super::ContractStore::cancel`]: only an existing ACTIVE contract moves to CANCELLED.
     pub(super) fn cancel(&self, contract: &Contract, cause: &str) -> bool {
-        let mut orders = self.lock();
+        let mut orders = lock(&self.orders);
         let stored = orders
             .get_mut(&contract.order_id)
             .and_then(|order| order.contracts.get_mut(&contract.contract_id));
@@ -81,12 +83,6 @@ impl Memory {
 
     /// [`super::ContractStore::order`].
     pub(super) fn order(&self, order_id: &str) -> OrderContracts {
-        self.lock().get(order_id).map(Order::stored).unwrap_or_default()
-    }
-
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Order>> {
-        // Every change is decided before anything is written, so a panic elsewhere while the lock
-        // was held leaves the map as consistent as it was.
-        self.orders.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.orders).get(order_id).map(Order::stored).unwrap_or_default()
     }
 }

@@ -4,25 +4,23 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use herald::store::{Item, SdkFailure, n, number, s, text};
 use shop_events::StockLine;
 
-use super::{Change, Shipment, ShipmentStatus, attr, missing, store_error};
+use super::{Change, Shipment, ShipmentStatus, attr, missing};
 use crate::error::FulfillmentError;
-
-type Item = HashMap<String, AttributeValue>;
 
 /// The shipments table.
 #[derive(Debug, Clone)]
-pub(super) struct DynamoTable {
+pub(super) struct Tables {
     client: Client,
     table: String,
 }
 
-impl DynamoTable {
+impl Tables {
     pub(super) fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
@@ -36,11 +34,11 @@ impl DynamoTable {
             .client
             .get_item()
             .table_name(&self.table)
-            .key(attr::ORDER_ID, AttributeValue::S(order_id.to_owned()))
+            .key(attr::ORDER_ID, s(order_id))
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| store_error("GetItem", order_id, context(e)))?;
+            .map_err(|e| store_error("GetItem", order_id, SdkFailure::new(e)))?;
         output.item().map(|item| shipment_from(order_id, item)).transpose()
     }
 
@@ -55,20 +53,17 @@ impl DynamoTable {
             .client
             .update_item()
             .table_name(&self.table)
-            .key(attr::ORDER_ID, AttributeValue::S(order_id.to_owned()))
+            .key(attr::ORDER_ID, s(order_id))
             .condition_expression("#status = :requested")
             .expression_attribute_names("#status", attr::STATUS)
-            .expression_attribute_values(":to", AttributeValue::S(to.as_str().to_owned()))
-            .expression_attribute_values(
-                ":requested",
-                AttributeValue::S(ShipmentStatus::Requested.as_str().to_owned()),
-            )
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":requested", s(ShipmentStatus::Requested.as_str()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         update = match cause {
             Some(cause) => update
                 .update_expression("SET #status = :to, #cancelled_by = :cause")
                 .expression_attribute_names("#cancelled_by", attr::CANCELLED_BY)
-                .expression_attribute_values(":cause", AttributeValue::S(cause.to_owned())),
+                .expression_attribute_values(":cause", s(cause)),
             None => update.update_expression("SET #status = :to"),
         };
         match update.send().await {
@@ -79,7 +74,7 @@ impl DynamoTable {
                     // No old item: the order has no record, or the service did not return it.
                     None => Ok(self.shipment(order_id).await?.map_or(Change::NoRecord, Change::Refused)),
                 },
-                other => Err(store_error("UpdateItem", order_id, context(other))),
+                other => Err(store_error("UpdateItem", order_id, SdkFailure::new(other))),
             },
         }
     }
@@ -92,8 +87,8 @@ impl DynamoTable {
             .iter()
             .map(|l| {
                 AttributeValue::M(HashMap::from([
-                    (attr::SKU.to_owned(), AttributeValue::S(l.sku.clone())),
-                    (attr::QUANTITY.to_owned(), AttributeValue::N(l.quantity.to_string())),
+                    (attr::SKU.to_owned(), s(&l.sku)),
+                    (attr::QUANTITY.to_owned(), n(l.quantity)),
                 ]))
             })
             .collect();
@@ -101,19 +96,19 @@ impl DynamoTable {
             .client
             .put_item()
             .table_name(&self.table)
-            .item(attr::ORDER_ID, AttributeValue::S(shipment.order_id.clone()))
-            .item(attr::SHIPMENT_ID, AttributeValue::S(shipment.shipment_id.clone()))
-            .item(attr::CUSTOMER_ID, AttributeValue::S(shipment.customer_id.clone()))
-            .item(attr::STATUS, AttributeValue::S(shipment.status.as_str().to_owned()))
+            .item(attr::ORDER_ID, s(&shipment.order_id))
+            .item(attr::SHIPMENT_ID, s(&shipment.shipment_id))
+            .item(attr::CUSTOMER_ID, s(&shipment.customer_id))
+            .item(attr::STATUS, s(shipment.status.as_str()))
             .item(attr::LINES, AttributeValue::L(lines))
             .condition_expression("attribute_not_exists(#order_id)")
             .expression_attribute_names("#order_id", attr::ORDER_ID)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         if let Some(cause) = &shipment.requested_by {
-            put = put.item(attr::REQUESTED_BY, AttributeValue::S(cause.clone()));
+            put = put.item(attr::REQUESTED_BY, s(cause));
         }
         if let Some(cause) = &shipment.cancelled_by {
-            put = put.item(attr::CANCELLED_BY, AttributeValue::S(cause.clone()));
+            put = put.item(attr::CANCELLED_BY, s(cause));
         }
         match put.send().await {
             Ok(_) => Ok(None),
@@ -126,7 +121,7 @@ impl DynamoTable {
                         .map(Some)
                         .ok_or_else(|| missing(order_id)),
                 },
-                other => Err(store_error("PutItem", order_id, context(other))),
+                other => Err(store_error("PutItem", order_id, SdkFailure::new(other))),
             },
         }
     }
@@ -137,7 +132,6 @@ fn shipment_from(order_id: &str, item: &Item) -> Result<Shipment, FulfillmentErr
         order_id: order_id.to_owned(),
         reason: reason.to_owned(),
     };
-    let text = |map: &Item, name: &str| map.get(name).and_then(|v| v.as_s().ok()).cloned();
     let status = text(item, attr::STATUS)
         .as_deref()
         .and_then(ShipmentStatus::parse)
@@ -152,7 +146,7 @@ fn shipment_from(order_id: &str, item: &Item) -> Result<Shipment, FulfillmentErr
             let line = v.as_m().ok()?;
             Some(StockLine {
                 sku: text(line, attr::SKU)?,
-                quantity: line.get(attr::QUANTITY)?.as_n().ok()?.parse().ok()?,
+                quantity: number(line, attr::QUANTITY)?,
             })
         })
         .collect::<Option<Vec<_>>>()
@@ -168,7 +162,11 @@ fn shipment_from(order_id: &str, item: &Item) -> Result<Shipment, FulfillmentErr
     })
 }
 
-/// The SDK's error with its whole context, for messages.
-fn context(error: impl std::error::Error) -> String {
-    DisplayErrorContext(error).to_string()
+/// DynamoDB failed after the SDK's retries.
+fn store_error(operation: &'static str, order_id: &str, source: SdkFailure) -> FulfillmentError {
+    FulfillmentError::Store {
+        operation,
+        order_id: order_id.to_owned(),
+        source,
+    }
 }

@@ -2,25 +2,27 @@
 //! checks its condition and writes, so it is as conditional as the DynamoDB write it stands for.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
+
+use herald::store::lock;
 
 use super::{Change, Shipment, ShipmentStatus};
 
 /// The shipments by order. Clones share them.
 #[derive(Debug, Clone, Default)]
-pub(super) struct MemoryTable {
+pub(super) struct Memory {
     /// One record per order, never removed: a later event about the order finds it.
     shipments: Arc<Mutex<BTreeMap<String, Shipment>>>,
 }
 
-impl MemoryTable {
+impl Memory {
     pub(super) fn shipment(&self, order_id: &str) -> Option<Shipment> {
-        self.lock().get(order_id).cloned()
+        lock(&self.shipments).get(order_id).cloned()
     }
 
     /// Moves a REQUESTED shipment to `to`, recording `cause` as `cancelled_by` when given.
     pub(super) fn transition(&self, order_id: &str, to: ShipmentStatus, cause: Option<&str>) -> Change {
-        let mut shipments = self.lock();
+        let mut shipments = lock(&self.shipments);
         match shipments.get_mut(order_id) {
             None => Change::NoRecord,
             Some(current) if current.status != ShipmentStatus::Requested => Change::Refused(current.clone()),
@@ -36,7 +38,7 @@ impl MemoryTable {
 
     /// Writes the record unless the order has one; returns the existing one if so.
     pub(super) fn put_if_absent(&self, shipment: Shipment) -> Option<Shipment> {
-        let mut shipments = self.lock();
+        let mut shipments = lock(&self.shipments);
         match shipments.get(&shipment.order_id) {
             Some(existing) => Some(existing.clone()),
             None => {
@@ -44,11 +46,5 @@ impl MemoryTable {
                 None
             }
         }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Shipment>> {
-        // Every write is a single insert or field update after its check, so the map is whole
-        // even if another thread panicked while holding the lock.
-        self.shipments.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -4,25 +4,24 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use herald::store::{Item, SdkFailure, n, number, s, text};
 use shop_events::{ShortLine, StockLine};
 
 use super::{Reservation, ReservationStatus, Reserve, attr};
 use crate::error::InventoryError;
 
-type Item = HashMap<String, AttributeValue>;
-
 /// The two tables.
 #[derive(Debug, Clone)]
-pub(super) struct DynamoTables {
+pub(super) struct Tables {
     client: Client,
     stock_table: String,
     reservations_table: String,
 }
 
-impl DynamoTables {
+impl Tables {
     pub(super) fn new(client: Client, stock_table: impl Into<String>, reservations_table: impl Into<String>) -> Self {
         Self {
             client,
@@ -54,16 +53,16 @@ impl DynamoTables {
         for line in lines {
             let take = Update::builder()
                 .table_name(&self.stock_table)
-                .key(attr::SKU, AttributeValue::S(line.sku.clone()))
+                .key(attr::SKU, s(&line.sku))
                 .update_expression("SET #available = #available - :q ADD #reserved :q")
                 .condition_expression("attribute_exists(#sku) AND #available >= :q")
                 .expression_attribute_names("#available", attr::AVAILABLE)
                 .expression_attribute_names("#reserved", attr::RESERVED)
                 .expression_attribute_names("#sku", attr::SKU)
-                .expression_attribute_values(":q", number(line.quantity))
+                .expression_attribute_values(":q", n(line.quantity))
                 .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                 .build()
-                .map_err(|e| store_error("TransactWriteItems", order_id, context(e)))?;
+                .map_err(|e| store_error("TransactWriteItems", order_id, SdkFailure::new(e)))?;
             items.push(TransactWriteItem::builder().update(take).build());
         }
         let outcome = self
@@ -77,23 +76,20 @@ impl DynamoTables {
             Err(error) => error.into_service_error(),
         };
         let TransactWriteItemsError::TransactionCanceledException(cancelled) = &error else {
-            return Err(store_error("TransactWriteItems", order_id, context(error)));
+            return Err(store_error("TransactWriteItems", order_id, SdkFailure::new(error)));
         };
         let reasons = cancelled.cancellation_reasons();
         let failed = |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
         if failed(0) {
             return match reasons.first().and_then(|r| r.item()) {
-                Some(item) => Ok(Reserve::AlreadyRecorded(self.reservation_from(order_id, item)?)),
+                Some(item) => Ok(Reserve::AlreadyRecorded(reservation_from(order_id, item)?)),
                 None => self
                     .reservation(order_id)
                     .await?
                     .map(Reserve::AlreadyRecorded)
-                    .ok_or_else(|| {
-                        store_error(
-                            "TransactWriteItems",
-                            order_id,
-                            "reservation exists but cannot be read".to_owned(),
-                        )
+                    .ok_or_else(|| InventoryError::Vanished {
+                        operation: "TransactWriteItems",
+                        order_id: order_id.to_owned(),
                     }),
             };
         }
@@ -107,15 +103,13 @@ impl DynamoTables {
                 available: reasons
                     .get(i + 1)
                     .and_then(|r| r.item())
-                    .and_then(|item| item.get(attr::AVAILABLE))
-                    .and_then(|n| n.as_n().ok())
-                    .and_then(|n| n.parse().ok())
+                    .and_then(|item| number(item, attr::AVAILABLE))
                     .unwrap_or(0),
             })
             .collect();
         if short.is_empty() {
             // Cancelled for another reason (a conflicting transaction): DynamoDB says try again.
-            return Err(store_error("TransactWriteItems", order_id, context(error)));
+            return Err(store_error("TransactWriteItems", order_id, SdkFailure::new(error)));
         }
         let recorded = Reservation {
             status: ReservationStatus::Short,
@@ -135,32 +129,26 @@ impl DynamoTables {
         let order_id = reservation.order_id.as_str();
         let mark = Update::builder()
             .table_name(&self.reservations_table)
-            .key(attr::ORDER_ID, AttributeValue::S(order_id.to_owned()))
+            .key(attr::ORDER_ID, s(order_id))
             .update_expression("SET #status = :released")
             .condition_expression("#status = :reserved")
             .expression_attribute_names("#status", attr::STATUS)
-            .expression_attribute_values(
-                ":released",
-                AttributeValue::S(ReservationStatus::Released.as_str().to_owned()),
-            )
-            .expression_attribute_values(
-                ":reserved",
-                AttributeValue::S(ReservationStatus::Reserved.as_str().to_owned()),
-            )
+            .expression_attribute_values(":released", s(ReservationStatus::Released.as_str()))
+            .expression_attribute_values(":reserved", s(ReservationStatus::Reserved.as_str()))
             .build()
-            .map_err(|e| store_error("TransactWriteItems", order_id, context(e)))?;
+            .map_err(|e| store_error("TransactWriteItems", order_id, SdkFailure::new(e)))?;
         let mut items = vec![TransactWriteItem::builder().update(mark).build()];
         for line in &reservation.lines {
             let give_back = Update::builder()
                 .table_name(&self.stock_table)
-                .key(attr::SKU, AttributeValue::S(line.sku.clone()))
+                .key(attr::SKU, s(&line.sku))
                 .update_expression("ADD #available :q, #reserved :minus_q")
                 .expression_attribute_names("#available", attr::AVAILABLE)
                 .expression_attribute_names("#reserved", attr::RESERVED)
-                .expression_attribute_values(":q", number(line.quantity))
-                .expression_attribute_values(":minus_q", AttributeValue::N(format!("-{}", line.quantity)))
+                .expression_attribute_values(":q", n(line.quantity))
+                .expression_attribute_values(":minus_q", n(-i64::from(line.quantity)))
                 .build()
-                .map_err(|e| store_error("TransactWriteItems", order_id, context(e)))?;
+                .map_err(|e| store_error("TransactWriteItems", order_id, SdkFailure::new(e)))?;
             items.push(TransactWriteItem::builder().update(give_back).build());
         }
         match self
@@ -178,7 +166,7 @@ impl DynamoTables {
                 {
                     Ok(false)
                 }
-                other => Err(store_error("TransactWriteItems", order_id, context(other))),
+                other => Err(store_error("TransactWriteItems", order_id, SdkFailure::new(other))),
             },
         }
     }
@@ -189,15 +177,12 @@ impl DynamoTables {
             .client
             .get_item()
             .table_name(&self.reservations_table)
-            .key(attr::ORDER_ID, AttributeValue::S(order_id.to_owned()))
+            .key(attr::ORDER_ID, s(order_id))
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| store_error("GetItem", order_id, context(e)))?;
-        output
-            .item()
-            .map(|item| self.reservation_from(order_id, item))
-            .transpose()
+            .map_err(|e| store_error("GetItem", order_id, SdkFailure::new(e)))?;
+        output.item().map(|item| reservation_from(order_id, item)).transpose()
     }
 
     /// A consistent read of the SKU's item; a missing item or attribute reads 0.
@@ -206,19 +191,12 @@ impl DynamoTables {
             .client
             .get_item()
             .table_name(&self.stock_table)
-            .key(attr::SKU, AttributeValue::S(sku.to_owned()))
+            .key(attr::SKU, s(sku))
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| store_error("GetItem", sku, context(e)))?;
-        let read = |name: &str| {
-            output
-                .item()
-                .and_then(|i| i.get(name))
-                .and_then(|n| n.as_n().ok())
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0)
-        };
+            .map_err(|e| store_error("GetItem", sku, SdkFailure::new(e)))?;
+        let read = |name: &str| output.item().and_then(|item| number(item, name)).unwrap_or(0);
         Ok((read(attr::AVAILABLE), read(attr::RESERVED)))
     }
 
@@ -227,12 +205,12 @@ impl DynamoTables {
         self.client
             .put_item()
             .table_name(&self.stock_table)
-            .item(attr::SKU, AttributeValue::S(sku.to_owned()))
-            .item(attr::AVAILABLE, number(units))
-            .item(attr::RESERVED, number(0))
+            .item(attr::SKU, s(sku))
+            .item(attr::AVAILABLE, n(units))
+            .item(attr::RESERVED, n(0))
             .send()
             .await
-            .map_err(|e| store_error("PutItem", sku, context(e)))?;
+            .map_err(|e| store_error("PutItem", sku, SdkFailure::new(e)))?;
         Ok(())
     }
 
@@ -253,13 +231,11 @@ impl DynamoTables {
         match result {
             Ok(_) => Ok(None),
             Err(error) => match error.into_service_error() {
-                aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(existing) => {
-                    match existing.item() {
-                        Some(item) => Ok(Some(self.reservation_from(order_id, item)?)),
-                        None => self.reservation(order_id).await,
-                    }
-                }
-                other => Err(store_error("PutItem", order_id, context(other))),
+                PutItemError::ConditionalCheckFailedException(existing) => match existing.item() {
+                    Some(item) => Ok(Some(reservation_from(order_id, item)?)),
+                    None => self.reservation(order_id).await,
+                },
+                other => Err(store_error("PutItem", order_id, SdkFailure::new(other))),
             },
         }
     }
@@ -270,8 +246,8 @@ impl DynamoTables {
             .iter()
             .map(|l| {
                 AttributeValue::M(HashMap::from([
-                    (attr::SKU.to_owned(), AttributeValue::S(l.sku.clone())),
-                    (attr::QUANTITY.to_owned(), number(l.quantity)),
+                    (attr::SKU.to_owned(), s(&l.sku)),
+                    (attr::QUANTITY.to_owned(), n(l.quantity)),
                 ]))
             })
             .collect();
@@ -280,89 +256,77 @@ impl DynamoTables {
             .iter()
             .map(|l| {
                 AttributeValue::M(HashMap::from([
-                    (attr::SKU.to_owned(), AttributeValue::S(l.sku.clone())),
-                    (attr::REQUESTED.to_owned(), number(l.requested)),
-                    (attr::AVAILABLE.to_owned(), number(l.available)),
+                    (attr::SKU.to_owned(), s(&l.sku)),
+                    (attr::REQUESTED.to_owned(), n(l.requested)),
+                    (attr::AVAILABLE.to_owned(), n(l.available)),
                 ]))
             })
             .collect();
         Put::builder()
             .table_name(&self.reservations_table)
-            .item(attr::ORDER_ID, AttributeValue::S(reservation.order_id.clone()))
-            .item(attr::CUSTOMER_ID, AttributeValue::S(reservation.customer_id.clone()))
-            .item(attr::STATUS, AttributeValue::S(reservation.status.as_str().to_owned()))
+            .item(attr::ORDER_ID, s(&reservation.order_id))
+            .item(attr::CUSTOMER_ID, s(&reservation.customer_id))
+            .item(attr::STATUS, s(reservation.status.as_str()))
             .item(attr::LINES, AttributeValue::L(lines))
             .item(attr::SHORT, AttributeValue::L(short))
             .condition_expression("attribute_not_exists(#order_id)")
             .expression_attribute_names("#order_id", attr::ORDER_ID)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
-            .map_err(|e| store_error("PutItem", order_id, context(e)))
+            .map_err(|e| store_error("PutItem", order_id, SdkFailure::new(e)))
     }
+}
 
-    fn reservation_from(&self, order_id: &str, item: &Item) -> Result<Reservation, InventoryError> {
-        let corrupt = |reason: &str| InventoryError::CorruptReservation {
-            order_id: order_id.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let text = |map: &Item, name: &str| map.get(name).and_then(|v| v.as_s().ok()).cloned();
-        let count = |map: &Item, name: &str| -> Option<u32> {
-            map.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())
-        };
-        let maps = |name: &str| -> Vec<Item> {
-            item.get(name)
-                .and_then(|v| v.as_l().ok())
-                .map(|list| list.iter().filter_map(|v| v.as_m().ok().cloned()).collect())
-                .unwrap_or_default()
-        };
-        let status = text(item, attr::STATUS)
-            .as_deref()
-            .and_then(ReservationStatus::parse)
-            .ok_or_else(|| corrupt("missing or unknown status"))?;
-        let lines = maps(attr::LINES)
-            .iter()
-            .map(|m| {
-                Some(StockLine {
-                    sku: text(m, attr::SKU)?,
-                    quantity: count(m, attr::QUANTITY)?,
-                })
+/// The reservation an item holds.
+fn reservation_from(order_id: &str, item: &Item) -> Result<Reservation, InventoryError> {
+    let corrupt = |reason: &str| InventoryError::CorruptReservation {
+        order_id: order_id.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let maps = |name: &str| -> Vec<Item> {
+        item.get(name)
+            .and_then(|v| v.as_l().ok())
+            .map(|list| list.iter().filter_map(|v| v.as_m().ok().cloned()).collect())
+            .unwrap_or_default()
+    };
+    let status = text(item, attr::STATUS)
+        .as_deref()
+        .and_then(ReservationStatus::parse)
+        .ok_or_else(|| corrupt("missing or unknown status"))?;
+    let lines = maps(attr::LINES)
+        .iter()
+        .map(|m| {
+            Some(StockLine {
+                sku: text(m, attr::SKU)?,
+                quantity: number(m, attr::QUANTITY)?,
             })
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| corrupt("a line lacks sku or quantity"))?;
-        let short = maps(attr::SHORT)
-            .iter()
-            .map(|m| {
-                Some(ShortLine {
-                    sku: text(m, attr::SKU)?,
-                    requested: count(m, attr::REQUESTED)?,
-                    available: count(m, attr::AVAILABLE)?,
-                })
-            })
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| corrupt("a short line lacks a field"))?;
-        Ok(Reservation {
-            order_id: order_id.to_owned(),
-            customer_id: text(item, attr::CUSTOMER_ID).unwrap_or_default(),
-            status,
-            lines,
-            short,
         })
-    }
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| corrupt("a line lacks sku or quantity"))?;
+    let short = maps(attr::SHORT)
+        .iter()
+        .map(|m| {
+            Some(ShortLine {
+                sku: text(m, attr::SKU)?,
+                requested: number(m, attr::REQUESTED)?,
+                available: number(m, attr::AVAILABLE)?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| corrupt("a short line lacks a field"))?;
+    Ok(Reservation {
+        order_id: order_id.to_owned(),
+        customer_id: text(item, attr::CUSTOMER_ID).unwrap_or_default(),
+        status,
+        lines,
+        short,
+    })
 }
 
-fn number(n: u32) -> AttributeValue {
-    AttributeValue::N(n.to_string())
-}
-
-fn store_error(operation: &'static str, order_id: &str, message: String) -> InventoryError {
+fn store_error(operation: &'static str, order_id: &str, source: SdkFailure) -> InventoryError {
     InventoryError::Store {
         operation,
         order_id: order_id.to_owned(),
-        message,
+        source,
     }
-}
-
-/// The SDK's error with its whole context, for messages.
-fn context(error: impl std::error::Error) -> String {
-    DisplayErrorContext(error).to_string()
 }

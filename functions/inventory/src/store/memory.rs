@@ -3,8 +3,10 @@
 //! DynamoDB transaction it stands for, under the same conditions.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::fmt;
+use std::sync::{Arc, Mutex};
 
+use herald::store::{SdkFailure, lock};
 use shop_events::{ShortLine, StockLine};
 
 use super::{Reservation, ReservationStatus, Reserve};
@@ -12,7 +14,7 @@ use crate::error::InventoryError;
 
 /// Both tables. Clones share them.
 #[derive(Debug, Clone, Default)]
-pub(super) struct MemoryTables {
+pub(super) struct Memory {
     state: Arc<Mutex<State>>,
 }
 
@@ -32,7 +34,7 @@ struct Units {
     reserved: i64,
 }
 
-impl MemoryTables {
+impl Memory {
     /// Tables whose stock starts with `seed` (units available per SKU) and no reservation.
     pub(super) fn with_stock(seed: &[(String, u32)]) -> Self {
         let stock = seed
@@ -64,7 +66,7 @@ impl MemoryTables {
         lines: &[StockLine],
     ) -> Result<Reserve, InventoryError> {
         one_update_per_sku(order_id, lines)?;
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         let state = &mut *state;
         if let Some(existing) = state.reservations.get(order_id) {
             return Ok(Reserve::AlreadyRecorded(existing.clone()));
@@ -112,7 +114,7 @@ impl MemoryTables {
     /// SKU it creates if unknown, as DynamoDB's ADD does); false if it was not RESERVED.
     pub(super) fn release(&self, reservation: &Reservation) -> Result<bool, InventoryError> {
         one_update_per_sku(&reservation.order_id, &reservation.lines)?;
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         let state = &mut *state;
         match state.reservations.get_mut(&reservation.order_id) {
             Some(stored) if stored.status == ReservationStatus::Reserved => stored.status = ReservationStatus::Released,
@@ -128,7 +130,7 @@ impl MemoryTables {
 
     /// Writes the reservation unless the order has one; returns the existing one if so.
     pub(super) fn put_if_absent(&self, reservation: Reservation) -> Option<Reservation> {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         match state.reservations.get(&reservation.order_id) {
             Some(existing) => Some(existing.clone()),
             None => {
@@ -139,30 +141,24 @@ impl MemoryTables {
     }
 
     pub(super) fn reservation(&self, order_id: &str) -> Option<Reservation> {
-        self.lock().reservations.get(order_id).cloned()
+        lock(&self.state).reservations.get(order_id).cloned()
     }
 
     pub(super) fn available(&self, sku: &str) -> (u32, u32) {
-        self.lock()
+        lock(&self.state)
             .stock
             .get(sku)
             .map_or((0, 0), |units| (count(units.available), count(units.reserved)))
     }
 
     pub(super) fn set_available(&self, sku: &str, units: u32) {
-        self.lock().stock.insert(
+        lock(&self.state).stock.insert(
             sku.to_owned(),
             Units {
                 available: i64::from(units),
                 reserved: 0,
             },
         );
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // Every change checks before it writes, and the writes cannot fail halfway, so the state
-        // is whole even if another thread panicked while holding the lock.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -175,10 +171,23 @@ fn one_update_per_sku(order_id: &str, lines: &[StockLine]) -> Result<(), Invento
         Some(line) => Err(InventoryError::Store {
             operation: "TransactWriteItems",
             order_id: order_id.to_owned(),
-            message: format!("SKU {} appears twice: a transaction changes each item once", line.sku),
+            source: SdkFailure::new(SkuTwice(line.sku.clone())),
         }),
     }
 }
+
+/// The refusal DynamoDB answers (a `ValidationException`) to a transaction that changes one
+/// item twice, which memory gives in its place.
+#[derive(Debug)]
+struct SkuTwice(String);
+
+impl fmt::Display for SkuTwice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SKU {} appears twice: a transaction changes each item once", self.0)
+    }
+}
+
+impl std::error::Error for SkuTwice {}
 
 /// A count as DynamoDB's reader takes it: 0 unless it is a `u32`.
 fn count(units: i64) -> u32 {

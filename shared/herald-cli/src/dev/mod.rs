@@ -114,15 +114,15 @@ pub struct Summary {
     pub dead_letters: usize,
 }
 
-/// A running local shop: the functions, the bus, the dead-letter file.
-pub struct LocalShop {
+/// A running local stack: the template's functions, the bus, the dead-letter file.
+pub struct LocalStack {
     functions: Vec<(DevFunction, LocalFunction)>,
     bus: LocalBus,
     dead_letters: std::fs::File,
     summary: Summary,
 }
 
-impl LocalShop {
+impl LocalStack {
     /// Reads the template, builds the binaries if asked, and serves every function (or only
     /// `only`).
     ///

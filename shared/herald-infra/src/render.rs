@@ -1,0 +1,594 @@
+//! One consumer's resources, derived from its [`Declaration`] and the framework's conventions.
+//!
+//! For a package `order-history` the prefix is `OrderHistory`, and the function is
+//! `OrderHistoryFunction` (binary `order-history`, named `${AWS::StackName}-order-history`, as
+//! are its rule and log group). Around it: its tables; `OrderHistoryDeadLetterQueue`, which
+//! EventBridge (its policy) and Lambda (the role) may send to; `OrderHistoryLogGroup`;
+//! `OrderHistoryRole`, which may write its own logs, use exactly the declared actions on its
+//! own tables, touch only idempotency records whose key starts with `order-history#`, send to
+//! its own queue and, if it emits anything, put events of exactly its sources on the bus; and
+//! five alarms (dead letters, errors, throttles, failed deliveries, uncatalogued events).
+
+use serde::Deserialize;
+
+use crate::declaration::{Declaration, Table};
+use crate::event_ref::EventRef;
+use crate::yaml::{Node, get_att, map, reference, str, sub};
+
+/// The hand-written resources the generated ones refer to, as the template's
+/// `Metadata: Herald:` section names them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Platform {
+    /// Logical id of the event bus every consumer's rule listens on.
+    pub bus: String,
+    /// Name of the rule under each function's `Events`, e.g. `ShopEvents`.
+    pub bus_event: String,
+    /// Logical id of the shared idempotency table.
+    pub idempotency_table: String,
+    /// Logical id of the SNS topic every alarm notifies.
+    pub alert_topic: String,
+    /// Name of the parameter giving the log groups' retention in days.
+    pub log_retention_days: String,
+}
+
+/// Dead letters wait the SQS maximum: time to fix the consumer and redrive.
+const DEAD_LETTER_RETENTION_SECONDS: i64 = 1_209_600;
+
+/// The metric namespace of herald's own metrics (`UncataloguedEvents`).
+const HERALD_NAMESPACE: &str = "Herald";
+
+/// Environment variable naming the idempotency table (read by `herald`).
+const IDEMPOTENCY_VARIABLE: &str = "IDEMPOTENCY_TABLE";
+
+/// Environment variable naming the bus events are published to (read by `herald`).
+const BUS_VARIABLE: &str = "EVENT_BUS_NAME";
+
+/// The actions herald's idempotency guard uses on its records.
+const IDEMPOTENCY_ACTIONS: [&str; 4] = [
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+];
+
+/// A package name in PascalCase, the prefix of its logical ids: `order-history` → `OrderHistory`.
+pub fn pascal(name: &str) -> String {
+    name.split(['-', '_'])
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|c| c.to_uppercase().collect::<String>() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Logical id of a consumer's dead-letter queue.
+pub fn dead_letter_queue_id(name: &str) -> String {
+    format!("{}DeadLetterQueue", pascal(name))
+}
+
+/// Name (a `!Sub` format) of a consumer's errors alarm, the one redrive watches.
+pub fn errors_alarm_name(name: &str) -> String {
+    format!("${{AWS::StackName}}-{name}-errors")
+}
+
+/// A consumer's resources, by logical id, in the template's order.
+pub fn resources(declaration: &Declaration, platform: &Platform) -> Vec<(String, Node)> {
+    let name = declaration.name.as_str();
+    let prefix = pascal(name);
+    let queue = dead_letter_queue_id(name);
+    let log_group = format!("{prefix}LogGroup");
+    let role = format!("{prefix}Role");
+    let function = format!("{prefix}Function");
+    let stack_named = format!("${{AWS::StackName}}-{name}");
+
+    let mut resources: Vec<(String, Node)> = declaration.tables.iter().map(table).collect();
+    resources.push((
+        queue.clone(),
+        map([
+            ("Type", str("AWS::SQS::Queue")),
+            (
+                "Properties",
+                map([
+                    (
+                        "MessageRetentionPeriod",
+                        Node::Commented(
+                            Box::new(Node::Int(DEAD_LETTER_RETENTION_SECONDS)),
+                            "14 days, the maximum: time to fix and redrive".to_owned(),
+                        ),
+                    ),
+                    ("SqsManagedSseEnabled", Node::Bool(true)),
+                ]),
+            ),
+        ]),
+    ));
+    resources.push((
+        format!("{queue}Policy"),
+        map([
+            ("Type", str("AWS::SQS::QueuePolicy")),
+            (
+                "Properties",
+                map([
+                    ("Queues", Node::Seq(vec![reference(&queue)])),
+                    (
+                        "PolicyDocument",
+                        policy_document(vec![map([
+                            ("Sid", str("EventBridgeDeadLetters")),
+                            ("Effect", str("Allow")),
+                            ("Principal", map([("Service", str("events.amazonaws.com"))])),
+                            ("Action", str("sqs:SendMessage")),
+                            ("Resource", get_att(&queue, "Arn")),
+                            (
+                                "Condition",
+                                map([(
+                                    "ArnEquals",
+                                    map([(
+                                        "aws:SourceArn",
+                                        sub(format!(
+                                            "arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/${{{}}}/{stack_named}",
+                                            platform.bus
+                                        )),
+                                    )]),
+                                )]),
+                            ),
+                        ])]),
+                    ),
+                ]),
+            ),
+        ]),
+    ));
+    resources.push((
+        log_group.clone(),
+        map([
+            ("Type", str("AWS::Logs::LogGroup")),
+            (
+                "Properties",
+                map([
+                    ("LogGroupName", sub(format!("/aws/lambda/{stack_named}"))),
+                    ("RetentionInDays", reference(&platform.log_retention_days)),
+                ]),
+            ),
+        ]),
+    ));
+    resources.push((role.clone(), role_resource(declaration, platform, &log_group, &queue)));
+    resources.push((
+        function.clone(),
+        function_resource(declaration, platform, &role, &log_group, &queue),
+    ));
+    resources.extend(alarms(declaration, platform, &function, &queue));
+    resources
+}
+
+/// A consumer's outputs: its dead-letter queue's URL and each table's name.
+pub fn outputs(declaration: &Declaration) -> Vec<(String, Node)> {
+    let name = declaration.name.as_str();
+    let queue = dead_letter_queue_id(name);
+    let mut outputs = vec![(
+        format!("{queue}Url"),
+        map([
+            (
+                "Description",
+                str(format!(
+                    "Dead-letter queue of {name} (rule target failures and failed async invocations)"
+                )),
+            ),
+            ("Value", reference(&queue)),
+        ]),
+    )];
+    outputs.extend(declaration.tables.iter().map(|table| {
+        (
+            format!("{}Name", table.logical_id),
+            map([
+                ("Description", str(format!("{} of {name}", table.env))),
+                ("Value", reference(&table.logical_id)),
+            ]),
+        )
+    }));
+    outputs
+}
+
+/// The rule's pattern: one alternative per source and set of versions, listing the
+/// detail-types that share them; `$or` only when there is more than one.
+pub fn rule_pattern(consumes: &[EventRef]) -> Node {
+    // (source, detail-type) → versions, in the order first declared.
+    let mut types: Vec<((&str, &str), Vec<u32>)> = Vec::new();
+    for event in consumes {
+        let key = (event.source.as_str(), event.detail_type.as_str());
+        match types.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, versions)) => versions.push(event.version),
+            None => types.push((key, vec![event.version])),
+        }
+    }
+    // (source, versions) → detail-types: types sharing a source and versions share an alternative.
+    let mut alternatives: Vec<Alternative<'_>> = Vec::new();
+    for ((source, detail_type), mut versions) in types {
+        versions.sort_unstable();
+        match alternatives
+            .iter_mut()
+            .find(|a| a.source == source && a.versions == versions)
+        {
+            Some(alternative) => alternative.detail_types.push(detail_type),
+            None => alternatives.push(Alternative {
+                source,
+                versions,
+                detail_types: vec![detail_type],
+            }),
+        }
+    }
+    let mut patterns: Vec<Node> = alternatives.into_iter().map(Alternative::pattern).collect();
+    if patterns.len() == 1 {
+        patterns.remove(0)
+    } else {
+        map([("$or", Node::Seq(patterns))])
+    }
+}
+
+/// One alternative of a rule pattern: a source, some of its detail-types, the same versions.
+struct Alternative<'a> {
+    source: &'a str,
+    versions: Vec<u32>,
+    detail_types: Vec<&'a str>,
+}
+
+impl Alternative<'_> {
+    fn pattern(self) -> Node {
+        let versions = self.versions.into_iter().map(|v| Node::Int(i64::from(v))).collect();
+        map([
+            ("source", Node::Flow(vec![str(self.source)])),
+            (
+                "detail-type",
+                Node::Flow(self.detail_types.into_iter().map(str).collect()),
+            ),
+            (
+                "detail",
+                map([("metadata", map([("schema_version", Node::Flow(versions))]))]),
+            ),
+        ])
+    }
+}
+
+fn table(table: &Table) -> (String, Node) {
+    let mut attributes = vec![map([
+        ("AttributeName", str(&table.partition_key)),
+        ("AttributeType", str("S")),
+    ])];
+    let mut keys = vec![map([
+        ("AttributeName", str(&table.partition_key)),
+        ("KeyType", str("HASH")),
+    ])];
+    if let Some(sort_key) = &table.sort_key {
+        attributes.push(map([("AttributeName", str(sort_key)), ("AttributeType", str("S"))]));
+        keys.push(map([("AttributeName", str(sort_key)), ("KeyType", str("RANGE"))]));
+    }
+    let mut properties = vec![("BillingMode".to_owned(), str("PAY_PER_REQUEST"))];
+    if table.point_in_time_recovery {
+        properties.push((
+            "PointInTimeRecoverySpecification".to_owned(),
+            map([("PointInTimeRecoveryEnabled", Node::Bool(true))]),
+        ));
+    }
+    properties.push(("AttributeDefinitions".to_owned(), Node::Seq(attributes)));
+    properties.push(("KeySchema".to_owned(), Node::Seq(keys)));
+    if let Some(ttl) = &table.ttl {
+        properties.push((
+            "TimeToLiveSpecification".to_owned(),
+            map([("AttributeName", str(ttl)), ("Enabled", Node::Bool(true))]),
+        ));
+    }
+    (
+        table.logical_id.clone(),
+        map([
+            ("Type", str("AWS::DynamoDB::Table")),
+            // Business data outlives the stack.
+            ("DeletionPolicy", str("Retain")),
+            ("UpdateReplacePolicy", str("Retain")),
+            ("Properties", Node::Map(properties)),
+        ]),
+    )
+}
+
+fn policy_document(statements: Vec<Node>) -> Node {
+    map([("Version", str("2012-10-17")), ("Statement", Node::Seq(statements))])
+}
+
+fn actions(actions: &[impl AsRef<str>]) -> Node {
+    Node::Seq(actions.iter().map(|a| str(a.as_ref())).collect())
+}
+
+fn role_resource(declaration: &Declaration, platform: &Platform, log_group: &str, queue: &str) -> Node {
+    let name = declaration.name.as_str();
+    let mut statements = vec![map([
+        ("Sid", str("OwnLogs")),
+        ("Effect", str("Allow")),
+        ("Action", actions(&["logs:CreateLogStream", "logs:PutLogEvents"])),
+        ("Resource", get_att(log_group, "Arn")),
+    ])];
+    statements.extend(declaration.tables.iter().map(|table| {
+        map([
+            ("Sid", str(format!("Own{}", table.logical_id))),
+            ("Effect", str("Allow")),
+            ("Action", actions(&table.actions)),
+            ("Resource", get_att(&table.logical_id, "Arn")),
+        ])
+    }));
+    statements.push(map([
+        ("Sid", str("OwnIdempotencyRecords")),
+        ("Effect", str("Allow")),
+        ("Action", actions(&IDEMPOTENCY_ACTIONS)),
+        ("Resource", get_att(&platform.idempotency_table, "Arn")),
+        (
+            "Condition",
+            map([(
+                "ForAllValues:StringLike",
+                map([("dynamodb:LeadingKeys", Node::Seq(vec![str(format!("{name}#*"))]))]),
+            )]),
+        ),
+    ]));
+    statements.push(map([
+        ("Sid", str("FailedInvocationsToOwnQueue")),
+        ("Effect", str("Allow")),
+        ("Action", str("sqs:SendMessage")),
+        ("Resource", get_att(queue, "Arn")),
+    ]));
+    let sources = emitted_sources(&declaration.emits);
+    if !sources.is_empty() {
+        statements.push(map([
+            ("Sid", str(format!("PublishTo{}", platform.bus))),
+            ("Effect", str("Allow")),
+            ("Action", str("events:PutEvents")),
+            ("Resource", get_att(&platform.bus, "Arn")),
+            (
+                "Condition",
+                map([(
+                    "ForAllValues:StringEquals",
+                    map([("events:source", Node::Seq(sources.into_iter().map(str).collect()))]),
+                )]),
+            ),
+        ]));
+    }
+    map([
+        ("Type", str("AWS::IAM::Role")),
+        (
+            "Properties",
+            map([
+                (
+                    "AssumeRolePolicyDocument",
+                    policy_document(vec![map([
+                        ("Effect", str("Allow")),
+                        ("Principal", map([("Service", str("lambda.amazonaws.com"))])),
+                        ("Action", str("sts:AssumeRole")),
+                    ])]),
+                ),
+                (
+                    "Policies",
+                    Node::Seq(vec![map([
+                        ("PolicyName", str(name)),
+                        ("PolicyDocument", policy_document(statements)),
+                    ])]),
+                ),
+            ]),
+        ),
+    ])
+}
+
+/// The distinct sources of what a function emits, sorted.
+fn emitted_sources(emits: &[EventRef]) -> Vec<&str> {
+    let mut sources: Vec<&str> = emits.iter().map(|e| e.source.as_str()).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    sources
+}
+
+fn function_resource(declaration: &Declaration, platform: &Platform, role: &str, log_group: &str, queue: &str) -> Node {
+    let name = declaration.name.as_str();
+    let stack_named = format!("${{AWS::StackName}}-{name}");
+    let mut variables = vec![(IDEMPOTENCY_VARIABLE.to_owned(), reference(&platform.idempotency_table))];
+    variables.extend(
+        declaration
+            .tables
+            .iter()
+            .map(|t| (t.env.clone(), reference(&t.logical_id))),
+    );
+    if !declaration.emits.is_empty() {
+        variables.push((BUS_VARIABLE.to_owned(), reference(&platform.bus)));
+    }
+    variables.extend(declaration.environment.iter().map(|(k, v)| (k.clone(), str(v))));
+
+    let mut properties = vec![
+        ("FunctionName".to_owned(), sub(&stack_named)),
+        ("Description".to_owned(), str(&declaration.description)),
+        ("Role".to_owned(), get_att(role, "Arn")),
+    ];
+    if let Some(memory) = declaration.memory_mb {
+        properties.push(("MemorySize".to_owned(), Node::Int(i64::from(memory))));
+    }
+    if let Some(timeout) = declaration.timeout_seconds {
+        properties.push(("Timeout".to_owned(), Node::Int(i64::from(timeout))));
+    }
+    properties.extend([
+        ("LoggingConfig".to_owned(), map([("LogGroup", reference(log_group))])),
+        ("Environment".to_owned(), map([("Variables", Node::Map(variables))])),
+        (
+            "EventInvokeConfig".to_owned(),
+            map([
+                (
+                    "MaximumRetryAttempts",
+                    Node::Int(i64::from(declaration.invoke_retries.attempts)),
+                ),
+                (
+                    "MaximumEventAgeInSeconds",
+                    Node::Int(i64::from(declaration.invoke_retries.max_event_age_seconds)),
+                ),
+                (
+                    "DestinationConfig",
+                    map([(
+                        "OnFailure",
+                        map([("Type", str("SQS")), ("Destination", get_att(queue, "Arn"))]),
+                    )]),
+                ),
+            ]),
+        ),
+        (
+            "Events".to_owned(),
+            Node::Map(vec![(
+                platform.bus_event.clone(),
+                map([
+                    ("Type", str("EventBridgeRule")),
+                    (
+                        "Properties",
+                        map([
+                            ("EventBusName", reference(&platform.bus)),
+                            ("RuleName", sub(&stack_named)),
+                            ("Pattern", rule_pattern(&declaration.consumes)),
+                            (
+                                "RetryPolicy",
+                                map([
+                                    (
+                                        "MaximumRetryAttempts",
+                                        Node::Int(i64::from(declaration.rule_retries.attempts)),
+                                    ),
+                                    (
+                                        "MaximumEventAgeInSeconds",
+                                        Node::Int(i64::from(declaration.rule_retries.max_event_age_seconds)),
+                                    ),
+                                ]),
+                            ),
+                            ("DeadLetterConfig", map([("Arn", get_att(queue, "Arn"))])),
+                        ]),
+                    ),
+                ]),
+            )]),
+        ),
+    ]);
+    map([
+        ("Type", str("AWS::Serverless::Function")),
+        (
+            "Metadata",
+            map([
+                ("BuildMethod", str("rust-cargolambda")),
+                ("BuildProperties", map([("Binary", str(name))])),
+            ]),
+        ),
+        ("Properties", Node::Map(properties)),
+    ])
+}
+
+/// What distinguishes one of a consumer's alarms.
+struct AlarmSpec {
+    /// Logical id part: `<Prefix><id>Alarm`.
+    id: &'static str,
+    /// Name part: `${AWS::StackName}-<name>-<suffix>`.
+    suffix: &'static str,
+    /// What it means, after `<name>: `.
+    why: &'static str,
+    namespace: &'static str,
+    metric: &'static str,
+    dimensions: Vec<Node>,
+    statistic: &'static str,
+}
+
+/// One alarm per way a consumer can fail; each pages on ALARM and on recovery.
+fn alarms(declaration: &Declaration, platform: &Platform, function: &str, queue: &str) -> Vec<(String, Node)> {
+    let name = declaration.name.as_str();
+    let prefix = pascal(name);
+    let dimension = |key: &str, value: Node| map([("Name", str(key)), ("Value", value)]);
+    let specs = [
+        AlarmSpec {
+            id: "DeadLetters",
+            suffix: "dead-letters",
+            why: "events are waiting in the dead-letter queue; fix, then redrive",
+            namespace: "AWS/SQS",
+            metric: "ApproximateNumberOfMessagesVisible",
+            dimensions: vec![dimension("QueueName", get_att(queue, "QueueName"))],
+            statistic: "Maximum",
+        },
+        AlarmSpec {
+            id: "Errors",
+            suffix: "errors",
+            why: "invocations are failing",
+            namespace: "AWS/Lambda",
+            metric: "Errors",
+            dimensions: vec![dimension("FunctionName", reference(function))],
+            statistic: "Sum",
+        },
+        AlarmSpec {
+            id: "Throttles",
+            suffix: "throttles",
+            why: "invocations are throttled",
+            namespace: "AWS/Lambda",
+            metric: "Throttles",
+            dimensions: vec![dimension("FunctionName", reference(function))],
+            statistic: "Sum",
+        },
+        AlarmSpec {
+            id: "FailedInvocations",
+            suffix: "failed-invocations",
+            why: "EventBridge could not deliver events to the function",
+            namespace: "AWS/Events",
+            metric: "FailedInvocations",
+            dimensions: vec![
+                dimension("RuleName", sub(format!("${{AWS::StackName}}-{name}"))),
+                dimension("EventBusName", reference(&platform.bus)),
+            ],
+            statistic: "Sum",
+        },
+        AlarmSpec {
+            id: "UncataloguedEvents",
+            suffix: "uncatalogued-events",
+            why: "received a detail-type or version it does not know",
+            namespace: HERALD_NAMESPACE,
+            metric: "UncataloguedEvents",
+            dimensions: vec![dimension("function", str(name))],
+            statistic: "Sum",
+        },
+    ];
+    specs
+        .into_iter()
+        .map(
+            |AlarmSpec {
+                 id,
+                 suffix,
+                 why,
+                 namespace,
+                 metric,
+                 dimensions,
+                 statistic,
+             }| {
+                let alarm = map([
+                    ("Type", str("AWS::CloudWatch::Alarm")),
+                    (
+                        "Properties",
+                        map([
+                            ("AlarmName", sub(format!("${{AWS::StackName}}-{name}-{suffix}"))),
+                            ("AlarmDescription", str(format!("{name}: {why}"))),
+                            ("Namespace", str(namespace)),
+                            ("MetricName", str(metric)),
+                            ("Dimensions", Node::Seq(dimensions)),
+                            ("Statistic", str(statistic)),
+                            ("Period", Node::Int(60)),
+                            ("EvaluationPeriods", Node::Int(1)),
+                            ("Threshold", Node::Int(0)),
+                            ("ComparisonOperator", str("GreaterThanThreshold")),
+                            ("TreatMissingData", str("notBreaching")),
+                            ("AlarmActions", Node::Seq(vec![reference(&platform.alert_topic)])),
+                            ("OKActions", Node::Seq(vec![reference(&platform.alert_topic)])),
+                        ]),
+                    ),
+                ]);
+                (format!("{prefix}{id}Alarm"), alarm)
+            },
+        )
+        .collect()
+}
+
+/// Redrive's `REDRIVE_QUEUES` (a `!Sub` format): each consumer's errors alarm name = its queue URL.
+pub fn redrive_queues(declarations: &[Declaration]) -> String {
+    declarations
+        .iter()
+        .map(|d| format!("{}=${{{}}}", errors_alarm_name(&d.name), dead_letter_queue_id(&d.name)))
+        .collect::<Vec<_>>()
+        .join(",")
+}

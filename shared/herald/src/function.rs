@@ -1,0 +1,382 @@
+//! A function as its author writes it: a `Deps` struct that says once what the function needs
+//! (its stores, its publisher, its settings), and a handler
+//! `async fn handle(deps: &Deps, event: Event) -> Result<Reaction, Error>`.
+//!
+//! ```ignore
+//! impl herald::Function for Deps {
+//!     const NAME: &'static str = "order-history";
+//!     type Event = OrderHistoryEvent;
+//!     type Reaction = Reaction;
+//!     type Error = OrderHistoryError;
+//!
+//!     fn from_env(env: &herald::Env) -> Result<Self, herald::ConfigError> {
+//!         Ok(Self { history: env.store("HISTORY_TABLE", "order history", HistoryStore::new, HistoryStore::memory)? })
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), herald::RunError> {
+//!     herald::run(order_history::handler::handle).await
+//! }
+//! ```
+//!
+//! Everything else is the framework's: [`run`] installs the JSON logs, reads the [`Env`] once at
+//! cold start, builds the idempotency guard from it (`IDEMPOTENCY_TABLE`, the backend
+//! `HERALD_STORES` chooses, [`IdempotencyConfig`]'s settings) and serves the handler through a
+//! [`Consumer`]. Tests build the same [`Consumer`] with [`Consumer::from_env`] over an [`Env`] of
+//! their own, so what they run is what `main.rs` runs.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::consumer::Consumer;
+use crate::env::MissingVariable;
+use crate::envelope::EventSet;
+use crate::error::Classify;
+use crate::idempotency::{Backend, ChosenStore, GuardedEvent, IdempotencyConfig};
+use crate::publish::{Publisher, PublisherConfig};
+
+/// The variable naming the idempotency table every consumer's guard writes to.
+pub const IDEMPOTENCY_TABLE: &str = "IDEMPOTENCY_TABLE";
+/// The variable naming the bus a function publishes to.
+pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
+/// How long an idempotency record lives, in seconds ([`IdempotencyConfig::expires_after`]).
+pub const IDEMPOTENCY_EXPIRES_AFTER: &str = "IDEMPOTENCY_EXPIRES_AFTER_SECONDS";
+/// How many completed records a warm process caches ([`IdempotencyConfig::cache_capacity`]).
+pub const IDEMPOTENCY_CACHE_CAPACITY: &str = "IDEMPOTENCY_CACHE_CAPACITY";
+
+/// A function's configuration cannot be read at cold start. Never retryable: the function cannot
+/// start until its environment is fixed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is missing.
+    #[error(transparent)]
+    Missing(#[from] MissingVariable),
+    /// A variable is set but its value is not valid.
+    #[error("environment variable {name}={value:?} is not valid: {reason}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// Its value, as set.
+        value: String,
+        /// What is wrong, and what it should be.
+        reason: String,
+    },
+}
+
+/// Why [`run`] stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The function's environment is incomplete or invalid.
+    #[error("cold start: {0}")]
+    Config(#[from] ConfigError),
+    /// The Lambda runtime could not start or lost the Runtime API.
+    #[error("lambda runtime: {0}")]
+    Runtime(lambda_runtime::Error),
+}
+
+type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// What a function reads at cold start: the AWS SDK's configuration, its environment variables,
+/// and the [`Backend`] they choose. Built once; every store and client a function builds from it
+/// shares the SDK configuration.
+#[derive(Clone)]
+pub struct Env {
+    aws: SdkConfig,
+    vars: Lookup,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Env")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Env {
+    /// The process environment and the SDK configuration it gives (`aws_config::load_from_env`:
+    /// region, credentials, `AWS_ENDPOINT_URL`), as `main.rs` runs.
+    pub async fn from_process() -> Self {
+        Self::new(aws_config::load_from_env().await, crate::env::process)
+    }
+
+    /// An environment of `vars` over `aws`, e.g. a test's tables on moto.
+    pub fn new(aws: SdkConfig, vars: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+        let backend = Backend::from_lookup(&vars);
+        Self {
+            aws,
+            vars: Arc::new(vars),
+            backend,
+        }
+    }
+
+    /// An environment of the given `NAME=value` pairs over `aws`.
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        aws: SdkConfig,
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        let vars: std::collections::BTreeMap<String, String> =
+            pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        Self::new(aws, move |name| vars.get(name).cloned())
+    }
+
+    /// The SDK configuration every client is built from.
+    pub fn aws(&self) -> &SdkConfig {
+        &self.aws
+    }
+
+    /// Where state is kept: DynamoDB, or memory when `HERALD_STORES=memory` (`herald dev`).
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A variable's value, if set and not empty.
+    pub fn var(&self, name: &str) -> Option<String> {
+        (self.vars)(name).filter(|value| !value.is_empty())
+    }
+
+    /// A required variable's value.
+    ///
+    /// # Errors
+    /// [`MissingVariable`] naming it and what it is for, when it is unset or empty.
+    pub fn required(&self, name: &'static str, purpose: &'static str) -> Result<String, MissingVariable> {
+        self.var(name).ok_or(MissingVariable { name, purpose })
+    }
+
+    /// A variable parsed with `parse`, or `default` when unset.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the variable and `parse`'s reason.
+    pub fn parsed<T>(
+        &self,
+        name: &'static str,
+        default: T,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        match self.var(name) {
+            None => Ok(default),
+            Some(value) => parse(&value).map_err(|reason| ConfigError::Invalid { name, value, reason }),
+        }
+    }
+
+    /// A DynamoDB client on this environment's SDK configuration.
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.aws)
+    }
+
+    /// A store of the chosen backend over the table named by the variable `table`: `dynamo`
+    /// builds it over the table, `memory` in this process (`herald dev`). The variable is
+    /// required either way, so a function's environment is the same in both.
+    ///
+    /// # Errors
+    /// [`MissingVariable`] when `table` is unset.
+    pub fn store<S>(
+        &self,
+        table: &'static str,
+        purpose: &'static str,
+        dynamo: impl FnOnce(aws_sdk_dynamodb::Client, String) -> S,
+        memory: impl FnOnce() -> S,
+    ) -> Result<S, MissingVariable> {
+        let name = self.required(table, purpose)?;
+        Ok(match self.backend {
+            Backend::Dynamo => dynamo(self.dynamodb(), name),
+            Backend::Memory => memory(),
+        })
+    }
+
+    /// A publisher to the bus `EVENT_BUS_NAME` names, with [`PublisherConfig`]'s defaults.
+    ///
+    /// # Errors
+    /// [`MissingVariable`] when `EVENT_BUS_NAME` is unset.
+    pub fn publisher(&self) -> Result<Publisher, MissingVariable> {
+        let bus = self.required(EVENT_BUS_NAME, "the bus events are published to")?;
+        Ok(Publisher::new(
+            aws_sdk_eventbridge::Client::new(&self.aws),
+            PublisherConfig::for_bus(bus),
+        ))
+    }
+
+    /// The idempotency guard's store (`IDEMPOTENCY_TABLE`, of the chosen backend) and settings
+    /// for `function`: [`IdempotencyConfig::new`]'s defaults, with `expires_after` from
+    /// `IDEMPOTENCY_EXPIRES_AFTER_SECONDS` and `cache_capacity` from `IDEMPOTENCY_CACHE_CAPACITY`
+    /// when they are set.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when `IDEMPOTENCY_TABLE` is unset or a setting is not a whole number.
+    pub fn idempotency(&self, function: &str) -> Result<(ChosenStore, IdempotencyConfig), ConfigError> {
+        let table = self.required(IDEMPOTENCY_TABLE, "idempotency records")?;
+        let defaults = IdempotencyConfig::new(function);
+        let whole = |text: &str| text.trim().parse::<u64>().map_err(|e| format!("{e}: a whole number"));
+        let expires_after = self.parsed(IDEMPOTENCY_EXPIRES_AFTER, defaults.expires_after, |text| {
+            whole(text).map(Duration::from_secs)
+        })?;
+        let cache_capacity = self.parsed(IDEMPOTENCY_CACHE_CAPACITY, defaults.cache_capacity, |text| {
+            whole(text).and_then(|n| usize::try_from(n).map_err(|e| e.to_string()))
+        })?;
+        Ok((
+            ChosenStore::new(self.backend, self.dynamodb(), &table),
+            IdempotencyConfig {
+                expires_after,
+                cache_capacity,
+                ..defaults
+            },
+        ))
+    }
+}
+
+/// What a function says once about itself; implemented by its `Deps`, the dependencies its
+/// handler borrows.
+pub trait Function: Send + Sync + Sized + 'static {
+    /// The function's name: the prefix of its idempotency keys (the template's `LeadingKeys`
+    /// condition names it) and the `function` dimension of its metrics. The package name.
+    const NAME: &'static str;
+    /// What it consumes: an [`event_set!`](crate::event_set) enum.
+    type Event: EventSet + GuardedEvent + Send + 'static;
+    /// What the handler answers: stored by the guard and answered to duplicates.
+    type Reaction: Serialize + DeserializeOwned + Send + 'static;
+    /// The handler's error, each variant retryable or not.
+    type Error: Classify + std::fmt::Display + std::fmt::Debug + Send + 'static;
+
+    /// Builds the dependencies once, at cold start.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first missing or invalid variable.
+    fn from_env(env: &Env) -> Result<Self, ConfigError>;
+
+    /// The idempotency key of an event; the default, `None`, keys it by `metadata.event_id`.
+    /// Derive one when the same fact can arrive under two event ids.
+    fn idempotency_key(_event: &Self::Event) -> Option<String> {
+        None
+    }
+}
+
+/// A boxed handler future borrowing the dependencies.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A handler `async fn(&D, D::Event) -> Result<D::Reaction, D::Error>`, for every lifetime of
+/// the borrow: the bound [`run`] and [`Consumer::from_env`] take. Implemented for every such
+/// `async fn`; never implemented by hand.
+pub trait Handler<'a, D: Function>: Send + Sync + 'static {
+    /// The handler's future for a borrow of `'a`.
+    type Future: Future<Output = Result<D::Reaction, D::Error>> + Send + 'a;
+    /// Calls the handler.
+    fn call(&self, deps: &'a D, event: D::Event) -> Self::Future;
+}
+
+impl<'a, D, F, Fut> Handler<'a, D> for F
+where
+    D: Function,
+    F: Fn(&'a D, D::Event) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<D::Reaction, D::Error>> + Send + 'a,
+{
+    type Future = Fut;
+
+    fn call(&self, deps: &'a D, event: D::Event) -> Fut {
+        self(deps, event)
+    }
+}
+
+/// The handler as the consumer keeps it: one type per function, whatever the handler's own.
+pub(crate) trait DynHandler<D: Function>: Send + Sync {
+    fn call<'a>(&'a self, deps: &'a D, event: D::Event) -> BoxFuture<'a, Result<D::Reaction, D::Error>>;
+}
+
+pub(crate) struct Erased<H>(pub(crate) H);
+
+impl<D: Function, H> DynHandler<D> for Erased<H>
+where
+    H: for<'a> Handler<'a, D>,
+{
+    fn call<'a>(&'a self, deps: &'a D, event: D::Event) -> BoxFuture<'a, Result<D::Reaction, D::Error>> {
+        Box::pin(self.0.call(deps, event))
+    }
+}
+
+/// Runs a function on Lambda: JSON logs, its [`Env`] read from the process, its `Deps` built
+/// with [`Function::from_env`], the guard, and `handler` for every event, until the runtime
+/// stops. The whole of a function's `main`.
+///
+/// # Errors
+/// [`RunError::Config`] when the environment is incomplete (the Lambda's init fails, naming the
+/// variable); [`RunError::Runtime`] when the runtime cannot serve.
+pub async fn run<D, H>(handler: H) -> Result<(), RunError>
+where
+    D: Function,
+    H: for<'a> Handler<'a, D>,
+{
+    crate::telemetry::init();
+    let env = Env::from_process().await;
+    let consumer = Consumer::<D>::from_env(&env, handler).inspect_err(|error| {
+        tracing::error!(function = D::NAME, error = %error, "cold start failed");
+    })?;
+    consumer.run().await.map_err(RunError::Runtime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        let aws = SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        Env::from_pairs(aws, pairs.iter().map(|(k, v)| (*k, *v)))
+    }
+
+    #[test]
+    fn the_guard_settings_default_and_are_read_from_the_environment() -> Result<(), ConfigError> {
+        // Given one environment with only the table, and one that sets both settings
+        let plain = env(&[("IDEMPOTENCY_TABLE", "records")]);
+        let tuned = env(&[
+            ("IDEMPOTENCY_TABLE", "records"),
+            ("IDEMPOTENCY_EXPIRES_AFTER_SECONDS", "1209600"),
+            ("IDEMPOTENCY_CACHE_CAPACITY", "0"),
+        ]);
+
+        // When each is read
+        let (_, defaults) = plain.idempotency("billing")?;
+        let (_, settings) = tuned.idempotency("billing")?;
+
+        // Then the first has the documented defaults and the second what it says
+        assert_eq!(defaults, IdempotencyConfig::new("billing"));
+        assert_eq!(settings.expires_after, Duration::from_secs(1_209_600));
+        assert_eq!(settings.cache_capacity, 0);
+        assert_eq!(settings.function_name, "billing");
+        Ok(())
+    }
+
+    #[test]
+    fn a_missing_table_or_a_bad_setting_is_named() {
+        // Given no table, and a table with a setting that is not a number
+        let missing = env(&[]);
+        let bad = env(&[("IDEMPOTENCY_TABLE", "t"), ("IDEMPOTENCY_CACHE_CAPACITY", "lots")]);
+
+        // When they are read, then each error names the variable
+        let missing = missing.idempotency("f").map(|_| ()).map_err(|e| e.to_string());
+        assert_eq!(
+            missing,
+            Err("environment variable IDEMPOTENCY_TABLE must be set (idempotency records)".to_owned())
+        );
+        let bad = bad.idempotency("f").map(|_| ()).map_err(|e| e.to_string());
+        assert!(
+            bad.as_ref()
+                .is_err_and(|e| e.starts_with("environment variable IDEMPOTENCY_CACHE_CAPACITY=\"lots\"")),
+            "{bad:?}"
+        );
+    }
+
+    #[test]
+    fn the_backend_is_memory_only_when_herald_dev_says_so() {
+        assert_eq!(env(&[]).backend(), Backend::Dynamo);
+        assert_eq!(env(&[("HERALD_STORES", "memory")]).backend(), Backend::Memory);
+        assert_eq!(env(&[("HERALD_STORES", "dynamodb")]).backend(), Backend::Dynamo);
+    }
+}

@@ -1,0 +1,212 @@
+//! What every function gets from the framework, tested once here instead of in every function:
+//! a consumer built from its environment as `main.rs` builds it (`Consumer::from_env`) answers a
+//! duplicate without running the handler, refuses bad input for good with a typed error naming
+//! the event, keeps its state where `HERALD_STORES` says, and names a missing variable at cold
+//! start. Each behaviour runs on both backends (memory, as under `herald dev`, and DynamoDB on
+//! moto) with a small function of the test's own.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use herald::idempotency::Outcome;
+use herald::{Classify, ConfigError, Consumer, ConsumerError, Env, EnvelopeError, Function, RawEvent};
+use herald_tests::TestResult;
+use herald_tests::aws::unreachable_config;
+use herald_tests::fixtures::{HandlerError, fresh_sample};
+use herald_tests::world::{FunctionWorld, Stores, on_every_backend, unknown_version, without};
+use shop_events::{OrderCancelledV1, OrderPlacedV1};
+
+const PLACED: &str = "shop.orders/OrderPlaced/v1.sample.json";
+const CANCELLED: &str = "shop.orders/OrderCancelled/v1.sample.json";
+
+herald::event_set! {
+    /// What the counting function consumes.
+    #[derive(Debug)]
+    pub enum Counted {
+        /// A placed order.
+        Placed(OrderPlacedV1) from (OrderPlacedV1,),
+        /// A cancelled order.
+        Cancelled(OrderCancelledV1) from (OrderCancelledV1,),
+    }
+}
+
+/// A function that counts its handler's runs and answers with the order id.
+#[derive(Debug, Default)]
+struct Counting {
+    runs: Arc<AtomicUsize>,
+}
+
+impl Function for Counting {
+    const NAME: &'static str = "counting";
+    type Event = Counted;
+    type Reaction = String;
+    type Error = HandlerError;
+
+    fn from_env(_env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self::default())
+    }
+}
+
+async fn count(deps: &Counting, event: Counted) -> Result<String, HandlerError> {
+    deps.runs.fetch_add(1, Ordering::SeqCst);
+    Ok(match event {
+        Counted::Placed(placed) => placed.data().order_id.clone(),
+        Counted::Cancelled(cancelled) => cancelled.data().order_id.clone(),
+    })
+}
+
+async fn world(stores: Stores) -> TestResult<FunctionWorld<Counting>> {
+    FunctionWorld::with_tables(stores, count, &[], &[]).await
+}
+
+fn runs(world: &FunctionWorld<Counting>) -> usize {
+    world.deps().runs.load(Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_is_answered_from_the_record_without_running_the_handler() -> TestResult {
+    on_every_backend(async |stores| {
+        // Given an order the function handled
+        let world = world(stores).await?;
+        let placed = fresh_sample(PLACED)?;
+        let first = world.deliver(placed.clone()).await?;
+
+        // When the same event is delivered again
+        let second = world.deliver(placed).await?;
+
+        // Then the guard answers with the first result and the handler ran once
+        assert_eq!(first.outcome, Outcome::Claimed);
+        assert_eq!(second.outcome, Outcome::Duplicate);
+        assert_eq!(second.result, first.result);
+        assert_eq!(first.result.as_deref(), Some("ord-1001"));
+        assert_eq!(runs(&world), 1);
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_typed_non_retryable_error_naming_the_event_and_never_runs_the_handler() -> TestResult {
+    on_every_backend(async |stores| {
+        let world = world(stores).await?;
+
+        // A version the function does not know
+        let error = world
+            .deliver(unknown_version(PLACED)?)
+            .await
+            .err()
+            .ok_or("v9 must fail")?;
+        assert!(
+            matches!(error, ConsumerError::Envelope(EnvelopeError::UnsupportedVersion { .. })),
+            "{error}"
+        );
+        assert!(!error.is_retryable());
+
+        // A missing field, named by its path and the event's id
+        let (no_reason, event_id) = without(CANCELLED, "/detail/data", "reason")?;
+        let error = world.deliver(no_reason).await.err().ok_or("no reason must fail")?;
+        assert!(error.to_string().contains("detail.data.reason"), "{error}");
+        assert!(error.to_string().contains(&event_id), "{error}");
+        assert!(!error.is_retryable());
+
+        // A detail-type the function does not consume
+        let error = world
+            .deliver(fresh_sample("shop.contracts/ContractCancelled/v1.sample.json")?)
+            .await
+            .err()
+            .ok_or("ContractCancelled must fail")?;
+        assert!(
+            matches!(error, ConsumerError::Envelope(EnvelopeError::UnknownDetailType { .. })),
+            "{error}"
+        );
+        assert!(!error.is_retryable());
+        assert_eq!(error.error_type(), "Envelope.UnknownDetailType");
+
+        // None of them reached the handler
+        assert_eq!(runs(&world), 0);
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn in_memory_nothing_external_is_called_and_with_dynamodb_chosen_the_same_consumer_calls_out() -> TestResult {
+    // Given the same function's environment over an AWS endpoint nothing listens on, once with
+    // herald dev's memory stores and once without
+    let vars = |stores: Option<&str>| {
+        let mut vars = vec![("IDEMPOTENCY_TABLE", "idempotency")];
+        vars.extend(stores.map(|s| ("HERALD_STORES", s)));
+        Env::from_pairs(unreachable_config(), vars)
+    };
+    let memory = Consumer::from_env(&vars(Some("memory")), count)?;
+    let dynamodb = Consumer::from_env(&vars(None), count)?;
+
+    // When an order arrives at each
+    let in_memory = memory.handle(fresh_sample(PLACED)?, None).await;
+    let on_dynamodb = dynamodb.handle(fresh_sample(PLACED)?, None).await;
+
+    // Then memory handles it, and DynamoDB fails retryably: the memory tests never call out
+    assert_eq!(in_memory?.outcome, Outcome::Claimed);
+    let error = on_dynamodb
+        .err()
+        .ok_or("DynamoDB is unreachable: the delivery must fail")?;
+    assert!(error.is_retryable(), "{error}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn two_cold_starts_in_memory_share_nothing() -> TestResult {
+    // Given an order handled by one warm process in memory
+    let env = Env::from_pairs(
+        unreachable_config(),
+        [("IDEMPOTENCY_TABLE", "idempotency"), ("HERALD_STORES", "memory")],
+    );
+    let first = Consumer::from_env(&env, count)?;
+    let placed = fresh_sample(PLACED)?;
+    first.handle(placed.clone(), None).await?;
+
+    // When another process (a new cold start) gets the same event
+    let second = Consumer::from_env(&env, count)?;
+    let answer = second.handle(placed.clone(), None).await?;
+
+    // Then it has its own memory and runs it, while the first still answers it without running
+    assert_eq!(answer.outcome, Outcome::Claimed);
+    let again = first.handle(placed, None).await?.outcome;
+    assert!(!again.ran(), "{again:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_missing_variable_at_cold_start_is_named_with_its_purpose() -> TestResult {
+    // Given an environment without the idempotency table
+    let env = Env::from_pairs(unreachable_config(), [("HERALD_STORES", "memory")]);
+
+    // When the consumer is built
+    let error = Consumer::from_env(&env, count).err().ok_or("the table is required")?;
+
+    // Then the error names the variable and what it is for
+    assert_eq!(
+        error.to_string(),
+        "environment variable IDEMPOTENCY_TABLE must be set (idempotency records)"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_redelivery_after_the_record_is_gone_runs_the_handler_again() -> TestResult {
+    on_every_backend(async |stores| {
+        // Given an order the function handled
+        let world = world(stores).await?;
+        let placed: RawEvent = fresh_sample(PLACED)?;
+        world.deliver(placed.clone()).await?;
+
+        // When it comes back after the guard's record is gone
+        let late = world.forgetting().await?.handle(placed, None).await?;
+
+        // Then the handler runs again: from here on, only the function's own checks hold
+        assert_eq!(late.outcome, Outcome::Claimed);
+        assert_eq!(runs(&world), 2);
+        Ok(())
+    })
+    .await
+}
