@@ -431,6 +431,10 @@ impl Classify for {title}Error {{
             );
         }
         let types: Vec<String> = self.consumes.iter().map(type_name).collect();
+        let imported = match types.as_slice() {
+            [one] => one.clone(),
+            many => format!("{{{}}}", many.join(", ")),
+        };
         let publishes = !self.emits.is_empty();
         let (deps_fields, deps_init, herald_use) = if publishes {
             (
@@ -447,7 +451,7 @@ impl Classify for {title}Error {{
 
 {herald_use}
 use serde::{{Deserialize, Serialize}};
-use {events}::{{{types}}};
+use {events}::{imported};
 
 use crate::error::{title}Error;
 
@@ -495,7 +499,6 @@ pub async fn handle(deps: &Deps, event: {title}Event) -> Result<Reaction, {title
 "#,
             name = self.name,
             events = self.events_ident(),
-            types = types.join(", "),
         )
     }
 
