@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Every test: installs the pinned tools, starts one moto server on a free loopback port for
-# the whole run, runs the workspace's tests against it, and stops it again; then lints the SAM
-# template with cfn-lint and sam validate, and builds it with sam build. The event catalog is
-# checked in between.
+# Every test: first the lints we declare (rustfmt, clippy with warnings as errors); then installs
+# the pinned tools, starts one moto server on a free loopback port for the whole run, runs the
+# workspace's tests against it, then the scaffold test on its own, and stops moto again; then
+# lints the SAM template with cfn-lint and sam validate, and builds it with sam build. The
+# generated part of the template and the event catalog are checked in between.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 scripts/tools.sh
 export PATH="$PWD/.tools/bin:$PATH"
@@ -24,6 +28,13 @@ export HERALD_MOTO_ENDPOINT="http://127.0.0.1:$port"
 echo "moto server on $HERALD_MOTO_ENDPOINT (log: target/moto-server.log)" >&2
 
 cargo test --workspace --locked 2>&1 | tee target/test-output.log
+
+# `herald new` in a copy of the workspace, built with this run's target directory: on its own,
+# once nothing else is building (see shared/herald-cli/tests/scaffold.rs).
+cargo test -p herald-cli --test scaffold --locked -- --ignored 2>&1 | tee -a target/test-output.log
+
+# The template's consumer resources are what the functions' declarations generate.
+cargo herald infra check
 
 # The event catalog agrees with the template and the functions, and no published schema changed
 # incompatibly since the last commit.
