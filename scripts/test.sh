@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+scripts/package-check.sh
 
 scripts/tools.sh
 export PATH="$PWD/.tools/bin:$PATH"
