@@ -1,6 +1,7 @@
 //! Everything that can go wrong in notifications, each variant retryable or not.
 
 use herald::Classify;
+use herald::store::SdkFailure;
 
 /// Notifications' errors.
 #[derive(Debug, thiserror::Error)]
@@ -24,14 +25,15 @@ pub enum NotificationsError {
         reason: String,
     },
     /// DynamoDB failed after the SDK's retries. Retryable.
-    #[error("DynamoDB {operation} failed for message {message_id}: {message}")]
+    #[error("DynamoDB {operation} failed for message {message_id}: {source}")]
     Store {
         /// The operation.
         operation: &'static str,
         /// The message (or, for reads by address, the address).
         message_id: String,
-        /// The SDK's error with its context.
-        message: String,
+        /// The SDK's error, whole.
+        #[source]
+        source: SdkFailure,
     },
 }
 
