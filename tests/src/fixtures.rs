@@ -1,21 +1,40 @@
 //! Catalogued samples as tests deliver them, and the events and handler errors the idempotency
 //! tests share.
+//!
+//! - The samples the function crates' tests deliver, by name ([`ORDER_PLACED`] and the rest).
+//! - [`sample_json`], [`fresh_sample`] and [`fresh_sample_with`]: a sample as raw JSON, as a new
+//!   delivery, and as a new delivery of another order, amount or time.
+//! - [`event_id_of`]: the id a delivery is keyed by.
+//! - [`samples_of`]: every sample of some event versions.
+//! - [`cancellation`] and [`HandlerError`]: what the idempotency tests share.
 
 use std::fmt;
 
 use herald::{Classify, Envelope, RawEvent};
 use shop_events::OrderCancelledV1;
 
+/// ord-1001 placed (v1, itemised) by cus-42: a laptop with an extended warranty and two mice,
+/// 1847.09 EUR.
+pub const ORDER_PLACED: &str = "shop.orders/OrderPlaced/v1.sample.json";
+/// ord-1002 placed (v1, itemised) by grace@example.com: a phone with theft-and-damage insurance.
+pub const INSURED_ORDER_PLACED: &str = "shop.orders/OrderPlaced/v1.sample.insured.json";
+/// ord-1003 placed (v2, thin: a total and an item count, no lines) by cus-42: 458.97 EUR.
+pub const THIN_ORDER_PLACED: &str = "shop.orders/OrderPlaced/v2.sample.json";
+/// ord-1001 cancelled at cus-42's request.
+pub const ORDER_CANCELLED: &str = "shop.orders/OrderCancelled/v1.sample.json";
+/// ord-1002 returned damaged by cus-77.
+pub const ORDER_RETURNED: &str = "shop.orders/OrderReturned/v1.sample.json";
+/// pay-9001 captured for ord-1001: 1847.09 EUR.
+pub const PAYMENT_CAPTURED: &str = "shop.payments/PaymentCaptured/v1.sample.json";
+/// ord-1001's stock reserved: 1 laptop, 2 mice.
+pub const STOCK_RESERVED: &str = "shop.inventory/StockReserved/v1.sample.json";
+
 /// The OrderCancelled sample with a fresh `event_id`, so every test has its own key.
 ///
 /// # Errors
 /// When the sample cannot be read or decoded.
 pub fn cancellation() -> crate::TestResult<Envelope<OrderCancelledV1>> {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../events/shop.orders/OrderCancelled/v1.sample.json"
-    ))?;
-    let mut event = RawEvent::from_value(serde_json::from_str(&text)?).decode::<OrderCancelledV1>()?;
+    let mut event = RawEvent::from_value(sample_json(ORDER_CANCELLED)?).decode::<OrderCancelledV1>()?;
     event.detail.metadata.event_id = uuid::Uuid::new_v4();
     Ok(event)
 }
@@ -38,12 +57,41 @@ pub fn sample_json(relative: &str) -> crate::TestResult<serde_json::Value> {
 /// # Errors
 /// When the sample cannot be read.
 pub fn fresh_sample(relative: &str) -> crate::TestResult<RawEvent> {
+    fresh_sample_with(relative, &[])
+}
+
+/// The `detail.metadata.event_id` a sample carries.
+///
+/// # Errors
+/// When it has none.
+pub fn event_id_of(raw: &RawEvent) -> crate::TestResult<String> {
+    Ok(raw.ids().event_id.clone().ok_or("the sample has no event_id")?)
+}
+
+/// [`fresh_sample`] with each JSON pointer's value set, e.g. `("/detail/data/order_id",
+/// json!("ord-1002"))`: the sample as another order, amount or time. A pointer whose last field
+/// is missing from its object adds it; the changes apply in order, after the fresh ids.
+///
+/// # Errors
+/// When the sample cannot be read, or a pointer names nothing in it.
+pub fn fresh_sample_with(relative: &str, changes: &[(&str, serde_json::Value)]) -> crate::TestResult<RawEvent> {
     let mut value = sample_json(relative)?;
-    if let Some(event_id) = value.pointer_mut("/detail/metadata/event_id") {
-        *event_id = serde_json::Value::String(uuid::Uuid::new_v4().to_string());
+    for pointer in ["/detail/metadata/event_id", "/id"] {
+        if let Some(id) = value.pointer_mut(pointer) {
+            *id = serde_json::Value::String(uuid::Uuid::new_v4().to_string());
+        }
     }
-    if let Some(id) = value.pointer_mut("/id") {
-        *id = serde_json::Value::String(uuid::Uuid::new_v4().to_string());
+    for (pointer, new) in changes {
+        let missing = || format!("{relative} has no {pointer}");
+        if value.pointer(pointer).is_none() {
+            let (parent, field) = pointer.rsplit_once('/').ok_or_else(missing)?;
+            value
+                .pointer_mut(parent)
+                .and_then(serde_json::Value::as_object_mut)
+                .ok_or_else(missing)?
+                .insert(field.to_owned(), serde_json::Value::Null);
+        }
+        *value.pointer_mut(pointer).ok_or_else(missing)? = new.clone();
     }
     Ok(RawEvent::from_value(value))
 }

@@ -8,6 +8,10 @@
 //! - [`FunctionWorld`]: a function built as its `main.rs` builds it, over fresh stores of either
 //!   [`Stores`] backend, and [`on_every_backend`] to run one test body on both.
 //! - [`unknown_version`] and [`without`]: the bad inputs every function must refuse.
+//! - [`failure_of`] and [`handler_error`]: the error a delivery must end in, and the handler's
+//!   own error inside it.
+//! - [`detail_types`], [`the`], [`all_of`] and [`assert_catalogued`]: what a function emitted, and
+//!   whether the catalog's schemas allow it.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,14 +21,15 @@ use aws_config::SdkConfig;
 use aws_sdk_eventbridge::config::retry::RetryConfig;
 use herald::function::Handler;
 use herald::idempotency::{
-    ChosenStore, DynamoStore, Guarded, IdempotencyConfig, IdempotencyGuard, MemoryStore, STORES_VARIABLE,
+    ChosenStore, DynamoStore, GuardError, Guarded, IdempotencyConfig, IdempotencyGuard, MemoryStore, STORES_VARIABLE,
 };
 use herald::{Consumer, ConsumerError, Env, Envelope, EventDetail, Function, Publisher, PublisherConfig, RawEvent};
+
+use crate::fixtures::sample_json;
 
 use crate::TestResult;
 use crate::aws::{BusToQueue, drain_queue, sdk_config, unique};
 use crate::dynamodb::{create_idempotency_table, create_table};
-use crate::fixtures::sample_json;
 use crate::functions::{FUNCTIONS, TableSpec};
 
 /// How long [`Bus::emitted`] waits for the events a test expects.
@@ -155,6 +160,18 @@ impl Bus {
     /// Any SDK error, or a body that is not JSON.
     pub async fn emitted(&self, expected: usize) -> TestResult<Vec<serde_json::Value>> {
         drain_queue(&self.sqs, &self.wiring.queue_url, expected, EMITTED_WITHIN).await
+    }
+
+    /// The one event that reached the queue, decoded as a `D`.
+    ///
+    /// # Errors
+    /// As [`Bus::emitted_as`], or when not exactly one event arrived.
+    pub async fn emitted_one<D: EventDetail>(&self) -> TestResult<Envelope<D>> {
+        let mut emitted = self.emitted_as::<D>(1).await?;
+        match (emitted.len(), emitted.pop()) {
+            (1, Some(event)) => Ok(event),
+            (count, _) => Err(format!("expected one {} emitted, got {count}", D::DETAIL_TYPE).into()),
+        }
     }
 
     /// [`Bus::emitted`], each decoded as a `D`.
@@ -295,6 +312,38 @@ impl<D: Function> FunctionWorld<D> {
         self.consumer.handle(raw, None).await
     }
 
+    /// The error delivering `raw` ends in, as [`failure_of`] reads it.
+    ///
+    /// # Errors
+    /// When the delivery succeeds.
+    pub async fn failure_of(&self, raw: RawEvent) -> TestResult<ConsumerError<D::Error>> {
+        failure_of(&self.consumer, raw).await
+    }
+
+    /// The same function over the same stores, publishing through `publisher` (e.g.
+    /// [`Bus::unreachable_publisher`]), which `with_publisher` puts into a copy of its
+    /// dependencies: `|deps, publisher| Deps { publisher, ..deps }`.
+    pub fn publishing_through(
+        &self,
+        publisher: Publisher,
+        with_publisher: impl FnOnce(D, Publisher) -> D,
+    ) -> Consumer<D>
+    where
+        D: Clone,
+    {
+        self.consumer.with_deps(with_publisher(self.deps().clone(), publisher))
+    }
+
+    /// Delivers `raw` to [`FunctionWorld::forgetting`]: a redelivery after the guard's record
+    /// expired, so the handler runs again.
+    ///
+    /// # Errors
+    /// Any SDK error from moto, or the consumer's error, as text.
+    pub async fn deliver_after_the_guard_forgot(&self, raw: RawEvent) -> TestResult<Guarded<D::Reaction>> {
+        let forgetting = self.forgetting().await?;
+        Ok(forgetting.handle(raw, None).await.map_err(|error| format!("{error}"))?)
+    }
+
     /// The same function after its guard forgot every record (a fresh store of the backend): a
     /// redelivery after the record expired, or in a warm process that never saw the event.
     ///
@@ -311,6 +360,34 @@ impl<D: Function> FunctionWorld<D> {
         Ok(self
             .consumer
             .with_guard(IdempotencyGuard::new(store, self.consumer.guard().config().clone())))
+    }
+}
+
+/// The error `consumer` answers to `raw`, which must fail: delivered as the Lambda runtime would
+/// (no deadline).
+///
+/// # Errors
+/// When the delivery succeeds, naming the event and what the consumer answered.
+pub async fn failure_of<D: Function>(consumer: &Consumer<D>, raw: RawEvent) -> TestResult<ConsumerError<D::Error>> {
+    let event = format!("{} ({})", raw.detail_type().unwrap_or("an event"), raw.ids());
+    match consumer.handle(raw, None).await {
+        Err(error) => Ok(error),
+        Ok(answer) => Err(format!(
+            "{event} must fail, but {} answered {:?} {}",
+            D::NAME,
+            answer.outcome,
+            serde_json::to_string(&answer.result)?
+        )
+        .into()),
+    }
+}
+
+/// The handler's own error, when the guard ran the handler and it failed; `None` for a decode or
+/// guard error.
+pub fn handler_error<E>(error: &ConsumerError<E>) -> Option<&E> {
+    match error {
+        ConsumerError::Guard(GuardError::Handler(error)) => Some(error),
+        _ => None,
     }
 }
 
@@ -373,4 +450,29 @@ pub fn all_of<D: EventDetail>(emitted: &[serde_json::Value], key: impl Fn(&D) ->
         .collect::<Result<Vec<_>, _>>()?;
     events.sort_by(|a, b| key(a.data()).cmp(key(b.data())));
     Ok(events)
+}
+
+/// Fails unless the detail of every emitted event validates against its version's schema in the
+/// catalog (`events/<source>/<DetailType>/v<N>.schema.json`, formats checked).
+///
+/// # Errors
+/// An event without a source, detail-type or `schema_version`, or a schema that cannot be read.
+pub fn assert_catalogued(emitted: &[serde_json::Value]) -> TestResult {
+    for event in emitted {
+        let source = event["source"].as_str().ok_or("no source")?;
+        let detail_type = event["detail-type"].as_str().ok_or("no detail-type")?;
+        let version = event["detail"]["metadata"]["schema_version"]
+            .as_u64()
+            .ok_or("no schema_version")?;
+        let schema = sample_json(&format!("{source}/{detail_type}/v{version}.schema.json"))?;
+        let validator = jsonschema::draft202012::options()
+            .should_validate_formats(true)
+            .build(&schema)?;
+        let errors: Vec<String> = validator
+            .iter_errors(&event["detail"])
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{detail_type}: {errors:?}");
+    }
+    Ok(())
 }

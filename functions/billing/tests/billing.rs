@@ -5,18 +5,14 @@
 use billing::error::BillingError;
 use billing::handler::{self, Action, BillingEvent, Deps, Reaction};
 use billing::store::{BillingStore, Issue, OrderSnapshot, StoredInvoice};
-use herald::idempotency::{GuardError, Guarded, GuardedEvent, Outcome};
-use herald::{Classify, ConsumerError, Detail, Envelope, Function, RawEvent};
+use herald::idempotency::{Guarded, GuardedEvent, Outcome};
+use herald::{Classify, Detail, Function, RawEvent};
 use herald_tests::TestResult;
-use herald_tests::fixtures::{fresh_sample, sample_json};
-use herald_tests::world::{FunctionWorld, Stores, on_every_backend};
+use herald_tests::fixtures::{ORDER_PLACED, PAYMENT_CAPTURED, THIN_ORDER_PLACED, fresh_sample, fresh_sample_with};
+use herald_tests::world::{FunctionWorld, Stores, failure_of, handler_error, on_every_backend};
 use serde_json::json;
 use shop_events::{InvoiceIssuedV1, InvoiceLine, PaymentCapturedV1};
 use uuid::Uuid;
-
-const PLACED_V1: &str = "shop.orders/OrderPlaced/v1.sample.json";
-const PLACED_V2: &str = "shop.orders/OrderPlaced/v2.sample.json";
-const CAPTURED: &str = "shop.payments/PaymentCaptured/v1.sample.json";
 
 /// Billing over fresh stores of `stores`.
 async fn world(stores: Stores) -> TestResult<FunctionWorld<Deps>> {
@@ -28,28 +24,19 @@ fn store(world: &FunctionWorld<Deps>) -> &BillingStore {
     &world.deps().store
 }
 
-/// The InvoiceIssued events that reached the bus.
-async fn emitted(world: &FunctionWorld<Deps>, expected: usize) -> TestResult<Vec<Envelope<InvoiceIssuedV1>>> {
-    world.bus.emitted_as(expected).await
-}
-
 /// The PaymentCaptured sample for another order or amount, with a fresh event id.
 fn payment(order_id: &str, amount_minor: u64) -> TestResult<RawEvent> {
-    let mut value = fresh_sample(CAPTURED)?.as_value().clone();
-    value["detail"]["data"]["order_id"] = json!(order_id);
-    value["detail"]["data"]["amount_minor"] = json!(amount_minor);
-    Ok(RawEvent::from_value(value))
+    fresh_sample_with(
+        PAYMENT_CAPTURED,
+        &[
+            ("/detail/data/order_id", json!(order_id)),
+            ("/detail/data/amount_minor", json!(amount_minor)),
+        ],
+    )
 }
 
 fn action(answer: &Guarded<Reaction>) -> Option<Action> {
     answer.result.as_ref().map(|r| r.action)
-}
-
-fn handler_error(error: &ConsumerError<BillingError>) -> Option<&BillingError> {
-    match error {
-        ConsumerError::Guard(GuardError::Handler(error)) => Some(error),
-        _ => None,
-    }
 }
 
 #[tokio::test]
@@ -57,8 +44,8 @@ async fn a_paid_order_gets_one_invoice_whose_lines_add_up_and_one_invoice_issued
     on_every_backend(async |stores| {
         // Given ord-1001 placed
         let world = world(stores).await?;
-        let placed = world.deliver(fresh_sample(PLACED_V1)?).await?;
-        let captured = fresh_sample(CAPTURED)?;
+        let placed = world.deliver(fresh_sample(ORDER_PLACED)?).await?;
+        let captured = fresh_sample(PAYMENT_CAPTURED)?;
         let payment_event_id = captured.ids().event_id.clone();
 
         // When its payment of 1847.09 EUR is captured
@@ -89,19 +76,15 @@ async fn a_paid_order_gets_one_invoice_whose_lines_add_up_and_one_invoice_issued
             (stored.invoice.total_minor, stored.invoice.currency.as_str()),
             (184_709, "EUR")
         );
-        let emitted = emitted(&world, 1).await?;
-        assert_eq!(emitted.len(), 1);
-        assert_eq!(emitted[0].data(), &stored.invoice);
-        assert_eq!(
-            emitted[0].metadata().causation_id.map(|c| c.to_string()),
-            payment_event_id
-        );
-        assert_eq!(emitted[0].metadata().producer, Deps::NAME);
+        let issued = world.bus.emitted_one::<InvoiceIssuedV1>().await?;
+        assert_eq!(issued.data(), &stored.invoice);
+        assert_eq!(issued.metadata().causation_id.map(|c| c.to_string()), payment_event_id);
+        assert_eq!(issued.metadata().producer, Deps::NAME);
         assert_eq!(
             answer
                 .result
                 .map(|r| r.emitted.iter().map(|e| e.event_id).collect::<Vec<_>>()),
-            Some(vec![emitted[0].metadata().event_id])
+            Some(vec![issued.metadata().event_id])
         );
         Ok(())
     })
@@ -113,12 +96,8 @@ async fn a_payment_before_its_order_is_retried_and_invoiced_once_the_order_arriv
     on_every_backend(async |stores| {
         // Given a payment whose order has not arrived
         let world = world(stores).await?;
-        let captured = fresh_sample(CAPTURED)?;
-        let early = world
-            .deliver(captured.clone())
-            .await
-            .err()
-            .ok_or("an unknown order must fail")?;
+        let captured = fresh_sample(PAYMENT_CAPTURED)?;
+        let early = world.failure_of(captured.clone()).await?;
         assert!(
             matches!(handler_error(&early), Some(BillingError::OrderNotYetKnown { .. })),
             "{early}"
@@ -127,15 +106,14 @@ async fn a_payment_before_its_order_is_retried_and_invoiced_once_the_order_arriv
         assert_eq!(early.error_type(), "Billing.OrderNotYetKnown");
 
         // When the order arrives and the same payment event is delivered again
-        world.deliver(fresh_sample(PLACED_V1)?).await?;
+        world.deliver(fresh_sample(ORDER_PLACED)?).await?;
         let retried = world.deliver(captured).await?;
 
         // Then the released claim let it run: inv-1001 is issued, once
         assert_eq!(retried.outcome, Outcome::Claimed);
         assert_eq!(action(&retried), Some(Action::Invoiced));
-        let emitted = emitted(&world, 1).await?;
-        assert_eq!(emitted.len(), 1);
-        assert_eq!(emitted[0].data().invoice_id, "inv-1001");
+        let issued = world.bus.emitted_one::<InvoiceIssuedV1>().await?;
+        assert_eq!(issued.data().invoice_id, "inv-1001");
         Ok(())
     })
     .await
@@ -146,14 +124,10 @@ async fn a_payment_that_does_not_match_the_order_total_is_refused_for_good() -> 
     on_every_backend(async |stores| {
         // Given ord-1001 placed for 1847.09 EUR
         let world = world(stores).await?;
-        world.deliver(fresh_sample(PLACED_V1)?).await?;
+        world.deliver(fresh_sample(ORDER_PLACED)?).await?;
 
         // When 1000.00 is captured for it
-        let error = world
-            .deliver(payment("ord-1001", 100_000)?)
-            .await
-            .err()
-            .ok_or("a mismatched payment must fail")?;
+        let error = world.failure_of(payment("ord-1001", 100_000)?).await?;
 
         // Then the error is typed, names both amounts and is not retried; nothing is invoiced
         assert!(
@@ -164,7 +138,7 @@ async fn a_payment_that_does_not_match_the_order_total_is_refused_for_good() -> 
         let message = error.to_string();
         assert!(message.contains("100000") && message.contains("184709"), "{message}");
         assert!(store(&world).invoice("ord-1001").await?.is_none());
-        assert!(emitted(&world, 0).await?.is_empty());
+        assert!(world.bus.emitted(0).await?.is_empty());
         Ok(())
     })
     .await
@@ -175,15 +149,10 @@ async fn an_order_whose_lines_do_not_add_up_to_its_total_is_refused_for_good_and
     on_every_backend(async |stores| {
         // Given ord-1001 with a total one cent more than its lines
         let world = world(stores).await?;
-        let mut off = sample_json(PLACED_V1)?;
-        off["detail"]["data"]["totals"]["total_minor"] = json!(184_710);
+        let off = fresh_sample_with(ORDER_PLACED, &[("/detail/data/totals/total_minor", json!(184_710))])?;
 
         // When it is delivered
-        let error = world
-            .deliver(RawEvent::from_value(off))
-            .await
-            .err()
-            .ok_or("an order that does not add up must fail")?;
+        let error = world.failure_of(off).await?;
 
         // Then it is refused, naming the order, and no snapshot or invoice is written
         assert_eq!(error.error_type(), "Billing.OrderTotalsDisagree");
@@ -201,27 +170,27 @@ async fn a_second_order_placed_for_the_order_keeps_the_first_snapshot() -> TestR
     on_every_backend(async |stores| {
         // Given ord-1001 placed (v1, itemised)
         let world = world(stores).await?;
-        let first = world.deliver(fresh_sample(PLACED_V1)?).await?;
+        let first = world.deliver(fresh_sample(ORDER_PLACED)?).await?;
 
         // When a thin v2 OrderPlaced for ord-1001 with another total arrives under a new event id
-        let mut again = fresh_sample(PLACED_V2)?.as_value().clone();
-        again["detail"]["data"]["order_id"] = json!("ord-1001");
-        again["detail"]["data"]["total_minor"] = json!(1);
-        let again = world.deliver(RawEvent::from_value(again)).await?;
+        let again = fresh_sample_with(
+            THIN_ORDER_PLACED,
+            &[
+                ("/detail/data/order_id", json!("ord-1001")),
+                ("/detail/data/total_minor", json!(1)),
+            ],
+        )?;
+        let again = world.deliver(again).await?;
 
         // Then the first snapshot stands: the payment is invoiced with its five lines
         assert_eq!(action(&first), Some(Action::OrderRecorded));
         assert_eq!(action(&again), Some(Action::OrderAlreadyRecorded));
         assert_eq!(
-            action(&world.deliver(fresh_sample(CAPTURED)?).await?),
+            action(&world.deliver(fresh_sample(PAYMENT_CAPTURED)?).await?),
             Some(Action::Invoiced)
         );
-        let emitted = emitted(&world, 1).await?;
-        assert_eq!(emitted.len(), 1);
-        assert_eq!(
-            (emitted[0].data().total_minor, emitted[0].data().lines.len()),
-            (184_709, 5)
-        );
+        let issued = world.bus.emitted_one::<InvoiceIssuedV1>().await?;
+        assert_eq!((issued.data().total_minor, issued.data().lines.len()), (184_709, 5));
         Ok(())
     })
     .await
@@ -232,13 +201,13 @@ async fn the_same_payment_under_a_new_event_id_issues_no_second_invoice_and_emit
     on_every_backend(async |stores| {
         // Given ord-1001 placed and paid
         let world = world(stores).await?;
-        world.deliver(fresh_sample(PLACED_V1)?).await?;
-        let first = fresh_sample(CAPTURED)?;
+        world.deliver(fresh_sample(ORDER_PLACED)?).await?;
+        let first = fresh_sample(PAYMENT_CAPTURED)?;
         let first_event_id = first.ids().event_id.clone();
         assert_eq!(action(&world.deliver(first).await?), Some(Action::Invoiced));
 
         // When the payment service publishes pay-9001 again under a new event id (the guard cannot tell)
-        let again = world.deliver(fresh_sample(CAPTURED)?).await?;
+        let again = world.deliver(fresh_sample(PAYMENT_CAPTURED)?).await?;
 
         // Then the invoice's condition holds: the first invoice stands, nothing new is emitted
         assert_eq!(again.outcome, Outcome::Claimed);
@@ -248,7 +217,7 @@ async fn the_same_payment_under_a_new_event_id_issues_no_second_invoice_and_emit
             .await?
             .ok_or("inv-1001 must be stored")?;
         assert_eq!(Some(stored.issued_by.to_string()), first_event_id);
-        assert_eq!(emitted(&world, 1).await?.len(), 1);
+        world.bus.emitted_one::<InvoiceIssuedV1>().await?;
         Ok(())
     })
     .await
@@ -259,17 +228,12 @@ async fn a_second_payment_for_an_invoiced_order_is_refused_for_good() -> TestRes
     on_every_backend(async |stores| {
         // Given ord-1001 placed and paid with pay-9001
         let world = world(stores).await?;
-        world.deliver(fresh_sample(PLACED_V1)?).await?;
-        world.deliver(fresh_sample(CAPTURED)?).await?;
+        world.deliver(fresh_sample(ORDER_PLACED)?).await?;
+        world.deliver(fresh_sample(PAYMENT_CAPTURED)?).await?;
 
         // When another capture, pay-9003, arrives for it
-        let mut second = payment("ord-1001", 184_709)?.as_value().clone();
-        second["detail"]["data"]["payment_id"] = json!("pay-9003");
-        let error = world
-            .deliver(RawEvent::from_value(second))
-            .await
-            .err()
-            .ok_or("a second payment must fail")?;
+        let second = fresh_sample_with(PAYMENT_CAPTURED, &[("/detail/data/payment_id", json!("pay-9003"))])?;
+        let error = world.failure_of(second).await?;
 
         // Then it is refused, naming both payments; the invoice still names the first, the only one emitted
         assert_eq!(error.error_type(), "Billing.InvoicedForAnotherPayment");
@@ -280,7 +244,7 @@ async fn a_second_payment_for_an_invoiced_order_is_refused_for_good() -> TestRes
             .await?
             .ok_or("inv-1001 must be stored")?;
         assert_eq!(stored.invoice.payment_id, "pay-9001");
-        assert_eq!(emitted(&world, 1).await?.len(), 1);
+        world.bus.emitted_one::<InvoiceIssuedV1>().await?;
         Ok(())
     })
     .await
@@ -291,7 +255,7 @@ async fn a_thin_order_is_invoiced_as_one_line() -> TestResult {
     on_every_backend(async |stores| {
         // Given the thin ord-1003 of 458.97 EUR placed (v2)
         let world = world(stores).await?;
-        let placed = world.deliver(fresh_sample(PLACED_V2)?).await?;
+        let placed = world.deliver(fresh_sample(THIN_ORDER_PLACED)?).await?;
 
         // When its payment is captured
         let answer = world.deliver(payment("ord-1003", 45_897)?).await?;
@@ -299,9 +263,8 @@ async fn a_thin_order_is_invoiced_as_one_line() -> TestResult {
         // Then inv-1003 has the one line "Order ord-1003"
         assert_eq!(action(&placed), Some(Action::OrderRecorded));
         assert_eq!(action(&answer), Some(Action::Invoiced));
-        let emitted = emitted(&world, 1).await?;
-        assert_eq!(emitted.len(), 1);
-        let invoice = emitted[0].data();
+        let issued = world.bus.emitted_one::<InvoiceIssuedV1>().await?;
+        let invoice = issued.data();
         assert_eq!((invoice.invoice_id.as_str(), invoice.total_minor), ("inv-1003", 45_897));
         assert_eq!(
             invoice.lines,
@@ -321,18 +284,14 @@ async fn a_retry_after_a_failed_publish_re_emits_the_same_event_without_a_second
     on_every_backend(async |stores| {
         // Given ord-1001 placed, and a payment whose first run cannot reach the bus
         let world = world(stores).await?;
-        world.deliver(fresh_sample(PLACED_V1)?).await?;
-        let unreachable = world.consumer.with_deps(Deps {
-            publisher: world.bus.unreachable_publisher(),
-            ..world.deps().clone()
+        world.deliver(fresh_sample(ORDER_PLACED)?).await?;
+        let unreachable = world.publishing_through(world.bus.unreachable_publisher(), |deps, publisher| Deps {
+            publisher,
+            ..deps
         });
-        let captured = fresh_sample(CAPTURED)?;
+        let captured = fresh_sample(PAYMENT_CAPTURED)?;
         let cause = captured.clone().decode::<PaymentCapturedV1>()?.metadata().clone();
-        let error = unreachable
-            .handle(captured.clone(), None)
-            .await
-            .err()
-            .ok_or("publishing to an unreachable bus must fail")?;
+        let error = failure_of(&unreachable, captured.clone()).await?;
         assert!(error.is_retryable(), "{error}");
         assert!(
             store(&world).invoice("ord-1001").await?.is_some(),
@@ -345,11 +304,10 @@ async fn a_retry_after_a_failed_publish_re_emits_the_same_event_without_a_second
         // Then it publishes the invoice its first run wrote, under the event's stable id
         assert_eq!(retry.outcome, Outcome::Claimed);
         assert_eq!(action(&retry), Some(Action::Reissued));
-        let emitted = emitted(&world, 1).await?;
-        assert_eq!(emitted.len(), 1);
-        let stable = Detail::caused_by_stable(&cause, "", emitted[0].data().clone(), Deps::NAME);
-        assert_eq!(emitted[0].metadata().event_id, stable.metadata.event_id);
-        assert_eq!(emitted[0].data().invoice_id, "inv-1001");
+        let issued = world.bus.emitted_one::<InvoiceIssuedV1>().await?;
+        let stable = Detail::caused_by_stable(&cause, "", issued.data().clone(), Deps::NAME);
+        assert_eq!(issued.metadata().event_id, stable.metadata.event_id);
+        assert_eq!(issued.data().invoice_id, "inv-1001");
         assert_eq!(
             store(&world).invoice("ord-1001").await?.map(|i| i.issued_by),
             Some(cause.event_id)
@@ -416,7 +374,7 @@ async fn the_store_keeps_the_first_snapshot_and_the_first_invoice_and_hands_back
 
 #[tokio::test]
 async fn a_decoded_event_exposes_its_detail_type_to_the_guard() -> TestResult {
-    let event = fresh_sample(CAPTURED)?.decode_set::<BillingEvent>()?;
+    let event = fresh_sample(PAYMENT_CAPTURED)?.decode_set::<BillingEvent>()?;
     assert_eq!(event.detail_type(), "PaymentCaptured");
     Ok(())
 }

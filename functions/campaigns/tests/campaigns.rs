@@ -7,15 +7,12 @@ use campaigns::rules::PlacedOrder;
 use campaigns::store::{CampaignStore, Issue, StoredVoucher};
 use chrono::{DateTime, TimeDelta, Utc};
 use herald::idempotency::{Guarded, GuardedEvent, Outcome};
-use herald::{Classify, Detail, Envelope, Function, RawEvent};
+use herald::{Classify, Detail, Function, RawEvent};
 use herald_tests::TestResult;
-use herald_tests::fixtures::{fresh_sample, sample_json};
-use herald_tests::world::{FunctionWorld, Stores, on_every_backend};
+use herald_tests::fixtures::{ORDER_PLACED, THIN_ORDER_PLACED, fresh_sample, fresh_sample_with};
+use herald_tests::world::{FunctionWorld, Stores, failure_of, on_every_backend};
 use serde_json::json;
 use shop_events::{OrderPlacedV1, VoucherIssuedV1, VoucherRule};
-
-const PLACED_V1: &str = "shop.orders/OrderPlaced/v1.sample.json";
-const PLACED_V2: &str = "shop.orders/OrderPlaced/v2.sample.json";
 
 /// Campaigns over fresh stores of `stores`.
 async fn world(stores: Stores) -> TestResult<FunctionWorld<Deps>> {
@@ -25,11 +22,6 @@ async fn world(stores: Stores) -> TestResult<FunctionWorld<Deps>> {
 /// Campaigns' customer-orders and voucher tables.
 fn store(world: &FunctionWorld<Deps>) -> &CampaignStore {
     &world.deps().store
-}
-
-/// The VoucherIssued events campaigns published: `expected` of them, and any extras.
-async fn emitted(world: &FunctionWorld<Deps>, expected: usize) -> TestResult<Vec<Envelope<VoucherIssuedV1>>> {
-    world.bus.emitted_as(expected).await
 }
 
 /// The action of each delivery, in turn.
@@ -46,11 +38,14 @@ async fn actions(
 
 /// A thin OrderPlaced of customer `cus-42` with a fresh event id.
 fn placed(order_id: &str, total_minor: u64, occurred_at: &str) -> TestResult<RawEvent> {
-    let mut value = fresh_sample(PLACED_V2)?.as_value().clone();
-    value["detail"]["data"]["order_id"] = json!(order_id);
-    value["detail"]["data"]["total_minor"] = json!(total_minor);
-    value["detail"]["metadata"]["occurred_at"] = json!(occurred_at);
-    Ok(RawEvent::from_value(value))
+    fresh_sample_with(
+        THIN_ORDER_PLACED,
+        &[
+            ("/detail/data/order_id", json!(order_id)),
+            ("/detail/data/total_minor", json!(total_minor)),
+            ("/detail/metadata/occurred_at", json!(occurred_at)),
+        ],
+    )
 }
 
 fn action(answer: &Guarded<Reaction>) -> Option<Action> {
@@ -62,7 +57,7 @@ async fn a_big_order_issues_one_big_spender_voucher_and_emits_voucher_issued() -
     on_every_backend(async |stores| {
         // Given a customer without orders, and ord-1001 of 1847.09 EUR
         let world = world(stores).await?;
-        let order = fresh_sample(PLACED_V1)?;
+        let order = fresh_sample(ORDER_PLACED)?;
         let order_event_id = order.ids().event_id.clone();
         let placed_at: DateTime<Utc> = "2026-11-02T10:14:59.987Z".parse()?;
 
@@ -93,19 +88,15 @@ async fn a_big_order_issues_one_big_spender_voucher_and_emits_voucher_issued() -
             valid_until: placed_at + TimeDelta::days(90),
         };
         assert_eq!(stored.voucher, expected);
-        let emitted = emitted(&world, 1).await?;
-        assert_eq!(emitted.len(), 1);
-        assert_eq!(emitted[0].data(), &expected);
-        assert_eq!(
-            emitted[0].metadata().causation_id.map(|c| c.to_string()),
-            order_event_id
-        );
-        assert_eq!(emitted[0].metadata().producer, Deps::NAME);
+        let issued = world.bus.emitted_one::<VoucherIssuedV1>().await?;
+        assert_eq!(issued.data(), &expected);
+        assert_eq!(issued.metadata().causation_id.map(|c| c.to_string()), order_event_id);
+        assert_eq!(issued.metadata().producer, Deps::NAME);
         assert_eq!(
             answer
                 .result
                 .map(|r| r.emitted.iter().map(|e| e.event_id).collect::<Vec<_>>()),
-            Some(vec![emitted[0].metadata().event_id])
+            Some(vec![issued.metadata().event_id])
         );
         Ok(())
     })
@@ -135,18 +126,14 @@ async fn three_orders_under_the_threshold_issue_one_third_order_voucher_on_the_t
         assert!(store(&world).voucher("ord-2001").await?.is_none());
         assert!(store(&world).voucher("ord-2002").await?.is_none());
         assert_eq!(store(&world).orders("cus-42").await?.len(), 3);
-        let emitted = emitted(&world, 1).await?;
-        assert_eq!(emitted.len(), 1);
-        let voucher = emitted[0].data();
+        let issued = world.bus.emitted_one::<VoucherIssuedV1>().await?;
+        let voucher = issued.data();
         assert_eq!(
             (voucher.voucher_id.as_str(), voucher.qualifying_order_id.as_str()),
             ("vch-2003", "ord-2003")
         );
         assert_eq!((voucher.rule, voucher.value_minor), (VoucherRule::ThirdOrder, 500));
-        assert_eq!(
-            emitted[0].metadata().causation_id.map(|c| c.to_string()),
-            third_event_id
-        );
+        assert_eq!(issued.metadata().causation_id.map(|c| c.to_string()), third_event_id);
         Ok(())
     })
     .await
@@ -172,7 +159,7 @@ async fn orders_arriving_out_of_order_are_each_judged_on_the_orders_placed_befor
         // Then none is third among the orders placed before it when it arrives: no voucher
         assert_eq!(actions, [Some(Action::NoVoucher); 3]);
         assert_eq!(store(&world).orders("cus-42").await?.len(), 3);
-        assert!(emitted(&world, 0).await?.is_empty());
+        assert!(world.bus.emitted(0).await?.is_empty());
         Ok(())
     })
     .await
@@ -183,12 +170,12 @@ async fn the_same_order_under_a_new_event_id_issues_no_second_voucher_and_emits_
     on_every_backend(async |stores| {
         // Given ord-1001 placed and its voucher issued
         let world = world(stores).await?;
-        let first = fresh_sample(PLACED_V1)?;
+        let first = fresh_sample(ORDER_PLACED)?;
         let first_event_id = first.ids().event_id.clone();
         assert_eq!(action(&world.deliver(first).await?), Some(Action::Issued));
 
         // When the order system publishes the same order again, under a new event id (the guard cannot tell)
-        let again = world.deliver(fresh_sample(PLACED_V1)?).await?;
+        let again = world.deliver(fresh_sample(ORDER_PLACED)?).await?;
 
         // Then the voucher table's condition holds: no second voucher, nothing emitted
         assert_eq!(again.outcome, Outcome::Claimed);
@@ -199,7 +186,7 @@ async fn the_same_order_under_a_new_event_id_issues_no_second_voucher_and_emits_
             .await?
             .ok_or("vch-1001 must be stored")?;
         assert_eq!(Some(stored.issued_by.to_string()), first_event_id);
-        assert_eq!(emitted(&world, 1).await?.len(), 1);
+        world.bus.emitted_one::<VoucherIssuedV1>().await?;
         Ok(())
     })
     .await
@@ -210,20 +197,19 @@ async fn a_duplicate_that_outlives_the_guards_record_re_emits_the_same_event_and
     on_every_backend(async |stores| {
         // Given ord-1001 placed and its voucher issued and published
         let world = world(stores).await?;
-        let order = fresh_sample(PLACED_V1)?;
+        let order = fresh_sample(ORDER_PLACED)?;
         world.deliver(order.clone()).await?;
-        let first = emitted(&world, 1).await?;
+        let first = world.bus.emitted_one::<VoucherIssuedV1>().await?;
 
         // When the same event comes back after the guard's record is gone
-        let late = world.forgetting().await?.handle(order, None).await?;
+        let late = world.deliver_after_the_guard_forgot(order).await?;
 
         // Then the handler ran, found the voucher this event issued, and published the same event again
         assert_eq!(late.outcome, Outcome::Claimed);
         assert_eq!(action(&late), Some(Action::Reissued));
-        let again = emitted(&world, 1).await?;
-        assert_eq!(again.len(), 1);
-        assert_eq!(again[0].metadata().event_id, first[0].metadata().event_id);
-        assert_eq!(again[0].data(), first[0].data());
+        let again = world.bus.emitted_one::<VoucherIssuedV1>().await?;
+        assert_eq!(again.metadata().event_id, first.metadata().event_id);
+        assert_eq!(again.data(), first.data());
         assert_eq!(store(&world).orders("cus-42").await?.len(), 1);
         Ok(())
     })
@@ -235,12 +221,11 @@ async fn a_v2_order_counts_toward_the_rules() -> TestResult {
     on_every_backend(async |stores| {
         // Given ord-1001 of 1100.00 EUR (v1) two days before the thin ord-1003 of 458.97 EUR (v2)
         let world = world(stores).await?;
-        let mut earlier = sample_json(PLACED_V1)?;
-        earlier["detail"]["data"]["totals"]["total_minor"] = json!(110_000);
-        let earlier = world.deliver(RawEvent::from_value(earlier)).await?;
+        let earlier = fresh_sample_with(ORDER_PLACED, &[("/detail/data/totals/total_minor", json!(110_000))])?;
+        let earlier = world.deliver(earlier).await?;
 
         // When the v2 order arrives
-        let answer = world.deliver(fresh_sample(PLACED_V2)?).await?;
+        let answer = world.deliver(fresh_sample(THIN_ORDER_PLACED)?).await?;
 
         // Then it is recorded, crosses 1500.00 in the window and earns the big-spender voucher
         assert_eq!(action(&earlier), Some(Action::NoVoucher));
@@ -251,10 +236,9 @@ async fn a_v2_order_counts_toward_the_rules() -> TestResult {
             .find(|o| o.order_id == "ord-1003")
             .ok_or("ord-1003 must be recorded")?;
         assert_eq!(thin.total_minor, 45_897);
-        let emitted = emitted(&world, 1).await?;
-        assert_eq!(emitted.len(), 1);
-        assert_eq!(emitted[0].data().voucher_id, "vch-1003");
-        assert_eq!(emitted[0].data().rule, VoucherRule::BigSpender);
+        let issued = world.bus.emitted_one::<VoucherIssuedV1>().await?;
+        assert_eq!(issued.data().voucher_id, "vch-1003");
+        assert_eq!(issued.data().rule, VoucherRule::BigSpender);
         Ok(())
     })
     .await
@@ -265,17 +249,13 @@ async fn a_retry_after_a_failed_publish_re_emits_the_same_event_without_a_second
     on_every_backend(async |stores| {
         // Given a qualifying order whose first run cannot reach the bus
         let world = world(stores).await?;
-        let unreachable = world.consumer.with_deps(Deps {
-            publisher: world.bus.unreachable_publisher(),
-            ..world.deps().clone()
+        let unreachable = world.publishing_through(world.bus.unreachable_publisher(), |deps, publisher| Deps {
+            publisher,
+            ..deps
         });
-        let order = fresh_sample(PLACED_V1)?;
+        let order = fresh_sample(ORDER_PLACED)?;
         let cause = order.clone().decode::<OrderPlacedV1>()?.metadata().clone();
-        let error = unreachable
-            .handle(order.clone(), None)
-            .await
-            .err()
-            .ok_or("publishing to an unreachable bus must fail")?;
+        let error = failure_of(&unreachable, order.clone()).await?;
         assert!(error.is_retryable(), "{error}");
         assert!(
             store(&world).voucher("ord-1001").await?.is_some(),
@@ -288,12 +268,11 @@ async fn a_retry_after_a_failed_publish_re_emits_the_same_event_without_a_second
         // Then the released claim lets it run, and it publishes the voucher event under its stable id
         assert_eq!(retry.outcome, Outcome::Claimed);
         assert_eq!(action(&retry), Some(Action::Reissued));
-        let emitted = emitted(&world, 1).await?;
-        assert_eq!(emitted.len(), 1);
-        let stable = Detail::caused_by_stable(&cause, "", emitted[0].data().clone(), Deps::NAME);
-        assert_eq!(emitted[0].metadata().event_id, stable.metadata.event_id);
-        assert_eq!(emitted[0].metadata().causation_id, Some(cause.event_id));
-        assert_eq!(emitted[0].data().voucher_id, "vch-1001");
+        let issued = world.bus.emitted_one::<VoucherIssuedV1>().await?;
+        let stable = Detail::caused_by_stable(&cause, "", issued.data().clone(), Deps::NAME);
+        assert_eq!(issued.metadata().event_id, stable.metadata.event_id);
+        assert_eq!(issued.metadata().causation_id, Some(cause.event_id));
+        assert_eq!(issued.data().voucher_id, "vch-1001");
         let stored = store(&world)
             .voucher("ord-1001")
             .await?
@@ -383,7 +362,7 @@ async fn the_memory_store_answers_every_conditional_write_as_the_dynamodb_tables
 
 #[tokio::test]
 async fn a_decoded_event_exposes_its_detail_type_to_the_guard() -> TestResult {
-    let event = fresh_sample(PLACED_V2)?.decode_set::<CampaignsEvent>()?;
+    let event = fresh_sample(THIN_ORDER_PLACED)?.decode_set::<CampaignsEvent>()?;
     assert_eq!(event.detail_type(), "OrderPlaced");
     Ok(())
 }

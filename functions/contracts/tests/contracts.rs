@@ -5,19 +5,18 @@
 use contracts::error::ContractsError;
 use contracts::handler::{self, Action, ContractsEvent, Deps, Reaction};
 use contracts::store::{Contract, ContractStatus, ContractStore, Create, OrderContracts, contract_id};
-use herald::idempotency::{GuardError, GuardedEvent, Outcome};
+use herald::idempotency::{GuardedEvent, Outcome};
 use herald::{Classify, ConsumerError, Function, PublishError, RawEvent};
 use herald_tests::TestResult;
-use herald_tests::fixtures::fresh_sample;
-use herald_tests::world::{FunctionWorld, Stores, all_of, on_every_backend};
+use herald_tests::fixtures::{
+    INSURED_ORDER_PLACED, ORDER_CANCELLED, ORDER_PLACED, ORDER_RETURNED, THIN_ORDER_PLACED, fresh_sample,
+    fresh_sample_with,
+};
+use herald_tests::world::{
+    FunctionWorld, Stores, all_of, assert_catalogued, failure_of, handler_error, on_every_backend, without,
+};
 use serde_json::json;
 use shop_events::{AddOnKind, ContractCancelReason, ContractCancelledV1, ContractCreatedV1};
-
-const PLACED: &str = "shop.orders/OrderPlaced/v1.sample.json";
-const INSURED: &str = "shop.orders/OrderPlaced/v1.sample.insured.json";
-const THIN: &str = "shop.orders/OrderPlaced/v2.sample.json";
-const CANCELLED: &str = "shop.orders/OrderCancelled/v1.sample.json";
-const RETURNED: &str = "shop.orders/OrderReturned/v1.sample.json";
 
 /// Contracts over fresh stores of `stores`.
 async fn world(stores: Stores) -> TestResult<FunctionWorld<Deps>> {
@@ -44,61 +43,23 @@ async fn statuses(world: &FunctionWorld<Deps>, order_id: &str) -> TestResult<Vec
         .collect())
 }
 
-/// A fresh OrderPlaced v1 sample with the line at `pointer` changed by `edit`.
-fn placed_with(
-    pointer: &str,
-    edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
-) -> TestResult<RawEvent> {
-    let mut value = fresh_sample(PLACED)?.as_value().clone();
-    edit(
-        value
-            .pointer_mut(pointer)
-            .and_then(|item| item.as_object_mut())
-            .ok_or(format!("the sample has no {pointer}"))?,
-    );
-    Ok(RawEvent::from_value(value))
-}
-
 /// ord-1001 with an add-on on both lines: a warranty on the laptop and an insurance on the mice.
 fn two_add_ons() -> TestResult<RawEvent> {
-    placed_with("/detail/data/items/1", |mouse| {
-        mouse.insert(
-            "add_on".to_owned(),
+    fresh_sample_with(
+        ORDER_PLACED,
+        &[(
+            "/detail/data/items/1/add_on",
             json!({"kind": "insurance", "plan": "accidental-damage", "term_months": 12, "price_minor": 499}),
-        );
-    })
+        )],
+    )
 }
 
 /// Contracts publishing to a bus that does not exist: every publish fails, retryably.
 fn broken(world: &FunctionWorld<Deps>) -> herald::Consumer<Deps> {
-    world.consumer.with_deps(Deps {
-        publisher: world.bus.broken_publisher(),
-        ..world.deps().clone()
+    world.publishing_through(world.bus.broken_publisher(), |deps, publisher| Deps {
+        publisher,
+        ..deps
     })
-}
-
-/// Fails unless an emitted event's detail validates against its schema in the catalog.
-fn assert_catalogued(event: &serde_json::Value) -> TestResult {
-    let source = event["source"].as_str().ok_or("no source")?;
-    let detail_type = event["detail-type"].as_str().ok_or("no detail-type")?;
-    let version = event["detail"]["metadata"]["schema_version"]
-        .as_u64()
-        .ok_or("no schema_version")?;
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../events")
-        .join(source)
-        .join(detail_type)
-        .join(format!("v{version}.schema.json"));
-    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
-    let validator = jsonschema::draft202012::options()
-        .should_validate_formats(true)
-        .build(&schema)?;
-    let errors: Vec<String> = validator
-        .iter_errors(&event["detail"])
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{detail_type}: {errors:?}");
-    Ok(())
 }
 
 fn created(emitted: &[serde_json::Value]) -> TestResult<Vec<herald::Envelope<ContractCreatedV1>>> {
@@ -111,11 +72,8 @@ fn cancelled(emitted: &[serde_json::Value]) -> TestResult<Vec<herald::Envelope<C
 
 /// The `event_id`s a failed publish could not send, sorted.
 fn unpublished(error: &ConsumerError<ContractsError>) -> Vec<uuid::Uuid> {
-    match error {
-        ConsumerError::Guard(GuardError::Handler(ContractsError::Publish(PublishError::EntriesFailed {
-            failed,
-            ..
-        }))) => {
+    match handler_error(error) {
+        Some(ContractsError::Publish(PublishError::EntriesFailed { failed, .. })) => {
             let mut ids: Vec<_> = failed.iter().map(|f| f.event_id).collect();
             ids.sort_unstable();
             ids
@@ -136,7 +94,7 @@ async fn the_laptop_order_creates_one_warranty_contract_and_emits_one_contract_c
     on_every_backend(async |stores| {
         // Given ord-1001: a laptop with an extended warranty, and two mice without add-on
         let world = world(stores).await?;
-        let placed = fresh_sample(PLACED)?;
+        let placed = fresh_sample(ORDER_PLACED)?;
         let cause_id = placed.ids().event_id.clone().ok_or("no event_id")?;
 
         // When it is placed
@@ -169,7 +127,7 @@ async fn the_laptop_order_creates_one_warranty_contract_and_emits_one_contract_c
         assert_eq!(stored.cancelled_by, None);
         let emitted = world.bus.emitted(1).await?;
         assert_eq!(emitted.len(), 1);
-        assert_catalogued(&emitted[0])?;
+        assert_catalogued(&emitted)?;
         let events = created(&emitted)?;
         let event = events.first().ok_or("no ContractCreated")?;
         assert_eq!(
@@ -203,7 +161,7 @@ async fn the_insured_order_creates_an_insurance_contract() -> TestResult {
         let world = world(stores).await?;
 
         // When it is placed
-        let action = action(&world, fresh_sample(INSURED)?).await?;
+        let action = action(&world, fresh_sample(INSURED_ORDER_PLACED)?).await?;
 
         // Then an ACTIVE insurance contract exists and its ContractCreated says so
         assert_eq!(action, Some(Action::Created));
@@ -231,10 +189,13 @@ async fn a_second_order_placed_event_for_the_order_creates_nothing_new() -> Test
     on_every_backend(async |stores| {
         // Given an order whose contract exists
         let world = world(stores).await?;
-        assert_eq!(action(&world, fresh_sample(PLACED)?).await?, Some(Action::Created));
+        assert_eq!(
+            action(&world, fresh_sample(ORDER_PLACED)?).await?,
+            Some(Action::Created)
+        );
 
         // When the order system publishes OrderPlaced again under another event id
-        let again = action(&world, fresh_sample(PLACED)?).await?;
+        let again = action(&world, fresh_sample(ORDER_PLACED)?).await?;
 
         // Then nothing new is created or emitted
         assert_eq!(again, Some(Action::AlreadyCreated));
@@ -250,9 +211,7 @@ async fn an_order_without_add_ons_creates_nothing() -> TestResult {
     on_every_backend(async |stores| {
         // Given ord-1001 with the laptop's warranty taken off
         let world = world(stores).await?;
-        let placed = placed_with("/detail/data/items/0", |laptop| {
-            laptop.remove("add_on");
-        })?;
+        let (placed, _) = without(ORDER_PLACED, "/detail/data/items/0", "add_on")?;
 
         // When it is placed
         let action = action(&world, placed).await?;
@@ -273,11 +232,7 @@ async fn a_thin_v2_order_is_refused_with_a_typed_non_retryable_error_naming_what
         let world = world(stores).await?;
 
         // When the thin v2 ord-1003 arrives: it does not say which lines carry add-ons
-        let error = world
-            .deliver(fresh_sample(THIN)?)
-            .await
-            .err()
-            .ok_or("a thin order must fail")?;
+        let error = world.failure_of(fresh_sample(THIN_ORDER_PLACED)?).await?;
 
         // Then it is refused for good, naming the order and where its lines would come from, and nothing is written
         assert_eq!(error.error_type(), "Contracts.ThinOrder");
@@ -297,7 +252,7 @@ async fn a_cancellation_cancels_every_contract_and_emits_one_contract_cancelled_
         // Given ord-1001 with two contracts
         let world = world(stores).await?;
         assert_eq!(action(&world, two_add_ons()?).await?, Some(Action::Created));
-        let cancellation = fresh_sample(CANCELLED)?;
+        let cancellation = fresh_sample(ORDER_CANCELLED)?;
         let cause_id = cancellation.ids().event_id.clone();
 
         // When the order is cancelled
@@ -313,9 +268,7 @@ async fn a_cancellation_cancels_every_contract_and_emits_one_contract_cancelled_
             ]
         );
         let emitted = world.bus.emitted(4).await?;
-        for event in &emitted {
-            assert_catalogued(event)?;
-        }
+        assert_catalogued(&emitted)?;
         assert_eq!(created(&emitted)?.len(), 2);
         let events = cancelled(&emitted)?;
         let data: Vec<_> = events.iter().map(|e| e.data().clone()).collect();
@@ -356,10 +309,13 @@ async fn a_return_cancels_the_contracts_with_reason_order_returned() -> TestResu
     on_every_backend(async |stores| {
         // Given the insured ord-1002
         let world = world(stores).await?;
-        assert_eq!(action(&world, fresh_sample(INSURED)?).await?, Some(Action::Created));
+        assert_eq!(
+            action(&world, fresh_sample(INSURED_ORDER_PLACED)?).await?,
+            Some(Action::Created)
+        );
 
         // When it is returned
-        let action = action(&world, fresh_sample(RETURNED)?).await?;
+        let action = action(&world, fresh_sample(ORDER_RETURNED)?).await?;
 
         // Then its contract is CANCELLED and ContractCancelled says the order was returned
         assert_eq!(action, Some(Action::Cancelled));
@@ -384,10 +340,10 @@ async fn a_cancellation_before_the_order_leaves_it_without_contracts_and_emits_n
     on_every_backend(async |stores| {
         // Given the cancellation arriving first
         let world = world(stores).await?;
-        let early = action(&world, fresh_sample(CANCELLED)?).await?;
+        let early = action(&world, fresh_sample(ORDER_CANCELLED)?).await?;
 
         // When the order arrives afterwards
-        let late = action(&world, fresh_sample(PLACED)?).await?;
+        let late = action(&world, fresh_sample(ORDER_PLACED)?).await?;
 
         // Then the tombstone stands, no contract exists and nothing is emitted
         assert_eq!(early, Some(Action::RecordedEarlyCancel));
@@ -406,11 +362,11 @@ async fn a_duplicate_cancellation_emits_nothing_more() -> TestResult {
     on_every_backend(async |stores| {
         // Given a cancelled order with one contract
         let world = world(stores).await?;
-        world.deliver(fresh_sample(PLACED)?).await?;
-        let first = action(&world, fresh_sample(CANCELLED)?).await?;
+        world.deliver(fresh_sample(ORDER_PLACED)?).await?;
+        let first = action(&world, fresh_sample(ORDER_CANCELLED)?).await?;
 
         // When the order system publishes the cancellation again under another event id
-        let second = action(&world, fresh_sample(CANCELLED)?).await?;
+        let second = action(&world, fresh_sample(ORDER_CANCELLED)?).await?;
 
         // Then the contract was cancelled once: one ContractCreated, one ContractCancelled
         assert_eq!(first, Some(Action::Cancelled));
@@ -428,11 +384,7 @@ async fn a_retry_after_a_failed_publish_re_emits_the_same_contract_created_event
         // Given an order whose contracts were written but whose events could not be published
         let world = world(stores).await?;
         let raw = two_add_ons()?;
-        let failed = broken(&world)
-            .handle(raw.clone(), None)
-            .await
-            .err()
-            .ok_or("publishing to a missing bus must fail")?;
+        let failed = failure_of(&broken(&world), raw.clone()).await?;
         assert!(failed.is_retryable(), "{failed}");
         assert_eq!(unpublished(&failed).len(), 2);
         let written = contracts(&world).order("ord-1001").await?;
@@ -460,12 +412,8 @@ async fn a_retry_after_a_failed_publish_re_emits_the_same_contract_cancelled_eve
         // Given two contracts, cancelled by an event whose ContractCancelled could not be published
         let world = world(stores).await?;
         world.deliver(two_add_ons()?).await?;
-        let raw = fresh_sample(CANCELLED)?;
-        let failed = broken(&world)
-            .handle(raw.clone(), None)
-            .await
-            .err()
-            .ok_or("publishing to a missing bus must fail")?;
+        let raw = fresh_sample(ORDER_CANCELLED)?;
+        let failed = failure_of(&broken(&world), raw.clone()).await?;
         assert!(failed.is_retryable(), "{failed}");
         assert_eq!(unpublished(&failed).len(), 2);
 
@@ -593,7 +541,7 @@ async fn the_memory_store_answers_every_conditional_write_as_the_dynamodb_table_
 
 #[tokio::test]
 async fn a_decoded_event_exposes_its_detail_type_to_the_guard() -> TestResult {
-    let event = fresh_sample(RETURNED)?.decode_set::<ContractsEvent>()?;
+    let event = fresh_sample(ORDER_RETURNED)?.decode_set::<ContractsEvent>()?;
     assert_eq!(event.detail_type(), "OrderReturned");
     Ok(())
 }

@@ -6,17 +6,14 @@ use herald::idempotency::{GuardedEvent, Outcome};
 use herald::{Classify, RawEvent};
 use herald_tests::TestResult;
 use herald_tests::dynamodb::counted_client;
-use herald_tests::fixtures::{fresh_sample, sample_json};
-use herald_tests::world::{FunctionWorld, Stores, on_every_backend};
+use herald_tests::fixtures::{
+    ORDER_CANCELLED, ORDER_PLACED, ORDER_RETURNED, THIN_ORDER_PLACED, event_id_of, fresh_sample, fresh_sample_with,
+};
+use herald_tests::world::{FunctionWorld, Stores, failure_of, on_every_backend};
 use order_history::handler::{self, Action, Deps, OrderHistoryEvent, Reaction};
 use order_history::store::{EntryDetail, EntryKind, HistoryStore};
 use serde_json::json;
 use shop_events::{CancelReason, ReturnReason, ReturnedItem};
-
-const PLACED: &str = "shop.orders/OrderPlaced/v1.sample.json";
-const THIN: &str = "shop.orders/OrderPlaced/v2.sample.json";
-const CANCELLED: &str = "shop.orders/OrderCancelled/v1.sample.json";
-const RETURNED: &str = "shop.orders/OrderReturned/v1.sample.json";
 
 /// Order history over fresh stores of `stores`.
 async fn world(stores: Stores) -> TestResult<FunctionWorld<Deps>> {
@@ -28,16 +25,15 @@ fn history(world: &FunctionWorld<Deps>) -> &HistoryStore {
     &world.deps().history
 }
 
-fn event_id(raw: &RawEvent) -> TestResult<String> {
-    Ok(raw.ids().event_id.clone().ok_or("the sample has an event_id")?)
-}
-
 /// The OrderPlaced v1 sample as event `event_id`, happened at `occurred_at`.
 fn placed_at(event_id: &str, occurred_at: &str) -> TestResult<RawEvent> {
-    let mut placed = sample_json(PLACED)?;
-    placed["detail"]["metadata"]["event_id"] = json!(event_id);
-    placed["detail"]["metadata"]["occurred_at"] = json!(occurred_at);
-    Ok(RawEvent::from_value(placed))
+    fresh_sample_with(
+        ORDER_PLACED,
+        &[
+            ("/detail/metadata/event_id", json!(event_id)),
+            ("/detail/metadata/occurred_at", json!(occurred_at)),
+        ],
+    )
 }
 
 #[tokio::test]
@@ -45,8 +41,8 @@ async fn a_placed_order_is_recorded_in_its_customers_history_with_its_total() ->
     on_every_backend(async |stores| {
         // Given an empty history, and ord-1001 placed by cus-42
         let world = world(stores).await?;
-        let placed = fresh_sample(PLACED)?;
-        let event_id = event_id(&placed)?;
+        let placed = fresh_sample(ORDER_PLACED)?;
+        let event_id = event_id_of(&placed)?;
         let key = format!("2026-11-02T10:14:59.987Z#{event_id}");
 
         // When the order is delivered
@@ -90,8 +86,8 @@ async fn a_lifecycle_delivered_out_of_order_still_reads_placed_then_cancelled() 
         let world = world(stores).await?;
 
         // When ord-1001's cancellation arrives before its placement
-        world.deliver(fresh_sample(CANCELLED)?).await?;
-        world.deliver(fresh_sample(PLACED)?).await?;
+        world.deliver(fresh_sample(ORDER_CANCELLED)?).await?;
+        world.deliver(fresh_sample(ORDER_PLACED)?).await?;
 
         // Then the history reads in the order the facts happened
         let history = history(&world).history("cus-42").await?;
@@ -117,10 +113,10 @@ async fn a_thin_v2_order_is_recorded_with_its_total() -> TestResult {
     on_every_backend(async |stores| {
         // Given cus-42 with ord-1001 in their history
         let world = world(stores).await?;
-        world.deliver(fresh_sample(PLACED)?).await?;
+        world.deliver(fresh_sample(ORDER_PLACED)?).await?;
 
         // When the thin v2 ord-1003 arrives
-        let answer = world.deliver(fresh_sample(THIN)?).await?;
+        let answer = world.deliver(fresh_sample(THIN_ORDER_PLACED)?).await?;
 
         // Then it is in cus-42's history, after ord-1001, with its total: v2 carries all history needs
         assert_eq!(answer.result.map(|r| r.action), Some(Action::Recorded));
@@ -147,7 +143,7 @@ async fn a_returned_order_is_in_its_customers_history_and_no_one_elses() -> Test
         let world = world(stores).await?;
 
         // When ord-1002's return arrives
-        world.deliver(fresh_sample(RETURNED)?).await?;
+        world.deliver(fresh_sample(ORDER_RETURNED)?).await?;
 
         // Then cus-77's history says what came back and why, and cus-42's is untouched
         let history_of = |customer| history(&world).history(customer);
@@ -179,11 +175,11 @@ async fn a_history_is_read_whole_and_oldest_first_whatever_the_page_size() -> Te
 
         // When five of cus-42's events arrive, out of order, two of them re-dated
         for raw in [
-            fresh_sample(THIN)?,
+            fresh_sample(THIN_ORDER_PLACED)?,
             placed_at("00000000-0000-4000-8000-000000000003", "2026-11-03T09:00:00.000Z")?,
-            fresh_sample(CANCELLED)?,
+            fresh_sample(ORDER_CANCELLED)?,
             placed_at("00000000-0000-4000-8000-000000000001", "2026-11-01T09:00:00.000Z")?,
-            fresh_sample(PLACED)?,
+            fresh_sample(ORDER_PLACED)?,
         ] {
             world.deliver(raw).await?;
         }
@@ -266,11 +262,11 @@ async fn a_duplicate_that_outlives_the_guards_record_writes_nothing_more() -> Te
     on_every_backend(async |stores| {
         // Given an order recorded in the history
         let world = world(stores).await?;
-        let placed = fresh_sample(PLACED)?;
+        let placed = fresh_sample(ORDER_PLACED)?;
         world.deliver(placed.clone()).await?;
 
         // When the same event comes back after the guard's record is gone
-        let late = world.forgetting().await?.handle(placed, None).await?;
+        let late = world.deliver_after_the_guard_forgot(placed).await?;
 
         // Then the handler ran, found the entry, and wrote nothing
         assert_eq!(late.outcome, Outcome::Claimed);
@@ -288,14 +284,10 @@ async fn a_table_failure_is_retryable_and_leaves_the_event_to_be_delivered_again
     let broken = world.consumer.with_deps(Deps {
         history: HistoryStore::new(world.moto.dynamodb.clone(), "no-such-history"),
     });
-    let returned = fresh_sample(RETURNED)?;
+    let returned = fresh_sample(ORDER_RETURNED)?;
 
     // When a return arrives
-    let error = broken
-        .handle(returned.clone(), None)
-        .await
-        .err()
-        .ok_or("a missing table must fail")?;
+    let error = failure_of(&broken, returned.clone()).await?;
 
     // Then the error is retryable, and a redelivery once the table works records the entry
     assert_eq!(error.error_type(), "OrderHistory.Store");
@@ -308,7 +300,7 @@ async fn a_table_failure_is_retryable_and_leaves_the_event_to_be_delivered_again
 
 #[tokio::test]
 async fn a_decoded_v1_order_is_read_as_its_v2_summary() -> TestResult {
-    let event = fresh_sample(PLACED)?.decode_set::<OrderHistoryEvent>()?;
+    let event = fresh_sample(ORDER_PLACED)?.decode_set::<OrderHistoryEvent>()?;
     assert_eq!(event.detail_type(), "OrderPlaced");
     let OrderHistoryEvent::Placed(placed) = event else {
         return Err("OrderPlaced must decode as Placed".into());
