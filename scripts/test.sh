@@ -30,8 +30,8 @@ echo "moto server on $HERALD_MOTO_ENDPOINT (log: target/moto-server.log)" >&2
 
 cargo test --workspace --locked 2>&1 | tee target/test-output.log
 
-# `herald new` in a copy of the workspace, built with this run's target directory: on its own,
-# once nothing else is building (see shared/herald-cli/tests/scaffold.rs).
+# `herald new` in a copy of the workspace, built in target/scaffold-test: on its own, once
+# nothing else is building (see shared/herald-cli/tests/scaffold.rs).
 cargo test -p herald-cli --test scaffold --locked -- --ignored 2>&1 | tee -a target/test-output.log
 
 # The template's consumer resources are what the functions' declarations generate.

@@ -2,9 +2,10 @@
 //! edited by hand, the template is fresh, the catalog check passes, `herald dev` routes the
 //! order samples to the new function and it answers them, and its own tests pass.
 //!
-//! Heavy (it builds the copy's crates, sharing this workspace's target directory for the
-//! registry dependencies), so it is ignored by `cargo test --workspace` and run on its own by
-//! `scripts/test.sh` after every other test, when nothing else is building.
+//! Heavy (it builds the copy's crates in a target directory of its own, `target/scaffold-test`:
+//! the copy's crates have the same relative paths, hence the same artifact names, as this
+//! workspace's, and must not overwrite them), so it is ignored by `cargo test --workspace` and
+//! run on its own by `scripts/test.sh` after every other test, when nothing else is building.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -41,9 +42,11 @@ fn copy_workspace(to: &Path) -> TestResult<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Runs `program` in the copy with the shared target directory; fails with its output.
+/// Runs `program` in the copy with the copy's own target directory; fails with its output.
 fn run(copy: &Path, program: &str, args: &[&str]) -> TestResult<Output> {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root().join("target"), PathBuf::from)
+        .join("scaffold-test");
     let output = Command::new(program)
         .args(args)
         .current_dir(copy)
