@@ -21,17 +21,38 @@ pub struct TableSpec {
     pub sort_key: Option<&'static str>,
 }
 
-/// One function: its name (folder = package = binary) and its own tables.
+/// One event version a function declares it consumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Consumed {
+    /// The EventBridge source.
+    pub source: &'static str,
+    /// The detail-type.
+    pub detail_type: &'static str,
+    /// The schema version.
+    pub version: u32,
+}
+
+impl Consumed {
+    /// Whether `raw` is this version of this event.
+    pub fn matches(&self, raw: &herald::RawEvent) -> bool {
+        raw.is(self.source, self.detail_type) && raw.schema_version().ok() == Some(self.version)
+    }
+}
+
+/// One function: its name (folder = package = binary), its own tables, what it consumes.
 #[derive(Debug, Clone, Copy)]
 pub struct FunctionSpec {
     /// Folder, package and binary name.
     pub name: &'static str,
     /// Its domain tables (the idempotency table is shared by all).
     pub tables: &'static [TableSpec],
+    /// The event versions it consumes, as declared.
+    pub consumes: &'static [Consumed],
 }
 
 /// Every consumer the workspace declares (`[package.metadata.herald]` with `consumes`, read by
-/// herald-infra), with its tables, in package-name order: never a list kept by hand.
+/// herald-infra), with its tables and what it consumes, in package-name order: never a list kept
+/// by hand.
 ///
 /// # Panics
 /// On first use, when the declarations cannot be read: no test of the functions can run then,
@@ -44,6 +65,17 @@ pub static FUNCTIONS: LazyLock<Vec<FunctionSpec>> = LazyLock::new(|| {
         .into_iter()
         .map(|declaration| FunctionSpec {
             name: leak(declaration.name),
+            consumes: Box::leak(
+                declaration
+                    .consumes
+                    .into_iter()
+                    .map(|event| Consumed {
+                        source: leak(event.source),
+                        detail_type: leak(event.detail_type),
+                        version: event.version,
+                    })
+                    .collect(),
+            ),
             tables: Box::leak(
                 declaration
                     .tables

@@ -13,12 +13,13 @@
 //! - [`detail_types`], [`the`], [`all_of`] and [`assert_catalogued`]: what a function emitted, and
 //!   whether the catalog's schemas allow it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_sdk_eventbridge::config::retry::RetryConfig;
+use herald::envelope::EventSet;
 use herald::function::Handler;
 use herald::idempotency::{
     ChosenStore, DynamoStore, GuardError, Guarded, IdempotencyConfig, IdempotencyGuard, MemoryStore, STORES_VARIABLE,
@@ -241,7 +242,9 @@ impl<D: Function> FunctionWorld<D> {
     /// `extra` variables (e.g. a stock seed).
     ///
     /// # Errors
-    /// Any SDK error from moto, or what [`Consumer::from_env`] refuses.
+    /// When its code does not accept exactly the event versions its declaration consumes (from
+    /// which its rule is generated: every function's tests hold the two together); any SDK error
+    /// from moto, or what [`Consumer::from_env`] refuses.
     pub async fn new<H>(stores: Stores, handler: H, extra: &[(&str, &str)]) -> TestResult<Self>
     where
         H: for<'a> Handler<'a, D>,
@@ -250,6 +253,23 @@ impl<D: Function> FunctionWorld<D> {
             "{} declares no consumer: its Cargo.toml has no package.metadata.herald.consumes",
             D::NAME
         ))?;
+        // The declaration generates the function's rule: the code must accept exactly that.
+        let accepted: BTreeSet<(&str, &str, u32)> = <D::Event as EventSet>::accepted()
+            .iter()
+            .flat_map(|a| a.versions.iter().map(move |v| (a.source, a.detail_type, *v)))
+            .collect();
+        let declared: BTreeSet<(&str, &str, u32)> = spec
+            .consumes
+            .iter()
+            .map(|c| (c.source, c.detail_type, c.version))
+            .collect();
+        if accepted != declared {
+            return Err(format!(
+                "{}: its code accepts {accepted:?}, but its declaration consumes {declared:?}",
+                D::NAME
+            )
+            .into());
+        }
         Self::with_tables(stores, handler, spec.tables, extra).await
     }
 

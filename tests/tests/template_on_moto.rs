@@ -1,32 +1,21 @@
 //! The template deployed on moto — its bus, rules, dead-letter queues and alarms, read from the
-//! template itself — routes every catalogued sample to exactly the functions whose code accepts
-//! it: the rules in `infra/template.yaml` and each function's `event_set!` cannot drift apart.
+//! template itself — routes every catalogued sample to exactly the functions that declare they
+//! consume it (each function's tests hold its `event_set!` to that declaration, so rules and code
+//! cannot drift apart).
 //! And CloudWatch's alarm-state-change event, on the default bus, reaches the redrive function
 //! only when one of the deployed consumers' errors alarms returns to OK.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use herald::RawEvent;
-use herald::envelope::{Accepted, EventSet};
 use herald_tests::TestResult;
 use herald_tests::aws::{drain_queue, sdk_config};
 use herald_tests::fixtures::sample_json;
+use herald_tests::functions::FUNCTIONS;
 use herald_tests::shop::deploy;
 use herald_tests::template::Template;
-
-fn accepted_by_each_function() -> BTreeMap<&'static str, Vec<Accepted>> {
-    BTreeMap::from([
-        ("inventory", inventory::handler::InventoryEvent::accepted()),
-        ("fulfillment", fulfillment::handler::FulfillmentEvent::accepted()),
-        ("notifications", notifications::handler::NotificationsEvent::accepted()),
-        ("order-history", order_history::handler::OrderHistoryEvent::accepted()),
-        ("campaigns", campaigns::handler::CampaignsEvent::accepted()),
-        ("contracts", contracts::handler::ContractsEvent::accepted()),
-        ("billing", billing::handler::BillingEvent::accepted()),
-    ])
-}
 
 fn samples() -> TestResult<Vec<RawEvent>> {
     let mut found = Vec::new();
@@ -72,17 +61,14 @@ async fn every_sample_reaches_exactly_the_functions_that_accept_it() -> TestResu
         assert_eq!(output.failed_entry_count(), 0);
     }
 
-    // Then each function's queue holds exactly the samples its code accepts
+    // Then each function's queue holds exactly the samples it declares it consumes (and every
+    // function's own tests hold its code to its declaration: herald_tests::world::FunctionWorld)
     let key = |raw: &RawEvent| raw.ids().event_id.clone().unwrap_or_default();
-    for (function, accepted) in accepted_by_each_function() {
+    for spec in FUNCTIONS.iter() {
+        let function = spec.name;
         let expected: BTreeSet<String> = samples
             .iter()
-            .filter(|raw| {
-                let version = raw.schema_version().ok();
-                accepted
-                    .iter()
-                    .any(|a| raw.is(a.source, a.detail_type) && version.is_some_and(|v| a.versions.contains(&v)))
-            })
+            .filter(|raw| spec.consumes.iter().any(|c| c.matches(raw)))
             .map(key)
             .collect();
         assert!(!expected.is_empty(), "{function} consumes no sample");
@@ -132,7 +118,7 @@ async fn the_templates_alarms_exist_on_moto_with_their_actions() -> TestResult {
     }
     assert_eq!(
         shop.rules.len(),
-        accepted_by_each_function().len() + 1,
+        FUNCTIONS.len() + 1,
         "one rule per function, and redrive's"
     );
     Ok(())
