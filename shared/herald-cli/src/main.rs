@@ -146,8 +146,8 @@ struct CatalogArgs {
 }
 
 impl CatalogArgs {
-    fn options(self) -> catalog::CatalogOptions {
-        catalog::CatalogOptions {
+    fn options(self) -> herald_catalog::CatalogOptions {
+        herald_catalog::CatalogOptions {
             events: self.events,
             template: self.template,
             workspace: self.workspace,

@@ -14,10 +14,13 @@
 //! - [`yaml`] writes those resources as readable YAML with CloudFormation's short-form tags.
 //! - [`template`] splices the rendered regions into the template, and compares a template
 //!   with what generation gives (`herald infra check`).
+//! - [`stack`] reads a whole template back as the stack it describes (functions, rules,
+//!   retries, environment, tables), for running it locally and for the event catalog.
 
 pub mod declaration;
 pub mod event_ref;
 pub mod render;
+pub mod stack;
 pub mod template;
 pub mod workspace;
 pub mod yaml;
@@ -27,12 +30,13 @@ use std::path::PathBuf;
 pub use declaration::{Declaration, Retries, Table, consumers};
 pub use event_ref::EventRef;
 pub use render::Platform;
+pub use stack::{Stack, StackFunction, StackRule, StackTable};
 pub use template::{Generation, generate, stale_parts};
 
 /// The command that regenerates the template, as printed by `herald infra check`.
 pub const GENERATE_COMMAND: &str = "cargo herald infra generate";
 
-/// Why the declarations cannot be read or the template cannot be generated.
+/// Why the declarations cannot be read, or the template cannot be generated or read as a stack.
 #[derive(Debug, thiserror::Error)]
 pub enum InfraError {
     /// `cargo metadata` could not run or failed.
@@ -106,5 +110,27 @@ pub enum InfraError {
         line: usize,
         /// What is wrong.
         message: String,
+    },
+    /// The template does not describe a stack of the expected shape ([`Stack`]).
+    #[error("{path}: {place}: {message}")]
+    Stack {
+        /// The template.
+        path: PathBuf,
+        /// Where: a resource id and property path, or a YAML line and column.
+        place: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A rule's pattern is not a valid EventBridge pattern.
+    #[error("{path}: Resources.{function}.Properties.Events.{event}.Properties.Pattern: {source}")]
+    Pattern {
+        /// The template.
+        path: PathBuf,
+        /// The function's logical id.
+        function: String,
+        /// The event source's name.
+        event: String,
+        /// The pattern error, with its own path.
+        source: Box<event_pattern::PatternError>,
     },
 }

@@ -30,6 +30,10 @@ pub struct Platform {
     pub alert_topic: String,
     /// Name of the parameter giving the log groups' retention in days.
     pub log_retention_days: String,
+    /// What `${AWS::StackName}` stands for when the stack runs locally; read by
+    /// [`crate::stack`], unused by generation. Optional: [`crate::stack::DEFAULT_LOCAL_STACK_NAME`].
+    #[serde(default)]
+    pub local_stack_name: Option<String>,
 }
 
 /// Dead letters wait the SQS maximum: time to fix the consumer and redrive.

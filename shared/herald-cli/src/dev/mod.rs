@@ -2,7 +2,8 @@
 //! Lambda Runtime API, a local bus that routes what they publish by the template's own rules,
 //! Lambda's retries, a dead-letter file, and the causation trace of every input event.
 //!
-//! - [`template`]: what is read from `infra/template.yaml`.
+//! - the template is read as a [`Stack`] by [`herald_infra::stack`] (functions, rules, retries,
+//!   environment, tables, and what `${AWS::StackName}` stands for locally).
 //! - [`runtime`]: one function as a warm process behind its Runtime API.
 //! - [`bus`]: the local `PutEvents` endpoint the functions publish to.
 //! - [`moto`]: a moto server started on request (`--start-moto`).
@@ -15,7 +16,6 @@
 pub mod bus;
 pub mod moto;
 pub mod runtime;
-pub mod template;
 pub mod trace;
 
 use std::collections::BTreeMap;
@@ -25,9 +25,10 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
+use herald_infra::{InfraError, Stack, StackFunction};
+
 use bus::LocalBus;
 use runtime::{Ended, LocalFunction, RuntimeError};
-use template::{DevFunction, DevTemplate, TemplateError};
 use trace::{Attempt, EventNode, FunctionRun};
 
 /// Emitted events are followed this deep at most: a loop of functions reacting to each other
@@ -39,7 +40,7 @@ const MAX_DEPTH: usize = 16;
 pub enum DevError {
     /// The template is unusable.
     #[error(transparent)]
-    Template(#[from] TemplateError),
+    Template(#[from] InfraError),
     /// A function cannot be served.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
@@ -116,7 +117,7 @@ pub struct Summary {
 
 /// A running local stack: the template's functions, the bus, the dead-letter file.
 pub struct LocalStack {
-    functions: Vec<(DevFunction, LocalFunction)>,
+    functions: Vec<(StackFunction, LocalFunction)>,
     bus: LocalBus,
     dead_letters: std::fs::File,
     summary: Summary,
@@ -129,8 +130,8 @@ impl LocalStack {
     /// # Errors
     /// [`DevError`] naming what cannot be used.
     pub async fn start(options: &DevOptions, only: Option<&str>) -> Result<Self, DevError> {
-        let template = DevTemplate::load(&options.template)?;
-        let chosen: Vec<DevFunction> = match only {
+        let template = Stack::load(&options.template)?;
+        let chosen: Vec<StackFunction> = match only {
             None => template.functions.clone(),
             Some(name) => vec![template.function(name).cloned().ok_or_else(|| {
                 DevError::UnknownFunction {
@@ -369,7 +370,7 @@ fn attempt_of(attempt: u32, ended: &Ended, duration_ms: u64) -> Attempt {
 }
 
 /// `cargo build` of the chosen functions' binaries.
-fn build(workspace: &Path, functions: &[DevFunction]) -> Result<(), DevError> {
+fn build(workspace: &Path, functions: &[StackFunction]) -> Result<(), DevError> {
     let mut command = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
     command.current_dir(workspace).args(["build", "--quiet"]);
     for function in functions {
@@ -387,7 +388,7 @@ fn build(workspace: &Path, functions: &[DevFunction]) -> Result<(), DevError> {
 
 /// Creates the template's tables at a DynamoDB endpoint, named by their logical ids; existing
 /// tables are kept.
-async fn create_tables(endpoint: &str, template: &DevTemplate) -> Result<(), DevError> {
+async fn create_tables(endpoint: &str, template: &Stack) -> Result<(), DevError> {
     use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())

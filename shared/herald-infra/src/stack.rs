@@ -1,58 +1,27 @@
-//! What `herald dev` reads from `infra/template.yaml`: each function's binary, rule pattern,
-//! retries, timeout and environment, and the tables it names.
+//! The template read as the stack it describes, for running it locally and deriving from it:
+//! each function's binary, rule patterns, retries, timeout and environment, and the tables it
+//! names. `herald dev` runs this stack; the catalog runs its rules over the samples.
 //!
 //! The template is read as YAML with CloudFormation's short-form intrinsics (`!Ref`,
 //! `!GetAtt`, `!Sub`). Only what a local run needs is interpreted; an environment variable that
 //! refers to a table (`!Ref StockTable`) gets the table's logical id as its local name, and a
-//! `!Sub` gets its references replaced the same way, with `${AWS::StackName}` standing for
-//! [`LOCAL_STACK_NAME`] (so a rule that lists `!Sub ${AWS::StackName}-inventory-errors` matches
-//! an alarm named `shop-inventory-errors` locally).
+//! `!Sub` gets its references replaced the same way, with `${AWS::StackName}` standing for the
+//! template's local stack name ([`Stack::name`]): `LocalStackName` in its `Metadata: Herald:`
+//! section, or [`DEFAULT_LOCAL_STACK_NAME`]. With `LocalStackName: orders`, a rule that lists
+//! `!Sub ${AWS::StackName}-inventory-errors` matches an alarm named `orders-inventory-errors`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use event_pattern::Pattern;
 use serde::Deserialize;
 use serde_yaml_ng::Value as Yaml;
 
-/// Why the template cannot be used; every variant names the file.
-#[derive(Debug, thiserror::Error)]
-pub enum TemplateError {
-    /// The file cannot be read.
-    #[error("{path}: {source}")]
-    Read {
-        /// The template.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The file is not a template of the expected shape.
-    #[error("{path}: {place}: {message}")]
-    Shape {
-        /// The template.
-        path: PathBuf,
-        /// Where: a resource id and property path, or a YAML line and column.
-        place: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// A rule's pattern is not a valid EventBridge pattern.
-    #[error("{path}: Resources.{function}.Properties.Events.{event}.Properties.Pattern: {source}")]
-    Pattern {
-        /// The template.
-        path: PathBuf,
-        /// The function's logical id.
-        function: String,
-        /// The event source's name.
-        event: String,
-        /// The pattern error, with its own path.
-        source: Box<event_pattern::PatternError>,
-    },
-}
+use crate::InfraError;
 
-/// A function as `herald dev` runs it.
+/// A function of the stack, as it runs locally.
 #[derive(Debug, Clone)]
-pub struct DevFunction {
+pub struct StackFunction {
     /// Binary (and package) name, e.g. `inventory`.
     pub binary: String,
     /// The function's logical id in the template, e.g. `InventoryFunction`.
@@ -60,7 +29,7 @@ pub struct DevFunction {
     /// Its `Description`.
     pub description: Option<String>,
     /// Its EventBridge rules, by event source name.
-    pub rules: Vec<DevRule>,
+    pub rules: Vec<StackRule>,
     /// Lambda's retries of a failed asynchronous invocation.
     pub retries: u32,
     /// Invocation timeout.
@@ -71,7 +40,7 @@ pub struct DevFunction {
     pub environment: BTreeMap<String, String>,
 }
 
-impl DevFunction {
+impl StackFunction {
     /// True when any of its rules matches the event.
     pub fn matches(&self, event: &serde_json::Value) -> bool {
         self.rules.iter().any(|rule| rule.pattern.matches(event))
@@ -80,7 +49,7 @@ impl DevFunction {
 
 /// One `EventBridgeRule` event source of a function.
 #[derive(Debug, Clone)]
-pub struct DevRule {
+pub struct StackRule {
     /// The event source's name under `Events`, e.g. `ShopEvents`.
     pub event: String,
     /// `RuleName` as written (a `!Sub` shows its format string), if set.
@@ -93,18 +62,18 @@ pub struct DevRule {
     pub pattern_json: serde_json::Value,
 }
 
-impl DevRule {
+impl StackRule {
     /// `RuleName`, or `<logical id>.<event>` when the template lets SAM name the rule.
-    pub fn display_name(&self, function: &DevFunction) -> String {
+    pub fn display_name(&self, function: &StackFunction) -> String {
         self.rule_name
             .clone()
             .unwrap_or_else(|| format!("{}.{}", function.logical_id, self.event))
     }
 }
 
-/// A table to create when `herald dev` runs against a DynamoDB endpoint.
+/// A DynamoDB table of the stack (`herald dev` creates it when it runs against a DynamoDB endpoint).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DevTable {
+pub struct StackTable {
     /// Logical id, used as the local table name.
     pub logical_id: String,
     /// Partition key.
@@ -113,18 +82,23 @@ pub struct DevTable {
     pub sort_key: Option<String>,
 }
 
-/// The parts of the template `herald dev` uses.
+/// The stack a template describes, as far as running it locally needs.
 #[derive(Debug, Clone)]
-pub struct DevTemplate {
+pub struct Stack {
+    /// What `${AWS::StackName}` stands for locally: the template's
+    /// `Metadata.Herald.LocalStackName`, or [`DEFAULT_LOCAL_STACK_NAME`].
+    pub name: String,
     /// Every function, in logical-id order.
-    pub functions: Vec<DevFunction>,
+    pub functions: Vec<StackFunction>,
     /// Every DynamoDB table.
-    pub tables: Vec<DevTable>,
+    pub tables: Vec<StackTable>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct RawTemplate {
+    #[serde(default)]
+    metadata: Yaml,
     #[serde(default)]
     globals: Option<RawGlobals>,
     resources: BTreeMap<String, RawResource>,
@@ -207,13 +181,14 @@ struct RawKey {
     key_type: String,
 }
 
-/// What `${AWS::StackName}` is locally.
-pub const LOCAL_STACK_NAME: &str = "shop";
+/// What `${AWS::StackName}` stands for locally when the template's `Metadata: Herald:` section
+/// names no `LocalStackName`.
+pub const DEFAULT_LOCAL_STACK_NAME: &str = "local";
 
 /// A `!Sub` format string with its `${…}` references replaced: pseudo-parameters by local
-/// stand-ins, resources by their logical ids (their local names). `None` when a `${` is not
-/// closed.
-fn substitute(format: &str) -> Option<String> {
+/// stand-ins (the stack's name is `stack_name`), resources by their logical ids (their local
+/// names). `None` when a `${` is not closed.
+fn substitute(format: &str, stack_name: &str) -> Option<String> {
     let mut out = String::new();
     let mut rest = format;
     while let Some(start) = rest.find("${") {
@@ -221,7 +196,7 @@ fn substitute(format: &str) -> Option<String> {
         let end = rest[start..].find('}')? + start;
         let name = &rest[start + 2..end];
         out.push_str(match name {
-            "AWS::StackName" => LOCAL_STACK_NAME,
+            "AWS::StackName" => stack_name,
             "AWS::Region" => "us-east-1",
             "AWS::AccountId" => "123456789012",
             "AWS::Partition" => "aws",
@@ -234,15 +209,20 @@ fn substitute(format: &str) -> Option<String> {
 }
 
 /// `value` with every `!Ref` and `!Sub` replaced by its local string; `None` for any other tag.
-fn resolve_local(value: &Yaml) -> Option<Yaml> {
+fn resolve_local(value: &Yaml, stack_name: &str) -> Option<Yaml> {
     Some(match value {
         Yaml::Tagged(tagged) if tagged.tag == "Ref" => Yaml::String(tagged.value.as_str()?.to_owned()),
-        Yaml::Tagged(tagged) if tagged.tag == "Sub" => Yaml::String(substitute(tagged.value.as_str()?)?),
+        Yaml::Tagged(tagged) if tagged.tag == "Sub" => Yaml::String(substitute(tagged.value.as_str()?, stack_name)?),
         Yaml::Tagged(_) => return None,
-        Yaml::Sequence(items) => Yaml::Sequence(items.iter().map(resolve_local).collect::<Option<_>>()?),
+        Yaml::Sequence(items) => Yaml::Sequence(
+            items
+                .iter()
+                .map(|item| resolve_local(item, stack_name))
+                .collect::<Option<_>>()?,
+        ),
         Yaml::Mapping(map) => Yaml::Mapping(
             map.iter()
-                .map(|(k, v)| Some((k.clone(), resolve_local(v)?)))
+                .map(|(k, v)| Some((k.clone(), resolve_local(v, stack_name)?)))
                 .collect::<Option<_>>()?,
         ),
         other => other.clone(),
@@ -256,13 +236,13 @@ const DEFAULT_TIMEOUT_SECS: u64 = 3;
 /// Lambda's default memory.
 const DEFAULT_MEMORY_MB: u64 = 128;
 
-impl DevTemplate {
+impl Stack {
     /// Reads the template at `path`.
     ///
     /// # Errors
-    /// [`TemplateError`] naming the file and the place.
-    pub fn load(path: &Path) -> Result<Self, TemplateError> {
-        let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
+    /// [`InfraError`] naming the file and the place.
+    pub fn load(path: &Path) -> Result<Self, InfraError> {
+        let text = std::fs::read_to_string(path).map_err(|source| InfraError::Io {
             path: path.to_owned(),
             source,
         })?;
@@ -272,9 +252,9 @@ impl DevTemplate {
     /// Reads a template from its text; `path` is only for messages.
     ///
     /// # Errors
-    /// [`TemplateError`] naming the file and the place.
-    pub fn parse(path: &Path, text: &str) -> Result<Self, TemplateError> {
-        let shape = |place: String, message: String| TemplateError::Shape {
+    /// [`InfraError`] naming the file and the place.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, InfraError> {
+        let shape = |place: String, message: String| InfraError::Stack {
             path: path.to_owned(),
             place,
             message,
@@ -287,6 +267,16 @@ impl DevTemplate {
             };
             shape(place, e.inner().to_string())
         })?;
+        let stack_name = match raw.metadata.get("Herald").and_then(|h| h.get("LocalStackName")) {
+            None => DEFAULT_LOCAL_STACK_NAME.to_owned(),
+            Some(Yaml::String(name)) if !name.is_empty() => name.clone(),
+            Some(_) => {
+                return Err(shape(
+                    "Metadata.Herald.LocalStackName".into(),
+                    "must be a non-empty string".into(),
+                ));
+            }
+        };
         let globals = raw.globals.and_then(|g| g.function).unwrap_or_default();
         let mut functions = Vec::new();
         let mut tables = Vec::new();
@@ -319,7 +309,7 @@ impl DevTemplate {
                                 e.to_string(),
                             )
                         })?;
-                        let local = resolve_local(&rule.pattern).ok_or_else(|| {
+                        let local = resolve_local(&rule.pattern, &stack_name).ok_or_else(|| {
                             shape(
                                 format!("Resources.{id}.Properties.Events.{name}.Properties.Pattern"),
                                 "only !Ref and !Sub can be resolved locally".into(),
@@ -331,19 +321,19 @@ impl DevTemplate {
                                 e.to_string(),
                             )
                         })?;
-                        let pattern = Pattern::parse(&json).map_err(|source| TemplateError::Pattern {
+                        let pattern = Pattern::parse(&json).map_err(|source| InfraError::Pattern {
                             path: path.to_owned(),
                             function: id.clone(),
                             event: name.clone(),
                             source: Box::new(source),
                         })?;
-                        rules.push(DevRule {
+                        rules.push(StackRule {
                             event: name.clone(),
-                            rule_name: rule.rule_name.as_ref().and_then(written),
+                            rule_name: rule.rule_name.as_ref().and_then(|value| written(value, &stack_name)),
                             bus: rule
                                 .event_bus_name
                                 .as_ref()
-                                .and_then(written)
+                                .and_then(|value| written(value, &stack_name))
                                 .unwrap_or_else(|| "default".to_owned()),
                             pattern,
                             pattern_json: json,
@@ -351,7 +341,7 @@ impl DevTemplate {
                     }
                     let mut environment = BTreeMap::new();
                     for (name, value) in props.environment.iter().flat_map(|e| &e.variables) {
-                        let local = local_value(value).ok_or_else(|| {
+                        let local = local_value(value, &stack_name).ok_or_else(|| {
                             shape(
                                 format!("Resources.{id}.Properties.Environment.Variables.{name}"),
                                 "unsupported value".into(),
@@ -359,7 +349,7 @@ impl DevTemplate {
                         })?;
                         environment.insert(name.clone(), local);
                     }
-                    functions.push(DevFunction {
+                    functions.push(StackFunction {
                         binary,
                         logical_id: id.clone(),
                         description: props.description.clone(),
@@ -383,7 +373,7 @@ impl DevTemplate {
                             .find(|k| k.key_type == kind)
                             .map(|k| k.attribute_name.clone())
                     };
-                    tables.push(DevTable {
+                    tables.push(StackTable {
                         logical_id: id.clone(),
                         partition_key: key("HASH")
                             .ok_or_else(|| shape(typed("Properties.KeySchema"), "no HASH key".into()))?,
@@ -396,50 +386,59 @@ impl DevTemplate {
         if functions.is_empty() {
             return Err(shape("Resources".into(), "no AWS::Serverless::Function".into()));
         }
-        Ok(Self { functions, tables })
+        Ok(Self {
+            name: stack_name,
+            functions,
+            tables,
+        })
     }
 
     /// The function with this binary name.
-    pub fn function(&self, binary: &str) -> Option<&DevFunction> {
+    pub fn function(&self, binary: &str) -> Option<&StackFunction> {
         self.functions.iter().find(|f| f.binary == binary)
     }
 }
 
 /// A name as written: a scalar as it is, `!Ref X` as `X`, `!Sub 'format'` as its format string.
-fn written(value: &Yaml) -> Option<String> {
+fn written(value: &Yaml, stack_name: &str) -> Option<String> {
     match value {
         Yaml::Tagged(tagged) if tagged.tag == "Sub" => tagged.value.as_str().map(str::to_owned),
-        other => local_value(other),
+        other => local_value(other, stack_name),
     }
 }
 
 /// The local value of an environment variable: plain scalars as they are, `!Ref X` as `X`
 /// (tables and the bus are named by their logical ids locally).
-fn local_value(value: &Yaml) -> Option<String> {
+fn local_value(value: &Yaml, stack_name: &str) -> Option<String> {
     match value {
         Yaml::String(text) => Some(text.clone()),
         Yaml::Number(number) => Some(number.to_string()),
         Yaml::Bool(flag) => Some(flag.to_string()),
         Yaml::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str().map(str::to_owned),
-        Yaml::Tagged(tagged) if tagged.tag == "Sub" => tagged.value.as_str().and_then(substitute),
+        Yaml::Tagged(tagged) if tagged.tag == "Sub" => {
+            tagged.value.as_str().and_then(|format| substitute(format, stack_name))
+        }
         _ => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
-    fn project_template() -> Result<DevTemplate, TemplateError> {
-        DevTemplate::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml"))
+    fn project_template() -> Result<Stack, InfraError> {
+        Stack::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml"))
     }
 
     #[test]
-    fn the_project_template_yields_every_function_with_its_rule_and_tables() -> Result<(), TemplateError> {
+    fn the_project_template_yields_every_function_with_its_rule_and_tables() -> Result<(), InfraError> {
         let template = project_template()?;
+        assert_eq!(template.name, "shop", "Metadata.Herald.LocalStackName");
         let names: Vec<&str> = template.functions.iter().map(|f| f.binary.as_str()).collect();
         assert_eq!(names.len(), 8, "seven domain functions and redrive: {names:?}");
-        let inventory = template.function("inventory").ok_or_else(|| TemplateError::Shape {
+        let inventory = template.function("inventory").ok_or_else(|| InfraError::Stack {
             path: PathBuf::new(),
             place: "inventory".into(),
             message: "missing".into(),
@@ -471,7 +470,7 @@ mod tests {
     #[test]
     fn an_invalid_pattern_is_reported_with_the_function_and_the_pattern_path() {
         let text = "Resources:\n  AFunction:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildProperties:\n        Binary: a\n    Properties:\n      Events:\n        Rule:\n          Type: EventBridgeRule\n          Properties:\n            Pattern:\n              source: shop.orders\n";
-        let error = DevTemplate::parse(Path::new("t.yaml"), text)
+        let error = Stack::parse(Path::new("t.yaml"), text)
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
@@ -482,8 +481,39 @@ mod tests {
     }
 
     #[test]
+    fn the_stack_name_comes_from_the_metadata_and_defaults_to_local() -> Result<(), InfraError> {
+        // Given a function whose rule names an alarm by the stack's name
+        let resources = "Resources:\n  AFunction:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildProperties:\n        Binary: a\n    Properties:\n      Events:\n        Rule:\n          Type: EventBridgeRule\n          Properties:\n            Pattern:\n              resources:\n                - !Sub ${AWS::StackName}-a-errors\n";
+        let named = format!("Metadata:\n  Herald:\n    LocalStackName: orders\n{resources}");
+
+        // When the template names its local stack, and when it does not
+        let named = Stack::parse(Path::new("t.yaml"), &named)?;
+        let unnamed = Stack::parse(Path::new("t.yaml"), resources)?;
+
+        // Then `${AWS::StackName}` stands for that name, or for the neutral default
+        let alarm = |stack: &Stack| {
+            stack
+                .functions
+                .first()
+                .and_then(|f| f.rules.first())
+                .map(|r| r.pattern_json.clone())
+        };
+        assert_eq!(named.name, "orders");
+        assert_eq!(
+            alarm(&named),
+            Some(serde_json::json!({"resources": ["orders-a-errors"]}))
+        );
+        assert_eq!(unnamed.name, DEFAULT_LOCAL_STACK_NAME);
+        assert_eq!(
+            alarm(&unnamed),
+            Some(serde_json::json!({"resources": ["local-a-errors"]}))
+        );
+        Ok(())
+    }
+
+    #[test]
     fn broken_yaml_is_reported_with_its_line() {
-        let error = DevTemplate::parse(Path::new("t.yaml"), "Resources:\n  A: [unclosed\n")
+        let error = Stack::parse(Path::new("t.yaml"), "Resources:\n  A: [unclosed\n")
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use event_pattern::Pattern;
 
-use crate::dev::template::{DevRule, DevTemplate};
+use herald_infra::{Stack, StackRule};
 
 use super::emits::{EmitsDeclaration, EventRef};
 use super::model::{Catalog, CatalogEvent};
@@ -26,7 +26,7 @@ pub struct CatalogFunction {
     /// The template's `Description`.
     pub description: Option<String>,
     /// Its rules.
-    pub rules: Vec<DevRule>,
+    pub rules: Vec<StackRule>,
     /// Its crate's `Cargo.toml`, when the binary is in the workspace.
     pub manifest: Option<PathBuf>,
     /// What it declares it publishes; `None` without a declaration.
@@ -67,6 +67,8 @@ pub struct Links {
 /// The whole flow: every function, and every event's links.
 #[derive(Debug, Clone)]
 pub struct Flow {
+    /// What the rules' `${AWS::StackName}` stands for: the template's local stack name.
+    pub stack_name: String,
     /// The template's functions, by binary name.
     pub functions: Vec<CatalogFunction>,
     links: BTreeMap<(String, String), Links>,
@@ -94,7 +96,7 @@ pub struct RuleMatch {
 
 /// The parts of a pattern that must each match something: each alternative of a top-level `$or`
 /// (with the keys beside it), or the whole pattern.
-fn alternatives(rule: &DevRule) -> Vec<(Option<usize>, Pattern)> {
+fn alternatives(rule: &StackRule) -> Vec<(Option<usize>, Pattern)> {
     let split = rule.pattern_json.as_object().and_then(|fields| {
         let branches = fields.get("$or")?.as_array()?;
         let rest: serde_json::Map<String, serde_json::Value> = fields
@@ -119,11 +121,7 @@ fn alternatives(rule: &DevRule) -> Vec<(Option<usize>, Pattern)> {
 
 impl Flow {
     /// Derives the flow of `catalog` through `template`'s rules and the declarations.
-    pub fn derive(
-        catalog: &Catalog,
-        template: &DevTemplate,
-        declarations: &BTreeMap<String, EmitsDeclaration>,
-    ) -> Self {
+    pub fn derive(catalog: &Catalog, template: &Stack, declarations: &BTreeMap<String, EmitsDeclaration>) -> Self {
         let mut functions: Vec<CatalogFunction> = template
             .functions
             .iter()
@@ -198,6 +196,7 @@ impl Flow {
             }
         }
         Self {
+            stack_name: template.name.clone(),
             functions,
             links,
             rule_matches,

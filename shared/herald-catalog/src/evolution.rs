@@ -458,8 +458,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::catalog::schema::SchemaError;
-    use crate::catalog::schema::tests::{catalog_schema, catalog_schemas};
+    use crate::schema::SchemaError;
+    use crate::schema::tests::{catalog_schema, catalog_schemas};
 
     /// A root with one object `data` holding `properties` and `required`.
     fn data(properties: Value, required: &[&str]) -> Result<Schema, SchemaError> {

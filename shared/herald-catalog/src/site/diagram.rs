@@ -20,8 +20,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use maud::{Markup, html};
 
-use crate::catalog::graph::{Flow, Producer};
-use crate::catalog::model::Catalog;
+use crate::graph::{Flow, Producer};
+use crate::model::Catalog;
 
 use super::{event_file, function_file, href};
 

@@ -13,7 +13,7 @@
 //!
 //! Every page is a [`maud`] template, so every name, description and sample spliced into it is
 //! escaped; every link is relative, percent-encoded, and made by the same functions that name the
-//! files ([`event_file`], [`function_file`]).
+//! files (`event_file`, `function_file`).
 
 mod diagram;
 
@@ -23,7 +23,7 @@ use std::path::{Component, Path, PathBuf};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde_json::Value;
 
-use crate::dev::template::DevRule;
+use herald_infra::StackRule;
 
 use super::evolution::{self, Change};
 use super::graph::{CatalogFunction, Flow, Links, Producer};
@@ -606,7 +606,7 @@ fn function_page(function: &CatalogFunction, catalog: &Catalog, flow: &Flow, wor
         version_links(&page, catalog.event(source, detail_type), numbers)
     };
     struct RuleRow<'a> {
-        rule: &'a DevRule,
+        rule: &'a StackRule,
         /// `RuleName`, or the name SAM gives it.
         name: &'a str,
         /// Catalogued samples the pattern matched.
@@ -697,7 +697,7 @@ fn function_page(function: &CatalogFunction, catalog: &Catalog, flow: &Flow, wor
                 }
                 p.muted {
                     "The patterns are in the template under " code { "Resources." (function.logical_id) ".Properties" }
-                    " (shown with " code { "${AWS::StackName}" } " as " code { (crate::dev::template::LOCAL_STACK_NAME) } "); each is run over every catalogued sample to find what the function receives."
+                    " (shown with " code { "${AWS::StackName}" } " as " code { (flow.stack_name) } "); each is run over every catalogued sample to find what the function receives."
                 }
             }
         }
@@ -769,9 +769,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::catalog::emits;
-    use crate::catalog::model::Sample;
-    use crate::dev::template::DevTemplate;
+    use crate::emits;
+    use crate::model::Sample;
+    use herald_infra::Stack;
 
     type TestResult = Result<(), Box<dyn Error>>;
 
@@ -799,7 +799,7 @@ Resources:
     fn project() -> Result<(Catalog, Flow), Box<dyn Error>> {
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let catalog = Catalog::load(&workspace.join("events"))?;
-        let template = DevTemplate::load(&workspace.join("infra/template.yaml"))?;
+        let template = Stack::load(&workspace.join("infra/template.yaml"))?;
         let declarations = emits::declarations(&workspace)?;
         let flow = Flow::derive(&catalog, &template, &declarations);
         Ok((catalog, flow))
@@ -838,7 +838,7 @@ Resources:
             root: PathBuf::from("events"),
             events: vec![event],
         };
-        let template = DevTemplate::parse(Path::new("template.yaml"), TEMPLATE)?;
+        let template = Stack::parse(Path::new("template.yaml"), TEMPLATE)?;
         let flow = Flow::derive(&catalog, &template, &BTreeMap::new());
         Ok((catalog, flow))
     }
