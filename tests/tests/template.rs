@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use herald_tests::TestResult;
 use herald_tests::functions::FUNCTIONS;
 use herald_tests::template::{
-    Alarm, EventInvokeConfig, Function, Role, Rule, Table, Template, get_att, pascal, ref_id,
+    Alarm, EventInvokeConfig, Function, Role, Rule, Table, Template, get_att, pascal, ref_id, sub,
 };
 use serde_json::Value;
 
@@ -440,6 +440,61 @@ fn every_rule_pattern_is_valid_and_matches_exactly_the_samples_of_the_types_it_l
             "{}: a listed type matches no sample",
             spec.name
         );
+    }
+    Ok(())
+}
+
+#[test]
+fn the_alert_topics_key_lets_this_stacks_alarms_and_only_them_publish_to_it() -> TestResult {
+    // Stands for an AWS rule moto does not enforce (it ignores key policies): CloudWatch publishes
+    // an alarm's notification to an encrypted SNS topic only when the key's policy lets
+    // cloudwatch.amazonaws.com use kms:Decrypt and kms:GenerateDataKey* (SNS developer guide,
+    // "compatibility between event sources from AWS services and encrypted topics"); the AWS
+    // managed key alias/aws/sns never does, so with it every notification is dropped.
+    // Given the template
+    let template = Template::load()?;
+
+    // When the alert topic's key is read
+    let topic = template.resources.get("AlertTopic").ok_or("no AlertTopic")?;
+    let key_id = ref_id(&topic.properties["KmsMasterKeyId"])
+        .ok_or("the alert topic must be encrypted with a key of this stack, not alias/aws/sns")?;
+    let key = template.resources.get(key_id).ok_or(format!("no {key_id}"))?;
+
+    // Then it is a rotated customer managed key whose policy lets CloudWatch use it …
+    assert_eq!(key.kind, "AWS::KMS::Key");
+    assert_eq!(key.properties["EnableKeyRotation"], Value::Bool(true));
+    let statements = key.properties["KeyPolicy"]["Statement"]
+        .as_array()
+        .ok_or("the key has no policy statements")?;
+    let cloudwatch = statements
+        .iter()
+        .find(|s| s["Principal"]["Service"] == "cloudwatch.amazonaws.com")
+        .ok_or("no statement for cloudwatch.amazonaws.com")?;
+    assert_eq!(cloudwatch["Effect"], "Allow");
+    let actions: BTreeSet<&str> = cloudwatch["Action"]
+        .as_array()
+        .ok_or("actions must be a list")?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(actions, BTreeSet::from(["kms:Decrypt", "kms:GenerateDataKey*"]));
+
+    // … on behalf of this account's alarms named after this stack only
+    let condition = &cloudwatch["Condition"];
+    assert_eq!(
+        ref_id(&condition["StringEquals"]["aws:SourceAccount"]),
+        Some("AWS::AccountId")
+    );
+    let scope = sub(&condition["ArnLike"]["aws:SourceArn"]).ok_or("aws:SourceArn must be a !Sub")?;
+    assert_eq!(
+        scope,
+        "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${AWS::StackName}-*"
+    );
+
+    // … which is every alarm of the template: none falls outside the key's scope
+    for (id, alarm) in template.of_type("AWS::CloudWatch::Alarm") {
+        let name = sub(&alarm.properties["AlarmName"]).ok_or(format!("{id}: AlarmName must be a !Sub"))?;
+        assert!(name.starts_with("${AWS::StackName}-"), "{id}: {name}");
     }
     Ok(())
 }
