@@ -26,6 +26,10 @@ pub const MAX_ENTRY_BYTES: usize = 256 * 1024;
 /// EventBridge's limit on entries in one PutEvents call.
 pub const MAX_BATCH_ENTRIES: usize = 10;
 
+/// EventBridge's limit on one PutEvents request: the entries' sizes ([`Outgoing::size`]) added
+/// up. AWS refuses a request over it whole, so batches are cut by size as well as by count.
+pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
+
 /// Bytes EventBridge counts for an entry's `Time` field when it is set.
 const TIME_FIELD_BYTES: usize = 14;
 
@@ -309,7 +313,7 @@ impl Publisher {
                 tokio::time::sleep(self.backoff(attempt)).await;
             }
             let mut again = Vec::new();
-            for batch in pending.chunks(MAX_BATCH_ENTRIES) {
+            for batch in batches(&pending) {
                 for (event, error) in self.send_batch(batch).await {
                     let entry = FailedEntry {
                         event_id: event.event_id,
@@ -397,5 +401,70 @@ impl Publisher {
             .min(self.config.max_delay);
         // Full jitter: spreads the resends of many publishers that were throttled together.
         ceiling.mul_f64(fastrand::f64())
+    }
+}
+
+/// Cuts `events` into PutEvents requests in order: at most [`MAX_BATCH_ENTRIES`] entries, and at
+/// most [`MAX_REQUEST_BYTES`] in all. Every entry is within [`MAX_ENTRY_BYTES`], so each fits
+/// a request of its own.
+fn batches<'a, 'b>(events: &'b [&'a Outgoing]) -> Vec<&'b [&'a Outgoing]> {
+    let mut cut = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, event) in events.iter().enumerate() {
+        let size = event.size();
+        if i > start && (i - start == MAX_BATCH_ENTRIES || bytes + size > MAX_REQUEST_BYTES) {
+            cut.push(&events[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < events.len() {
+        cut.push(&events[start..]);
+    }
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An entry of about `kib` KiB.
+    fn entry(kib: usize) -> Outgoing {
+        Outgoing::from_parts(
+            Uuid::new_v4(),
+            "shop.test",
+            "Sized",
+            "x".repeat(kib * 1024 - 100),
+            Vec::new(),
+            chrono::Utc::now(),
+        )
+    }
+
+    fn sizes(events: &[Outgoing]) -> Vec<usize> {
+        let refs: Vec<&Outgoing> = events.iter().collect();
+        batches(&refs).iter().map(|batch| batch.len()).collect()
+    }
+
+    #[test]
+    fn requests_are_cut_by_count_and_by_their_total_size() {
+        // Stands for an AWS rule moto does not enforce: a PutEvents request whose entries add up
+        // to more than 256 KB is refused whole (EventBridge user guide, "Calculating PutEvents
+        // event entry size"), however few entries it has.
+        // Given 25 small entries, three of 100 KiB, and two of the whole limit
+        let small: Vec<Outgoing> = (0..25).map(|_| entry(1)).collect();
+        let large: Vec<Outgoing> = (0..3).map(|_| entry(100)).collect();
+        let whole: Vec<Outgoing> = (0..2).map(|_| entry(256)).collect();
+
+        // When each is cut into requests, then no request has more than 10 entries or 256 KiB
+        assert_eq!(sizes(&small), vec![10, 10, 5]);
+        assert_eq!(sizes(&large), vec![2, 1]);
+        assert_eq!(sizes(&whole), vec![1, 1]);
+        assert!(sizes(&[]).is_empty());
+        for events in [&small, &large, &whole] {
+            let refs: Vec<&Outgoing> = events.iter().collect();
+            for batch in batches(&refs) {
+                assert!(batch.iter().map(|e| e.size()).sum::<usize>() <= MAX_REQUEST_BYTES);
+            }
+        }
     }
 }
