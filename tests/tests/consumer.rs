@@ -2,13 +2,14 @@
 //! a consumer built from its environment as `main.rs` builds it (`Consumer::from_env`) answers a
 //! duplicate without running the handler, refuses bad input for good with a typed error naming
 //! the event, keeps its state where `HERALD_STORES` says, and names a missing variable at cold
-//! start. Each behaviour runs on both backends (memory, as under `herald dev`, and DynamoDB on
-//! moto) with a small function of the test's own.
+//! start, and its AWS calls time out instead of hanging. Each behaviour runs on both backends
+//! (memory, as under `herald dev`, and DynamoDB on moto) with a small function of the test's own.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use herald::idempotency::Outcome;
+use herald::store::s;
 use herald::{Classify, ConfigError, Consumer, ConsumerError, Env, EnvelopeError, Function, RawEvent};
 use herald_tests::TestResult;
 use herald_tests::aws::unreachable_config;
@@ -209,4 +210,59 @@ async fn a_redelivery_after_the_record_is_gone_runs_the_handler_again() -> TestR
         Ok(())
     })
     .await
+}
+
+#[tokio::test]
+async fn an_aws_call_that_hangs_times_out_and_fails_instead_of_holding_the_invocation() -> TestResult {
+    // Given a server that accepts connections and never answers, and the SDK configuration a
+    // function loads at cold start, with short timeouts for the test
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let held = tokio::spawn(async move {
+        let mut connections = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            connections.push(socket);
+        }
+    });
+    let env = Env::load(|name: &str| match name {
+        "HERALD_SDK_ATTEMPT_TIMEOUT_MS" => Some("200".to_owned()),
+        "HERALD_SDK_OPERATION_TIMEOUT_MS" => Some("1000".to_owned()),
+        _ => None,
+    })
+    .await?;
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(env.aws())
+            .endpoint_url(format!("http://{address}"))
+            .build(),
+    );
+
+    // When a call goes to it (the test itself gives up after 30 s: a hang fails it)
+    let call = dynamodb.get_item().table_name("hangs").key("id", s("x")).send();
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(30), call).await;
+
+    // Then the SDK gave up by itself with a timeout error, which a store reports as retryable
+    held.abort();
+    let error = answer
+        .map_err(|_| "the call hung: no SDK timeout is set")?
+        .err()
+        .ok_or("a server that never answers cannot succeed")?;
+    assert!(
+        matches!(error, aws_sdk_dynamodb::error::SdkError::TimeoutError(_)),
+        "{error:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_timeout_setting_that_is_not_a_number_is_named_at_cold_start() -> TestResult {
+    // Given an attempt timeout that is not a number of milliseconds
+    let loaded = Env::load(|name: &str| (name == "HERALD_SDK_ATTEMPT_TIMEOUT_MS").then(|| "2s".to_owned())).await;
+
+    // When the environment is loaded, then the error names the variable and its value
+    let error = loaded.err().ok_or("2s is not a number of milliseconds")?.to_string();
+    assert!(
+        error.starts_with("environment variable HERALD_SDK_ATTEMPT_TIMEOUT_MS=\"2s\" is not valid"),
+        "{error}"
+    );
+    Ok(())
 }

@@ -50,6 +50,18 @@ pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
 pub const IDEMPOTENCY_EXPIRES_AFTER: &str = "IDEMPOTENCY_EXPIRES_AFTER_SECONDS";
 /// How many completed records a warm process caches ([`IdempotencyConfig::cache_capacity`]).
 pub const IDEMPOTENCY_CACHE_CAPACITY: &str = "IDEMPOTENCY_CACHE_CAPACITY";
+/// How long one attempt of an AWS call may take, in milliseconds, before the SDK gives it up and
+/// retries (default [`DEFAULT_ATTEMPT_TIMEOUT`]).
+pub const SDK_ATTEMPT_TIMEOUT: &str = "HERALD_SDK_ATTEMPT_TIMEOUT_MS";
+/// How long an AWS call may take with all its retries, in milliseconds (default
+/// [`DEFAULT_OPERATION_TIMEOUT`]).
+pub const SDK_OPERATION_TIMEOUT: &str = "HERALD_SDK_OPERATION_TIMEOUT_MS";
+/// One attempt of a DynamoDB or EventBridge call answers in milliseconds; two seconds means it
+/// hung, and a retry on a new connection is the way out.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Under the template's 10 s function timeout, so a hung call fails (retryably) inside the
+/// invocation instead of the invocation being killed with its claim held.
+pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// A function's configuration cannot be read at cold start. Never retryable: the function cannot
 /// start until its environment is fixed.
@@ -102,10 +114,40 @@ impl std::fmt::Debug for Env {
 }
 
 impl Env {
-    /// The process environment and the SDK configuration it gives (`aws_config::load_from_env`:
-    /// region, credentials, `AWS_ENDPOINT_URL`), as `main.rs` runs.
-    pub async fn from_process() -> Self {
-        Self::new(aws_config::load_from_env().await, crate::env::process)
+    /// The process environment and the SDK configuration it gives (region, credentials,
+    /// `AWS_ENDPOINT_URL`, as `aws_config` reads them), as `main.rs` runs.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when a timeout setting is not a whole number of milliseconds.
+    pub async fn from_process() -> Result<Self, ConfigError> {
+        Self::load(crate::env::process).await
+    }
+
+    /// The SDK configuration `aws_config` loads, with every call's timeouts set from `vars`
+    /// (`HERALD_SDK_ATTEMPT_TIMEOUT_MS`, `HERALD_SDK_OPERATION_TIMEOUT_MS`; the SDK sets none by
+    /// default, so a call whose connection hangs would never be retried), and `vars`.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when a timeout setting is not a whole number of milliseconds.
+    pub async fn load(vars: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Result<Self, ConfigError> {
+        let millis = |text: &str| {
+            text.trim()
+                .parse::<u64>()
+                .map(Duration::from_millis)
+                .map_err(|e| format!("{e}: a whole number of milliseconds"))
+        };
+        let unloaded = Self::new(SdkConfig::builder().build(), vars);
+        let attempt = unloaded.parsed(SDK_ATTEMPT_TIMEOUT, DEFAULT_ATTEMPT_TIMEOUT, millis)?;
+        let operation = unloaded.parsed(SDK_OPERATION_TIMEOUT, DEFAULT_OPERATION_TIMEOUT, millis)?;
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .operation_attempt_timeout(attempt)
+            .operation_timeout(operation)
+            .build();
+        let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(timeouts)
+            .load()
+            .await;
+        Ok(Self { aws, ..unloaded })
     }
 
     /// An environment of `vars` over `aws`, e.g. a test's tables on moto.
@@ -313,7 +355,9 @@ where
     H: for<'a> Handler<'a, D>,
 {
     crate::telemetry::init();
-    let env = Env::from_process().await;
+    let env = Env::from_process().await.inspect_err(|error| {
+        tracing::error!(function = D::NAME, error = %error, "cold start failed");
+    })?;
     let consumer = Consumer::<D>::from_env(&env, handler).inspect_err(|error| {
         tracing::error!(function = D::NAME, error = %error, "cold start failed");
     })?;
