@@ -79,7 +79,12 @@ impl Rules {
     /// The voucher `order` earns, given the customer's recorded orders (`history` may hold
     /// `order` itself, and orders outside its window, which are ignored).
     pub fn evaluate(&self, order: &PlacedOrder, history: &[PlacedOrder]) -> Option<Award> {
-        let window_start = order.placed_at - self.window;
+        // An order dated at the edge of the representable range (a forged `-262143-01-01`) must
+        // not panic the function: the window and the validity clamp to the range instead.
+        let window_start = order
+            .placed_at
+            .checked_sub_signed(self.window)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let earlier: Vec<&PlacedOrder> = history
             .iter()
             .filter(|o| o.order_id != order.order_id)
@@ -102,7 +107,10 @@ impl Rules {
         Some(Award {
             rule,
             value_minor,
-            valid_until: order.placed_at + self.voucher_validity,
+            valid_until: order
+                .placed_at
+                .checked_add_signed(self.voucher_validity)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
         })
     }
 }
@@ -288,6 +296,25 @@ mod tests {
 
         // Then the voucher runs 90 days from the order
         assert_eq!(award.valid_until, big.placed_at + TimeDelta::days(90));
+        Ok(())
+    }
+
+    #[test]
+    fn orders_dated_at_the_edges_of_time_are_judged_without_panicking() -> TestResult {
+        // Given a big order at the earliest representable instant and one at the latest
+        let mut first = order("ord-1", 0, 200_000);
+        first.placed_at = DateTime::<Utc>::MIN_UTC;
+        let mut last = order("ord-2", 0, 200_000);
+        last.placed_at = DateTime::<Utc>::MAX_UTC;
+
+        // When each is evaluated
+        let rules = Rules::default();
+        let early = rules.evaluate(&first, std::slice::from_ref(&first)).ok_or("big")?;
+        let late = rules.evaluate(&last, std::slice::from_ref(&last)).ok_or("big")?;
+
+        // Then both earn their voucher, the window and the validity clamped to the range
+        assert_eq!(early.valid_until, DateTime::<Utc>::MIN_UTC + TimeDelta::days(90));
+        assert_eq!(late.valid_until, DateTime::<Utc>::MAX_UTC);
         Ok(())
     }
 }

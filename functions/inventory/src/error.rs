@@ -14,6 +14,15 @@ pub enum InventoryError {
         /// The order.
         order_id: String,
     },
+    /// The order's lines for one SKU add up to more units than a count holds (`u32`). Not
+    /// retryable: the same lines always overflow.
+    #[error("order {order_id}: the quantities of {sku} add up to more than {max} units", max = u32::MAX)]
+    QuantityOverflow {
+        /// The order.
+        order_id: String,
+        /// The SKU whose lines overflow.
+        sku: String,
+    },
     /// A stored reservation cannot be read.
     #[error("reservation of order {order_id} is corrupt: {reason}")]
     CorruptReservation {
@@ -51,7 +60,7 @@ pub enum InventoryError {
 impl Classify for InventoryError {
     fn is_retryable(&self) -> bool {
         match self {
-            Self::ThinOrder { .. } | Self::CorruptReservation { .. } => false,
+            Self::ThinOrder { .. } | Self::QuantityOverflow { .. } | Self::CorruptReservation { .. } => false,
             Self::Store { .. } | Self::Vanished { .. } => true,
             Self::Publish(error) => error.is_retryable(),
         }
@@ -60,6 +69,7 @@ impl Classify for InventoryError {
     fn error_type(&self) -> &'static str {
         match self {
             Self::ThinOrder { .. } => "Inventory.ThinOrder",
+            Self::QuantityOverflow { .. } => "Inventory.QuantityOverflow",
             Self::CorruptReservation { .. } => "Inventory.CorruptReservation",
             Self::Store { .. } | Self::Vanished { .. } => "Inventory.Store",
             Self::Publish(error) => error.error_type(),

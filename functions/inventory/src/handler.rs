@@ -136,7 +136,7 @@ async fn reserve(deps: &Deps, placed: &Envelope<OrderPlaced>) -> Result<Reaction
     let order = placed.data().full().ok_or_else(|| InventoryError::ThinOrder {
         order_id: placed.data().order_id().to_owned(),
     })?;
-    let lines = per_sku(order);
+    let lines = per_sku(order)?;
     let customer_id = &order.customer.customer_id;
     let (action, outgoing) = match deps.stock.reserve(&order.order_id, customer_id, &lines).await? {
         Reserve::Reserved => (Action::Reserved, vec![reserved(placed.metadata(), order, lines)?]),
@@ -185,18 +185,27 @@ async fn release_existing(deps: &Deps, reservation: &Reservation) -> Result<Acti
 }
 
 /// One line per SKU, in SKU order: an order may list a SKU twice.
-fn per_sku(order: &OrderPlacedV1) -> Vec<StockLine> {
+///
+/// # Errors
+/// [`InventoryError::QuantityOverflow`] when one SKU's lines add up past `u32::MAX`.
+fn per_sku(order: &OrderPlacedV1) -> Result<Vec<StockLine>, InventoryError> {
     let mut units: BTreeMap<&str, u32> = BTreeMap::new();
     for item in &order.items {
-        *units.entry(&item.sku).or_default() += item.quantity;
+        let total = units.entry(&item.sku).or_default();
+        *total = total
+            .checked_add(item.quantity)
+            .ok_or_else(|| InventoryError::QuantityOverflow {
+                order_id: order.order_id.clone(),
+                sku: item.sku.clone(),
+            })?;
     }
-    units
+    Ok(units
         .into_iter()
         .map(|(sku, quantity)| StockLine {
             sku: sku.to_owned(),
             quantity,
         })
-        .collect()
+        .collect())
 }
 
 fn reserved(cause: &Metadata, order: &OrderPlacedV1, lines: Vec<StockLine>) -> Result<Outgoing, InventoryError> {

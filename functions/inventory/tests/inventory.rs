@@ -276,6 +276,40 @@ async fn a_thin_v2_order_is_refused_with_a_typed_non_retryable_error_naming_the_
 }
 
 #[tokio::test]
+async fn an_order_whose_lines_of_one_sku_overflow_a_count_is_refused_for_good_naming_it() -> TestResult {
+    on_every_backend(async |stores| {
+        // Given stock, and ord-1001 listing the laptop twice, 4 billion units each
+        let world = stocked(stores).await?;
+        let huge = json!(4_000_000_000_u32);
+        let placed = fresh_sample_with(
+            ORDER_PLACED,
+            &[
+                ("/detail/data/items/0/sku", json!("SKU-LAPTOP-14")),
+                ("/detail/data/items/0/quantity", huge.clone()),
+                ("/detail/data/items/1/sku", json!("SKU-LAPTOP-14")),
+                ("/detail/data/items/1/quantity", huge),
+            ],
+        )?;
+
+        // When it arrives
+        let error = world.failure_of(placed).await?;
+
+        // Then it is refused for good, naming the order and the SKU, and nothing is reserved
+        assert_eq!(error.error_type(), "Inventory.QuantityOverflow");
+        assert!(!error.is_retryable());
+        let message = error.to_string();
+        assert!(
+            message.contains("ord-1001") && message.contains("SKU-LAPTOP-14"),
+            "{message}"
+        );
+        assert!(stock(&world).reservation("ord-1001").await?.is_none());
+        assert!(world.bus.emitted(0).await?.is_empty());
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
 async fn a_change_that_names_one_sku_twice_is_refused_whole() -> TestResult {
     on_every_backend(async |stores| {
         // Given one laptop

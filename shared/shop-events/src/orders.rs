@@ -52,11 +52,15 @@ impl EventDetail for OrderPlacedV2 {
 }
 
 /// A v1 event carries everything v2 does: consumers that only need the summary read both
-/// versions as v2 with `(OrderPlacedV1, OrderPlacedV2)`.
+/// versions as v2 with `(OrderPlacedV1, OrderPlacedV2)`. The item count saturates at `u32::MAX`
+/// rather than overflow (no real order comes near it; a forged one must not panic a consumer).
 impl From<OrderPlacedV1> for OrderPlacedV2 {
     fn from(v1: OrderPlacedV1) -> Self {
         Self {
-            item_count: v1.items.iter().map(|item| item.quantity).sum(),
+            item_count: v1
+                .items
+                .iter()
+                .fold(0, |count: u32, item| count.saturating_add(item.quantity)),
             order_id: v1.order_id,
             customer_id: v1.customer.customer_id,
             total_minor: v1.totals.total_minor,

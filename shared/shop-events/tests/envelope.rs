@@ -291,3 +291,18 @@ fn a_caused_event_carries_the_correlation_and_names_its_cause() -> TestResult {
     assert_eq!(caused.metadata.producer, "order-service");
     Ok(())
 }
+
+#[test]
+fn a_v1_order_whose_quantities_overflow_a_count_reads_as_v2_with_the_count_saturated() -> TestResult {
+    // Given OrderPlaced v1 with two lines of 4 billion units each
+    let mut placed = sample("shop.orders/OrderPlaced/v1.sample.json")?;
+    placed["detail"]["data"]["items"][0]["quantity"] = json!(4_000_000_000_u32);
+    placed["detail"]["data"]["items"][1]["quantity"] = json!(4_000_000_000_u32);
+
+    // When it is read as the v2 summary
+    let summary = RawEvent::from_value(placed).decode_versions::<OrderPlacedV2, (OrderPlacedV1, OrderPlacedV2)>()?;
+
+    // Then the count stops at the largest it can hold instead of panicking or wrapping
+    assert_eq!(summary.data().item_count, u32::MAX);
+    Ok(())
+}
