@@ -24,6 +24,7 @@ use herald::function::Handler;
 use herald::idempotency::{
     ChosenStore, DynamoStore, GuardError, Guarded, IdempotencyConfig, IdempotencyGuard, MemoryStore, STORES_VARIABLE,
 };
+use herald::store::{Key, Table};
 use herald::{Consumer, ConsumerError, Env, Envelope, EventDetail, Function, Publisher, PublisherConfig, RawEvent};
 
 use crate::fixtures::sample_json;
@@ -61,6 +62,21 @@ impl Harness {
     /// Any SDK error from moto.
     pub async fn table(&self, prefix: &str, partition_key: &str, sort_key: Option<&str>) -> TestResult<String> {
         create_table(&self.dynamodb, prefix, partition_key, sort_key).await
+    }
+
+    /// A fresh, empty [`Table`] with primary key `key` on the `stores` backend: a table created
+    /// on moto, or one in this process's memory.
+    ///
+    /// # Errors
+    /// Any SDK error from moto.
+    pub async fn fresh_table(&self, stores: Stores, key: Key) -> TestResult<Table> {
+        Ok(match stores {
+            Stores::Memory => Table::memory(unique("memory"), key),
+            Stores::Moto => {
+                let name = self.table("records", key.partition_key(), key.sort_key()).await?;
+                Table::dynamo(self.dynamodb.clone(), name, key)
+            }
+        })
     }
 
     /// A guard for `function` on a fresh idempotency table, its cache off: every duplicate is

@@ -164,6 +164,15 @@ impl Shop {
             .as_str())
     }
 
+    /// The deployed table `variable` names, with primary key `key`.
+    fn dynamo_table(&self, variable: &str, key: herald::store::Key) -> TestResult<herald::store::Table> {
+        Ok(herald::store::Table::dynamo(
+            self.dynamodb(),
+            self.table(variable)?,
+            key,
+        ))
+    }
+
     fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::new(&self.sdk)
     }
@@ -623,7 +632,8 @@ async fn an_order_cancelled_and_an_order_returned_after_payment_leave_every_tabl
 
     // fulfillment: ord-1001's shipment is cancelled by the cancellation; ord-1002's stays
     // requested, as fulfillment does not consume returns
-    let shipments = fulfillment::store::ShipmentStore::new(shop.dynamodb(), shop.table("SHIPMENTS_TABLE")?);
+    let shipments =
+        fulfillment::store::ShipmentStore::new(shop.dynamo_table("SHIPMENTS_TABLE", fulfillment::store::KEY)?);
     let shipment_a = shipments.shipment(&order_a.order_id).await?.ok_or("no shipment A")?;
     assert_eq!(shipment_a.status, fulfillment::store::ShipmentStatus::Cancelled);
     assert_eq!(shipment_a.shipment_id, "shp-1001");
@@ -678,7 +688,7 @@ async fn an_order_cancelled_and_an_order_returned_after_payment_leave_every_tabl
     }
 
     // notifications: each customer got the receipt, then the contract-cancellation notice
-    let outbox = notifications::store::Outbox::new(shop.dynamodb(), shop.table("OUTBOX_TABLE")?);
+    let outbox = notifications::store::Outbox::new(shop.dynamo_table("OUTBOX_TABLE", notifications::store::KEY)?);
     for (placed, events) in [(&placed_a, &life_a), (&placed_b, &life_b)] {
         let sent = outbox.sent_to(&placed.data().customer.email).await?;
         let contract_cancelled = one(events, "ContractCancelled")?.metadata();
@@ -702,7 +712,8 @@ async fn an_order_cancelled_and_an_order_returned_after_payment_leave_every_tabl
     }
 
     // order history: placed then cancelled; placed then returned
-    let history = order_history::store::HistoryStore::new(shop.dynamodb(), shop.table("HISTORY_TABLE")?);
+    let history =
+        order_history::store::HistoryStore::new(shop.dynamo_table("HISTORY_TABLE", order_history::store::KEY)?);
     let summary = |entries: Vec<order_history::store::Entry>| {
         entries
             .into_iter()
@@ -761,11 +772,10 @@ async fn an_order_cancelled_and_an_order_returned_after_payment_leave_every_tabl
     let rules = campaigns::rules::Rules::default();
     assert!(order_a.totals.total_minor >= rules.big_spender_threshold_minor);
     assert!(order_b.totals.total_minor < rules.big_spender_threshold_minor);
-    let campaign = campaigns::store::CampaignStore::new(
-        shop.dynamodb(),
-        shop.table("CAMPAIGN_ORDERS_TABLE")?,
-        shop.table("VOUCHERS_TABLE")?,
-    );
+    let campaign = campaigns::store::CampaignStore {
+        orders: shop.dynamo_table("CAMPAIGN_ORDERS_TABLE", campaigns::store::ORDERS_KEY)?,
+        vouchers: shop.dynamo_table("VOUCHERS_TABLE", campaigns::store::VOUCHERS_KEY)?,
+    };
     for placed in [&placed_a, &placed_b] {
         let order = placed.data();
         assert_eq!(
@@ -797,11 +807,10 @@ async fn an_order_cancelled_and_an_order_returned_after_payment_leave_every_tabl
     assert_eq!(campaign.voucher(&order_b.order_id).await?, None);
 
     // billing: each order is snapshotted line by line and invoiced once, for what was paid
-    let billing = billing::store::BillingStore::new(
-        shop.dynamodb(),
-        shop.table("BILLING_ORDERS_TABLE")?,
-        shop.table("INVOICES_TABLE")?,
-    );
+    let billing = billing::store::BillingStore {
+        orders: shop.dynamo_table("BILLING_ORDERS_TABLE", billing::store::KEY)?,
+        invoices: shop.dynamo_table("INVOICES_TABLE", billing::store::KEY)?,
+    };
     for (placed, paid, invoice_id, lines, events) in [
         (
             &placed_a,

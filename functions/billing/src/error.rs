@@ -1,6 +1,6 @@
 //! Everything that can go wrong in billing, each variant retryable or not.
 
-use herald::store::SdkFailure;
+use herald::store::TableError;
 use herald::{Classify, PublishError};
 
 /// Billing's errors.
@@ -60,26 +60,15 @@ pub enum BillingError {
         /// The payment the invoice names.
         invoiced_payment_id: String,
     },
-    /// A stored snapshot or invoice cannot be read. Not retryable: the same item reads the same way.
-    #[error("{what} of order {order_id} is corrupt: {reason}")]
-    CorruptRecord {
-        /// `order snapshot` or `invoice`.
-        what: &'static str,
-        /// The order.
-        order_id: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// DynamoDB failed after the SDK's retries. Retryable.
-    #[error("DynamoDB {operation} failed for order {order_id}: {source}")]
+    /// A table failed: DynamoDB after the SDK's retries (retryable), or an unreadable snapshot
+    /// or invoice (not retryable: the same item reads the same way).
+    #[error("order {order_id}: {source}")]
     Store {
-        /// The operation.
-        operation: &'static str,
         /// The order.
         order_id: String,
-        /// The SDK's error, whole.
+        /// The table's error, whole.
         #[source]
-        source: SdkFailure,
+        source: TableError,
     },
     /// Publishing the invoice event failed. Retryable as the publisher says.
     #[error(transparent)]
@@ -89,11 +78,11 @@ pub enum BillingError {
 impl Classify for BillingError {
     fn is_retryable(&self) -> bool {
         match self {
-            Self::OrderNotYetKnown { .. } | Self::Store { .. } => true,
+            Self::OrderNotYetKnown { .. } => true,
+            Self::Store { source, .. } => source.is_retryable(),
             Self::PaymentMismatch { .. }
             | Self::OrderTotalsDisagree { .. }
-            | Self::InvoicedForAnotherPayment { .. }
-            | Self::CorruptRecord { .. } => false,
+            | Self::InvoicedForAnotherPayment { .. } => false,
             Self::Publish(error) => error.is_retryable(),
         }
     }
@@ -104,7 +93,6 @@ impl Classify for BillingError {
             Self::PaymentMismatch { .. } => "Billing.PaymentMismatch",
             Self::OrderTotalsDisagree { .. } => "Billing.OrderTotalsDisagree",
             Self::InvoicedForAnotherPayment { .. } => "Billing.InvoicedForAnotherPayment",
-            Self::CorruptRecord { .. } => "Billing.CorruptRecord",
             Self::Store { .. } => "Billing.Store",
             Self::Publish(error) => error.error_type(),
         }

@@ -20,7 +20,7 @@ use shop_events::{
 };
 
 use crate::error::BillingError;
-use crate::store::{BillingStore, Issue, OrderSnapshot, StoredInvoice};
+use crate::store::{BillingStore, Issue, KEY, OrderSnapshot, StoredInvoice};
 
 herald::event_set! {
     /// What billing reacts to.
@@ -50,15 +50,11 @@ impl Function for Deps {
     type Error = BillingError;
 
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let orders_table = env.required("BILLING_ORDERS_TABLE", "order snapshots")?;
-        let store = env.store(
-            "INVOICES_TABLE",
-            "invoices per order",
-            |client, invoices_table| BillingStore::new(client, orders_table, invoices_table),
-            BillingStore::memory,
-        )?;
         Ok(Self {
-            store,
+            store: BillingStore {
+                orders: env.table("BILLING_ORDERS_TABLE", "order snapshots", KEY)?,
+                invoices: env.table("INVOICES_TABLE", "invoices per order", KEY)?,
+            },
             publisher: env.publisher()?,
         })
     }

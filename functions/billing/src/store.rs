@@ -10,46 +10,18 @@
 //!   `total_minor`, `currency`, `lines`) and `issued_by`, the `event_id` of the PaymentCaptured
 //!   delivery that issued it — a retry of that delivery re-emits the same event.
 
-mod dynamodb;
-mod memory;
-
-use aws_sdk_dynamodb::Client;
-use herald::store::Stored;
+use herald::store::{Key, Table, TableError};
+use serde::{Deserialize, Serialize};
 use shop_events::{InvoiceIssuedV1, InvoiceLine};
 use uuid::Uuid;
 
 use crate::error::BillingError;
-use dynamodb::Tables;
-use memory::Memory;
 
-/// Attribute names, in one place.
-pub mod attr {
-    /// Key of both tables.
-    pub const ORDER_ID: &str = "order_id";
-    /// The order's customer.
-    pub const CUSTOMER_ID: &str = "customer_id";
-    /// The order's (and the invoice's) total, minor units.
-    pub const TOTAL_MINOR: &str = "total_minor";
-    /// ISO 4217 code of every amount.
-    pub const CURRENCY: &str = "currency";
-    /// Invoice lines: a list of `{description, quantity, amount_minor}` maps.
-    pub const LINES: &str = "lines";
-    /// Line text.
-    pub const DESCRIPTION: &str = "description";
-    /// Units a line covers.
-    pub const QUANTITY: &str = "quantity";
-    /// A line's total.
-    pub const AMOUNT_MINOR: &str = "amount_minor";
-    /// The invoice's id.
-    pub const INVOICE_ID: &str = "invoice_id";
-    /// The payment the invoice settles.
-    pub const PAYMENT_ID: &str = "payment_id";
-    /// `event_id` of the PaymentCaptured delivery that issued the invoice.
-    pub const ISSUED_BY: &str = "issued_by";
-}
+/// Both tables' key: the order.
+pub const KEY: Key = Key::partition("order_id");
 
 /// What billing keeps of a placed order: enough to invoice it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderSnapshot {
     /// The order.
     pub order_id: String,
@@ -64,9 +36,10 @@ pub struct OrderSnapshot {
 }
 
 /// An invoice as stored: the event's data and the delivery that issued it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredInvoice {
-    /// What InvoiceIssued carries.
+    /// What InvoiceIssued carries, its fields the item's attributes.
+    #[serde(flatten)]
     pub invoice: InvoiceIssuedV1,
     /// `event_id` of the PaymentCaptured delivery that issued it.
     pub issued_by: Uuid,
@@ -81,72 +54,57 @@ pub enum Issue {
     AlreadyIssued(StoredInvoice),
 }
 
-/// The two tables.
+/// The two tables. Clones share them.
 #[derive(Debug, Clone)]
 pub struct BillingStore {
-    /// In DynamoDB, or inside the warm process (clones share them).
-    storage: Stored<Tables, Memory>,
+    /// Order snapshots (`BILLING_ORDERS_TABLE`).
+    pub orders: Table,
+    /// Invoices (`INVOICES_TABLE`).
+    pub invoices: Table,
 }
 
 impl BillingStore {
-    /// A store over the two tables in DynamoDB.
-    pub fn new(client: Client, orders_table: impl Into<String>, invoices_table: impl Into<String>) -> Self {
-        Self {
-            storage: Stored::Dynamo(Tables::new(client, orders_table, invoices_table)),
-        }
-    }
-
-    /// An empty store in memory, for `herald dev`: nothing external is needed, nothing outlives
-    /// the process. Clones share the same snapshots and invoices.
-    pub fn memory() -> Self {
-        Self {
-            storage: Stored::Memory(Memory::default()),
-        }
-    }
-
     /// Writes the order's snapshot unless it has one. Returns false when it had one (a
     /// redelivery, or the order published again): the first snapshot stands.
     ///
     /// # Errors
     /// [`BillingError::Store`] when DynamoDB fails.
     pub async fn record_order(&self, order: &OrderSnapshot) -> Result<bool, BillingError> {
-        match &self.storage {
-            Stored::Dynamo(tables) => tables.record_order(order).await,
-            Stored::Memory(memory) => Ok(memory.record_order(order)),
-        }
+        self.orders.insert(order).await.map_err(failed(&order.order_id))
     }
 
     /// The order's snapshot, if its OrderPlaced has arrived.
     ///
     /// # Errors
-    /// [`BillingError::Store`] when DynamoDB fails; `CorruptRecord` for an unreadable snapshot.
+    /// [`BillingError::Store`] when DynamoDB fails or the snapshot is unreadable.
     pub async fn order(&self, order_id: &str) -> Result<Option<OrderSnapshot>, BillingError> {
-        match &self.storage {
-            Stored::Dynamo(tables) => tables.order(order_id).await,
-            Stored::Memory(memory) => Ok(memory.order(order_id)),
-        }
+        self.orders.get(order_id).await.map_err(failed(order_id))
     }
 
     /// The order's invoice, if it has one.
     ///
     /// # Errors
-    /// [`BillingError::Store`] when DynamoDB fails; `CorruptRecord` for an unreadable invoice.
+    /// [`BillingError::Store`] when DynamoDB fails or the invoice is unreadable.
     pub async fn invoice(&self, order_id: &str) -> Result<Option<StoredInvoice>, BillingError> {
-        match &self.storage {
-            Stored::Dynamo(tables) => tables.invoice(order_id).await,
-            Stored::Memory(memory) => Ok(memory.invoice(order_id)),
-        }
+        self.invoices.get(order_id).await.map_err(failed(order_id))
     }
 
     /// Writes the invoice unless its order has one: one invoice per order, whatever the number
     /// of deliveries or their event ids.
     ///
     /// # Errors
-    /// [`BillingError::Store`] when DynamoDB fails; `CorruptRecord` for an unreadable invoice.
+    /// [`BillingError::Store`] when DynamoDB fails or a standing invoice is unreadable.
     pub async fn issue(&self, stored: &StoredInvoice) -> Result<Issue, BillingError> {
-        match &self.storage {
-            Stored::Dynamo(tables) => tables.issue(stored).await,
-            Stored::Memory(memory) => Ok(memory.issue(stored)),
-        }
+        let standing = self.invoices.insert_or_get(stored).await;
+        Ok(match standing.map_err(failed(&stored.invoice.order_id))? {
+            None => Issue::Issued,
+            Some(invoice) => Issue::AlreadyIssued(invoice),
+        })
     }
+}
+
+/// A table's error, for the order it was about.
+fn failed(order_id: &str) -> impl FnOnce(TableError) -> BillingError {
+    let order_id = order_id.to_owned();
+    move |source| BillingError::Store { order_id, source }
 }

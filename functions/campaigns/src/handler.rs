@@ -17,7 +17,7 @@ use shop_events::{OrderPlacedV1, OrderPlacedV2, VoucherIssuedV1};
 
 use crate::error::CampaignsError;
 use crate::rules::{PlacedOrder, Rules};
-use crate::store::{CampaignStore, Issue, StoredVoucher};
+use crate::store::{CampaignStore, Issue, ORDERS_KEY, StoredVoucher, VOUCHERS_KEY};
 
 herald::event_set! {
     /// What campaigns reacts to.
@@ -47,14 +47,11 @@ impl Function for Deps {
     type Error = CampaignsError;
 
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let orders = env.required("CAMPAIGN_ORDERS_TABLE", "placed orders per customer")?;
         Ok(Self {
-            store: env.store(
-                "VOUCHERS_TABLE",
-                "vouchers per qualifying order",
-                |client, vouchers| CampaignStore::new(client, orders, vouchers),
-                CampaignStore::memory,
-            )?,
+            store: CampaignStore {
+                orders: env.table("CAMPAIGN_ORDERS_TABLE", "placed orders per customer", ORDERS_KEY)?,
+                vouchers: env.table("VOUCHERS_TABLE", "vouchers per qualifying order", VOUCHERS_KEY)?,
+            },
             rules: Rules::default(),
             publisher: env.publisher()?,
         })

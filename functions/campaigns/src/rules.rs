@@ -18,6 +18,7 @@
 //! one: each order is judged once, on the orders known when it arrives.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
 use shop_events::VoucherRule;
 
 /// The position in the window that earns the `third_order` voucher.
@@ -51,8 +52,8 @@ impl Default for Rules {
     }
 }
 
-/// One placed order, as the rules see it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One placed order, as the rules see it (and as the customer-orders table stores it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlacedOrder {
     /// The order.
     pub order_id: String,

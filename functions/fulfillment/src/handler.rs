@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use shop_events::{OrderCancelledV1, ShipmentCancelReason, ShipmentCancelledV1, ShipmentRequestedV1, StockReservedV1};
 
 use crate::error::FulfillmentError;
-use crate::store::{Shipment, ShipmentStatus, ShipmentStore, shipment_id};
+use crate::store::{KEY, Shipment, ShipmentStatus, ShipmentStore, shipment_id};
 
 herald::event_set! {
     /// What fulfillment reacts to.
@@ -52,12 +52,7 @@ impl Function for Deps {
 
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            shipments: env.store(
-                "SHIPMENTS_TABLE",
-                "shipments per order",
-                ShipmentStore::new,
-                ShipmentStore::memory,
-            )?,
+            shipments: ShipmentStore::new(env.table("SHIPMENTS_TABLE", "shipments per order", KEY)?),
             publisher: env.publisher()?,
         })
     }

@@ -9,46 +9,23 @@
 //! tell a retry of the same event, which re-emits, from another event about the same order,
 //! which does not.
 //!
-//! [`ShipmentStore::new`] keeps them in a DynamoDB table (`dynamodb`); [`ShipmentStore::memory`]
-//! keeps them inside the process (`memory`) for `herald dev`. The two conditions, on either:
+//! The table is a [`Table`]: in DynamoDB, or inside the process for `herald dev`. The two
+//! conditions, on either:
 //! a request or an early cancellation is written only if the order has no record, and a status
 //! change only if the shipment is REQUESTED; a refused write returns the record as it stands.
 
-mod dynamodb;
-mod memory;
-
-use aws_sdk_dynamodb::Client;
-use herald::store::Stored;
+use herald::store::{Change, Key, Table, TableError, s};
+use serde::{Deserialize, Serialize};
 use shop_events::StockLine;
 
 use crate::error::FulfillmentError;
-use dynamodb::Tables;
-use memory::Memory;
 
-/// Attribute names, in one place.
-pub mod attr {
-    /// Shipment key.
-    pub const ORDER_ID: &str = "order_id";
-    /// The shipment's id, e.g. `shp-1001`.
-    pub const SHIPMENT_ID: &str = "shipment_id";
-    /// The order's customer.
-    pub const CUSTOMER_ID: &str = "customer_id";
-    /// Shipment status.
-    pub const STATUS: &str = "status";
-    /// What to ship: a list of `{sku, quantity}` maps.
-    pub const LINES: &str = "lines";
-    /// Line field: the SKU.
-    pub const SKU: &str = "sku";
-    /// Line field: the units.
-    pub const QUANTITY: &str = "quantity";
-    /// `event_id` of the StockReserved that requested the shipment.
-    pub const REQUESTED_BY: &str = "requested_by";
-    /// `event_id` of the OrderCancelled that cancelled the shipment (or left the tombstone).
-    pub const CANCELLED_BY: &str = "cancelled_by";
-}
+/// The table's key: the order.
+pub const KEY: Key = Key::partition("order_id");
 
 /// Where an order's shipment stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ShipmentStatus {
     /// The warehouse was asked to ship it.
     Requested,
@@ -70,16 +47,10 @@ impl ShipmentStatus {
             Self::CancelledEarly => "CANCELLED_EARLY",
         }
     }
-
-    fn parse(text: &str) -> Option<Self> {
-        [Self::Requested, Self::Dispatched, Self::Cancelled, Self::CancelledEarly]
-            .into_iter()
-            .find(|s| s.as_str() == text)
-    }
 }
 
 /// An order's shipment, or the tombstone of an early cancellation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shipment {
     /// The order.
     pub order_id: String,
@@ -90,10 +61,13 @@ pub struct Shipment {
     /// Where it stands.
     pub status: ShipmentStatus,
     /// What to ship; empty for a tombstone.
+    #[serde(default)]
     pub lines: Vec<StockLine>,
     /// `event_id` of the StockReserved that requested it; `None` for a tombstone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_by: Option<String>,
     /// `event_id` of the OrderCancelled that cancelled it, once cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancelled_by: Option<String>,
 }
 
@@ -103,35 +77,16 @@ pub fn shipment_id(order_id: &str) -> String {
     format!("shp-{}", order_id.strip_prefix("ord-").unwrap_or(order_id))
 }
 
-/// What a conditional status change found.
-enum Change {
-    /// The shipment was REQUESTED and moved.
-    Done,
-    /// The shipment was in another status; here as it stands.
-    Refused(Shipment),
-    /// The order has no record.
-    NoRecord,
-}
-
 /// The shipments, in either backend. Clones share the same state.
 #[derive(Debug, Clone)]
 pub struct ShipmentStore {
-    storage: Stored<Tables, Memory>,
+    table: Table,
 }
 
 impl ShipmentStore {
-    /// A store over the shipments table in DynamoDB.
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            storage: Stored::Dynamo(Tables::new(client, table)),
-        }
-    }
-
-    /// An empty store in this process's memory.
-    pub fn memory() -> Self {
-        Self {
-            storage: Stored::Memory(Memory::default()),
-        }
+    /// The shipments in `table` (`SHIPMENTS_TABLE`), keyed by [`KEY`].
+    pub fn new(table: Table) -> Self {
+        Self { table }
     }
 
     /// Records a REQUESTED shipment unless the order has a record already; returns the existing
@@ -194,7 +149,7 @@ impl ShipmentStore {
             Change::Done => Ok(None),
             Change::Refused(current) => Ok(Some(current)),
             // Records are never deleted: a REQUESTED shipment that vanished is the store's fault.
-            Change::NoRecord => Err(missing(order_id)),
+            Change::Missing => Err(missing(order_id)),
         }
     }
 
@@ -216,10 +171,7 @@ impl ShipmentStore {
     /// # Errors
     /// [`FulfillmentError::Store`] when DynamoDB fails; `CorruptShipment` for an unreadable record.
     pub async fn shipment(&self, order_id: &str) -> Result<Option<Shipment>, FulfillmentError> {
-        match &self.storage {
-            Stored::Dynamo(tables) => tables.shipment(order_id).await,
-            Stored::Memory(memory) => Ok(memory.shipment(order_id)),
-        }
+        self.table.get(order_id).await.map_err(failed(order_id))
     }
 
     /// Moves a REQUESTED shipment to `to`, recording `cause` as `cancelled_by` when given.
@@ -228,20 +180,29 @@ impl ShipmentStore {
         order_id: &str,
         to: ShipmentStatus,
         cause: Option<&str>,
-    ) -> Result<Change, FulfillmentError> {
-        match &self.storage {
-            Stored::Dynamo(tables) => tables.transition(order_id, to, cause).await,
-            Stored::Memory(memory) => Ok(memory.transition(order_id, to, cause)),
-        }
+    ) -> Result<Change<Shipment>, FulfillmentError> {
+        let mut set = vec![("status", s(to.as_str()))];
+        set.extend(cause.map(|cause| ("cancelled_by", s(cause))));
+        let requested = ("status", ShipmentStatus::Requested.as_str());
+        self.table
+            .update_if(order_id, requested, &set)
+            .await
+            .map_err(failed(order_id))
     }
 
     /// Writes the record unless the order has one; returns the existing one if so.
     async fn put_if_absent(&self, shipment: Shipment) -> Result<Option<Shipment>, FulfillmentError> {
-        match &self.storage {
-            Stored::Dynamo(tables) => tables.put_if_absent(&shipment).await,
-            Stored::Memory(memory) => Ok(memory.put_if_absent(shipment)),
-        }
+        self.table
+            .insert_or_get(&shipment)
+            .await
+            .map_err(failed(&shipment.order_id))
     }
+}
+
+/// The table's error, for the order it was about.
+fn failed(order_id: &str) -> impl FnOnce(TableError) -> FulfillmentError {
+    let order_id = order_id.to_owned();
+    move |source| FulfillmentError::Store { order_id, source }
 }
 
 /// A conditional write failed, yet the record it collided with cannot be read.

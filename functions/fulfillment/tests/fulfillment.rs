@@ -4,8 +4,9 @@
 
 use fulfillment::error::FulfillmentError;
 use fulfillment::handler::{self, Action, Deps, FulfillmentEvent};
-use fulfillment::store::{Shipment, ShipmentStatus, ShipmentStore};
+use fulfillment::store::{KEY, Shipment, ShipmentStatus, ShipmentStore};
 use herald::idempotency::{GuardedEvent, Outcome};
+use herald::store::{Table, TableError};
 use herald::{Classify, Function, PublishError, RawEvent};
 use herald_tests::TestResult;
 use herald_tests::fixtures::{ORDER_CANCELLED, STOCK_RESERVED, fresh_sample};
@@ -361,7 +362,7 @@ async fn a_decoded_event_exposes_its_detail_type_to_the_guard() -> TestResult {
 async fn a_dynamodb_failure_is_a_retryable_store_error_that_keeps_the_sdk_error() -> TestResult {
     // Given shipments in a DynamoDB that refuses every connection
     let client = aws_sdk_dynamodb::Client::new(&herald_tests::aws::unreachable_config());
-    let shipments = ShipmentStore::new(client, "shipments");
+    let shipments = ShipmentStore::new(Table::dynamo(client, "shipments", KEY));
 
     // When an order's shipment is read
     let error = shipments
@@ -372,12 +373,13 @@ async fn a_dynamodb_failure_is_a_retryable_store_error_that_keeps_the_sdk_error(
 
     // Then it is a retryable store failure naming the call, whose source is the SDK's error
     assert!(
-        matches!(&error, FulfillmentError::Store { operation: "GetItem", order_id, .. } if order_id == "ord-1001"),
+        matches!(&error, FulfillmentError::Store { order_id, source: TableError::Sdk { operation: "GetItem", .. } } if order_id == "ord-1001"),
         "{error:?}"
     );
     assert!(error.is_retryable());
     assert_eq!(error.error_type(), "Fulfillment.Store");
     let sdk = std::error::Error::source(&error)
+        .and_then(std::error::Error::source)
         .and_then(std::error::Error::source)
         .ok_or("no SDK error under the store error")?;
     assert!(sdk.is::<aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::get_item::GetItemError>>());

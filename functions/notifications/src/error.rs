@@ -1,7 +1,7 @@
 //! Everything that can go wrong in notifications, each variant retryable or not.
 
 use herald::Classify;
-use herald::store::SdkFailure;
+use herald::store::TableError;
 
 /// Notifications' errors.
 #[derive(Debug, thiserror::Error)]
@@ -16,39 +16,29 @@ pub enum NotificationsError {
         /// Its customer, whose address the customer service would know.
         customer_id: String,
     },
-    /// A stored outbox row cannot be read.
-    #[error("outbox message {message_id} is corrupt: {reason}")]
-    CorruptMessage {
-        /// The message.
-        message_id: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// DynamoDB failed after the SDK's retries. Retryable.
-    #[error("DynamoDB {operation} failed for message {message_id}: {source}")]
+    /// The outbox failed: DynamoDB after the SDK's retries (retryable), or an unreadable row
+    /// (not retryable: the same item reads the same way).
+    #[error("outbox message {message_id}: {source}")]
     Store {
-        /// The operation.
-        operation: &'static str,
         /// The message (or, for reads by address, the address).
         message_id: String,
-        /// The SDK's error, whole.
+        /// The table's error, whole.
         #[source]
-        source: SdkFailure,
+        source: TableError,
     },
 }
 
 impl Classify for NotificationsError {
     fn is_retryable(&self) -> bool {
         match self {
-            Self::ThinOrder { .. } | Self::CorruptMessage { .. } => false,
-            Self::Store { .. } => true,
+            Self::ThinOrder { .. } => false,
+            Self::Store { source, .. } => source.is_retryable(),
         }
     }
 
     fn error_type(&self) -> &'static str {
         match self {
             Self::ThinOrder { .. } => "Notifications.ThinOrder",
-            Self::CorruptMessage { .. } => "Notifications.CorruptMessage",
             Self::Store { .. } => "Notifications.Store",
         }
     }

@@ -16,7 +16,7 @@ use shop_events::{AddOnKind, ContractCancelReason, ContractCancelledV1, OrderPla
 
 use crate::error::NotificationsError;
 use crate::sender::{Message, MessageKind, OutboxSender, Sender, Sent};
-use crate::store::Outbox;
+use crate::store::{KEY, Outbox};
 
 herald::event_set! {
     /// What notifications reacts to.
@@ -43,12 +43,7 @@ impl Function for Deps {
     type Error = NotificationsError;
 
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let outbox = env.store(
-            "OUTBOX_TABLE",
-            "messages sent, one row each",
-            Outbox::new,
-            Outbox::memory,
-        )?;
+        let outbox = Outbox::new(env.table("OUTBOX_TABLE", "messages sent, one row each", KEY)?);
         Ok(Self {
             sender: OutboxSender::new(outbox),
         })

@@ -87,7 +87,7 @@ impl MessageKind {
 }
 
 /// One message to one customer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     /// Derived from the cause's `event_id` and the kind ([`Message::id_for`]): one event, one message.
     pub message_id: String,

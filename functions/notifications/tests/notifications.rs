@@ -3,6 +3,7 @@
 //! outbox is what was sent.
 
 use herald::idempotency::{GuardError, GuardedEvent, Outcome};
+use herald::store::Table;
 use herald::{Classify, ConsumerError, RawEvent};
 use herald_tests::TestResult;
 use herald_tests::fixtures::fresh_sample;
@@ -10,7 +11,7 @@ use herald_tests::world::{FunctionWorld, Stores, on_every_backend};
 use notifications::error::NotificationsError;
 use notifications::handler::{self, Action, Deps, NotificationsEvent, Reaction};
 use notifications::sender::{MessageKind, OutboxSender};
-use notifications::store::Outbox;
+use notifications::store::{KEY, Outbox};
 
 const PLACED: &str = "shop.orders/OrderPlaced/v1.sample.json";
 const THIN: &str = "shop.orders/OrderPlaced/v2.sample.json";
@@ -200,7 +201,11 @@ async fn an_outbox_failure_on_dynamodb_is_retryable_and_leaves_the_event_to_be_d
     // Given notifications on moto whose outbox table does not exist
     let world = world(Stores::Moto).await?;
     let broken = world.consumer.with_deps(Deps {
-        sender: OutboxSender::new(Outbox::new(world.moto.dynamodb.clone(), "no-such-outbox")),
+        sender: OutboxSender::new(Outbox::new(Table::dynamo(
+            world.moto.dynamodb.clone(),
+            "no-such-outbox",
+            KEY,
+        ))),
     });
     let placed = fresh_sample(PLACED)?;
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use shop_events::{OrderCancelledV1, OrderPlacedV1, OrderPlacedV2, OrderReturnedV1};
 
 use crate::error::OrderHistoryError;
-use crate::store::{Entry, EntryDetail, HistoryStore};
+use crate::store::{Entry, EntryDetail, HistoryStore, KEY};
 
 herald::event_set! {
     /// What order history reacts to: every `shop.orders` event.
@@ -45,12 +45,7 @@ impl Function for Deps {
 
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            history: env.store(
-                "HISTORY_TABLE",
-                "order history per customer",
-                HistoryStore::new,
-                HistoryStore::memory,
-            )?,
+            history: HistoryStore::new(env.table("HISTORY_TABLE", "order history per customer", KEY)?),
         })
     }
 }

@@ -1,5 +1,5 @@
 //! The history: one item per order event, in the DynamoDB table or in this process's memory
-//! under `herald dev` ([`HistoryStore::memory`]), with the same semantics.
+//! under `herald dev`, with the same semantics.
 //!
 //! The table: partition key `customer_id`, sort key `entry`
 //! = `<occurred_at, RFC 3339 UTC with milliseconds>#<event_id>`. Timestamps of one width sort as
@@ -7,59 +7,24 @@
 //! their events arrived in; two events of the same millisecond are ordered by `event_id`.
 //!
 //! Every write is conditional on `attribute_not_exists(entry)`, so writing an event's entry
-//! again (a redelivery) changes nothing and reports that it was there. The table lives in
-//! DynamoDB (`dynamodb`), or (under `herald dev`) in memory inside the warm process (`memory`),
-//! which keeps typed [`Entry`]s per customer in a map ordered by the same sort key, written by
-//! the same rule.
+//! again (a redelivery) changes nothing and reports that it was there. The table is a
+//! [`Table`]: in DynamoDB, or (under `herald dev`) in memory inside the warm process, ordered by
+//! the same sort key and written by the same rule.
 //!
-//! Items: `customer_id`, `entry`, `order_id`, `kind` (placed, cancelled or returned), `detail`
-//! (a map: `total_minor`, `currency`, `item_count` for placed; `reason` for cancelled; `reason`
-//! and `items`, a list of `{sku, quantity}`, for returned), `event_id`, `occurred_at`.
+//! Items: `customer_id`, `entry`, `order_id`, `detail` (a map: its `kind`, placed, cancelled or
+//! returned, and `total_minor`, `currency`, `item_count` for placed; `reason` for cancelled;
+//! `reason` and `items`, a list of `{sku, quantity}`, for returned), `event_id`, `occurred_at`.
 
-mod dynamodb;
-mod memory;
-
-use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, SecondsFormat, Utc};
 use herald::Metadata;
-use herald::store::Stored;
+use herald::store::{Key, Table, TableError};
+use serde::{Deserialize, Serialize};
 use shop_events::{CancelReason, ReturnReason, ReturnedItem};
 
 use crate::error::OrderHistoryError;
-use dynamodb::Tables;
-use memory::Memory;
 
-/// Attribute names, in one place.
-pub mod attr {
-    /// Partition key: the customer.
-    pub const CUSTOMER_ID: &str = "customer_id";
-    /// Sort key: `<occurred_at>#<event_id>`.
-    pub const ENTRY: &str = "entry";
-    /// The order.
-    pub const ORDER_ID: &str = "order_id";
-    /// `placed`, `cancelled` or `returned`.
-    pub const KIND: &str = "kind";
-    /// What happened, a map whose fields depend on the kind.
-    pub const DETAIL: &str = "detail";
-    /// The event the entry records.
-    pub const EVENT_ID: &str = "event_id";
-    /// When the fact happened, RFC 3339 UTC.
-    pub const OCCURRED_AT: &str = "occurred_at";
-    /// Placed: the order's total, in minor units.
-    pub const TOTAL_MINOR: &str = "total_minor";
-    /// Placed: the total's currency.
-    pub const CURRENCY: &str = "currency";
-    /// Placed: units across all lines.
-    pub const ITEM_COUNT: &str = "item_count";
-    /// Cancelled and returned: why, as the catalog names it (e.g. `customer_request`).
-    pub const REASON: &str = "reason";
-    /// Returned: the returned lines.
-    pub const ITEMS: &str = "items";
-    /// Returned line: the SKU.
-    pub const SKU: &str = "sku";
-    /// Returned line: units.
-    pub const QUANTITY: &str = "quantity";
-}
+/// The table's key: the customer, then `<occurred_at>#<event_id>`.
+pub const KEY: Key = Key::partition("customer_id").sorted_by("entry");
 
 /// What kind of fact an entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,16 +46,11 @@ impl EntryKind {
             Self::Returned => "returned",
         }
     }
-
-    fn parse(text: &str) -> Option<Self> {
-        [Self::Placed, Self::Cancelled, Self::Returned]
-            .into_iter()
-            .find(|kind| kind.as_str() == text)
-    }
 }
 
-/// What the entry says about the order, by kind.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the entry says about the order, by kind (stored with its `kind`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
 pub enum EntryDetail {
     /// Placed: the summary every OrderPlaced version carries.
     Placed {
@@ -127,7 +87,7 @@ impl EntryDetail {
 }
 
 /// One entry of a customer's history: one order event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// The customer.
     pub customer_id: String,
@@ -175,34 +135,20 @@ impl Entry {
 /// The history. Clones share the same entries.
 #[derive(Debug, Clone)]
 pub struct HistoryStore {
-    storage: Stored<Tables, Memory>,
+    table: Table,
 }
 
 impl HistoryStore {
-    /// The history in `table`, read in DynamoDB's 1 MB pages.
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            storage: Stored::Dynamo(Tables::new(client, table.into())),
-        }
-    }
-
-    /// An empty history in this process's memory, written and read as the table is.
-    pub fn memory() -> Self {
-        Self {
-            storage: Stored::Memory(Memory::default()),
-        }
+    /// The history in `table` (`HISTORY_TABLE`), keyed by [`KEY`].
+    pub fn new(table: Table) -> Self {
+        Self { table }
     }
 
     /// Reads at most `items` entries per Query page (default: as many as fit in 1 MB), to bound
-    /// one response's size; [`HistoryStore::history`] still reads every page. The memory history
-    /// has no pages: it is returned unchanged.
+    /// one response's size; [`HistoryStore::history`] still reads every page.
+    #[must_use]
     pub fn with_page_size(self, items: i32) -> Self {
-        match self.storage {
-            Stored::Dynamo(tables) => Self {
-                storage: Stored::Dynamo(tables.with_page_size(items)),
-            },
-            Stored::Memory(_) => self,
-        }
+        Self::new(self.table.with_page_size(items))
     }
 
     /// Writes the entry unless the customer's history has it. True when it was written now,
@@ -211,21 +157,21 @@ impl HistoryStore {
     /// # Errors
     /// [`OrderHistoryError::Store`] when DynamoDB fails.
     pub async fn record(&self, entry: &Entry) -> Result<bool, OrderHistoryError> {
-        match &self.storage {
-            Stored::Dynamo(tables) => tables.record(entry).await,
-            Stored::Memory(memory) => Ok(memory.record(entry)),
-        }
+        self.table.insert(entry).await.map_err(failed(&entry.customer_id))
     }
 
     /// The customer's whole history, oldest fact first: a consistent, ascending query, page
     /// after page.
     ///
     /// # Errors
-    /// [`OrderHistoryError::Store`] when DynamoDB fails; `CorruptEntry` for an unreadable item.
+    /// [`OrderHistoryError::Store`] when DynamoDB fails or an entry is unreadable.
     pub async fn history(&self, customer_id: &str) -> Result<Vec<Entry>, OrderHistoryError> {
-        match &self.storage {
-            Stored::Dynamo(tables) => tables.history(customer_id).await,
-            Stored::Memory(memory) => Ok(memory.history(customer_id)),
-        }
+        self.table.query(customer_id).await.map_err(failed(customer_id))
     }
+}
+
+/// The table's error, for the customer whose history it was.
+fn failed(customer_id: &str) -> impl FnOnce(TableError) -> OrderHistoryError {
+    let customer_id = customer_id.to_owned();
+    move |source| OrderHistoryError::Store { customer_id, source }
 }

@@ -3,6 +3,7 @@
 //! history is the whole effect.
 
 use herald::idempotency::{GuardedEvent, Outcome};
+use herald::store::Table;
 use herald::{Classify, RawEvent};
 use herald_tests::TestResult;
 use herald_tests::dynamodb::counted_client;
@@ -11,7 +12,7 @@ use herald_tests::fixtures::{
 };
 use herald_tests::world::{FunctionWorld, Stores, failure_of, on_every_backend};
 use order_history::handler::{self, Action, Deps, OrderHistoryEvent, Reaction};
-use order_history::store::{EntryDetail, EntryKind, HistoryStore};
+use order_history::store::{EntryDetail, EntryKind, HistoryStore, KEY};
 use serde_json::json;
 use shop_events::{CancelReason, ReturnReason, ReturnedItem};
 
@@ -211,7 +212,7 @@ async fn a_history_longer_than_a_page_is_read_with_one_query_per_page_in_dynamod
     // Given a history on moto read two entries per page, counting its queries
     let world = world(Stores::Moto).await?;
     let (client, calls) = counted_client(&world.moto.sdk);
-    let history = HistoryStore::new(client, &world.env["HISTORY_TABLE"]).with_page_size(2);
+    let history = HistoryStore::new(Table::dynamo(client, &world.env["HISTORY_TABLE"], KEY)).with_page_size(2);
 
     // When five of cus-42's events arrive
     for day in ["01", "03", "05", "07", "09"] {
@@ -282,7 +283,7 @@ async fn a_table_failure_is_retryable_and_leaves_the_event_to_be_delivered_again
     // Given order history on moto whose history table does not exist
     let world = world(Stores::Moto).await?;
     let broken = world.consumer.with_deps(Deps {
-        history: HistoryStore::new(world.moto.dynamodb.clone(), "no-such-history"),
+        history: HistoryStore::new(Table::dynamo(world.moto.dynamodb.clone(), "no-such-history", KEY)),
     });
     let returned = fresh_sample(ORDER_RETURNED)?;
 

@@ -10,7 +10,8 @@
 //!     type Error = OrderHistoryError;
 //!
 //!     fn from_env(env: &herald::Env) -> Result<Self, herald::ConfigError> {
-//!         Ok(Self { history: env.store("HISTORY_TABLE", "order history", HistoryStore::new, HistoryStore::memory)? })
+//!         let table = env.table("HISTORY_TABLE", "order history", herald::store::Key::partition("customer_id"))?;
+//!         Ok(Self { history: HistoryStore::new(table) })
 //!     }
 //! }
 //!
@@ -41,6 +42,7 @@ use crate::envelope::EventSet;
 use crate::error::Classify;
 use crate::idempotency::{Backend, ChosenStore, GuardedEvent, IdempotencyConfig};
 use crate::publish::{Publisher, PublisherConfig};
+use crate::store::{Key, Table};
 
 /// The variable naming the idempotency table every consumer's guard writes to.
 pub const IDEMPOTENCY_TABLE: &str = "IDEMPOTENCY_TABLE";
@@ -231,6 +233,20 @@ impl Env {
         Ok(match self.backend {
             Backend::Dynamo => dynamo(self.dynamodb(), name),
             Backend::Memory => memory(),
+        })
+    }
+
+    /// The table named by the variable `table`, with primary key `key`, on the chosen backend:
+    /// in DynamoDB, or (`herald dev`) in this process's memory. The variable is required either
+    /// way, so a function's environment is the same in both.
+    ///
+    /// # Errors
+    /// [`MissingVariable`] naming `table` and its `purpose` when it is unset.
+    pub fn table(&self, table: &'static str, purpose: &'static str, key: Key) -> Result<Table, MissingVariable> {
+        let name = self.required(table, purpose)?;
+        Ok(match self.backend {
+            Backend::Dynamo => Table::dynamo(self.dynamodb(), name, key),
+            Backend::Memory => Table::memory(name, key),
         })
     }
 

@@ -1,12 +1,18 @@
-//! What every function's own store needs, written once: the backend it was built for, the AWS
-//! SDK's errors kept whole, a memory table's lock, and typed readers and writers of DynamoDB
-//! attributes.
+//! What every function's own store needs, written once: [`Table`], a table of typed records
+//! that answers the same in DynamoDB and in memory (conditional inserts, consistent reads,
+//! queries, conditional updates); the backend a store was built for; the AWS SDK's errors kept
+//! whole; a memory table's lock; and typed readers and writers of DynamoDB attributes.
 //!
-//! Every function crate lays its store out the same way:
-//! - `store.rs`: the stored types, attribute names in one `attr` module, and the store itself,
-//!   a [`Stored`] of its DynamoDB tables and its memory tables, whose methods dispatch on it;
-//! - `store/dynamodb.rs`: the tables in DynamoDB (conditional writes, one item per record);
-//! - `store/memory.rs`: the same semantics in this process, for `herald dev`.
+//! A function's store is one `store.rs`: its records (serde types, whose fields are the item's
+//! attributes) and a struct of [`Table`]s built by [`Env::table`](crate::Env::table), whose
+//! methods say the function's rules once for both backends. A store that needs what [`Table`]
+//! does not offer (transactions across items, atomic counters) lays itself out as
+//! `store.rs` with a [`Stored`] of `store/dynamodb.rs` and `store/memory.rs`, which keep the
+//! same semantics on each backend.
+
+mod table;
+
+pub use table::{Change, Key, Table, TableError};
 
 use std::collections::HashMap;
 use std::fmt;
