@@ -44,6 +44,9 @@ pub struct Parameter {
     /// Its default, if any.
     #[serde(default)]
     pub default: Option<Value>,
+    /// The largest value a `Number` parameter allows, if bounded.
+    #[serde(default)]
+    pub max_value: Option<Value>,
 }
 
 impl Resource {
@@ -197,6 +200,8 @@ pub struct EventInvokeConfig {
     pub function_name: Value,
     /// Lambda's retries of async invocations.
     pub maximum_retry_attempts: u32,
+    /// How old an event may be and still be retried.
+    pub maximum_event_age_in_seconds: u32,
     /// Where failed invocations go.
     pub destination_config: DestinationConfig,
 }

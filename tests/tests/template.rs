@@ -280,6 +280,84 @@ fn no_iam_statement_has_a_wildcard_and_each_role_names_only_its_own_tables() -> 
     Ok(())
 }
 
+/// A number in a template: YAML gives an integer or (for environment variables) a string.
+fn seconds(value: &Value) -> TestResult<u64> {
+    match value {
+        Value::Number(n) => n.as_u64().ok_or_else(|| format!("{n} is not whole seconds").into()),
+        Value::String(text) => Ok(text.parse()?),
+        other => Err(format!("{other} is not a number").into()),
+    }
+}
+
+/// AWS keeps an event for a replay as long as the archive's `RetentionDays` (EventBridge user
+/// guide, "Archiving and replaying events"), and a dead letter for the queue's
+/// `MessageRetentionPeriod` (SQS, up to 14 days) after both retry phases, each bounded by its
+/// maximum event age, gave up. moto keeps no real time, so the template stands for the rule: every
+/// guard's window (`IDEMPOTENCY_EXPIRES_AFTER_SECONDS`) must outlast both, or a replay or redrive
+/// after the record expired would run a handler that already completed a second time.
+#[test]
+fn every_guard_remembers_an_event_longer_than_the_archive_or_its_dead_letter_queue_can_bring_it_back() -> TestResult {
+    let template = Template::load()?;
+    let archive = template
+        .parameters
+        .get("ArchiveRetentionDays")
+        .ok_or("no ArchiveRetentionDays parameter")?;
+    let archive_days = seconds(
+        archive
+            .max_value
+            .as_ref()
+            .ok_or("ArchiveRetentionDays has no MaxValue: an archive may keep events longer than any guard")?,
+    )?;
+    let configs: Vec<EventInvokeConfig> = template
+        .of_type("AWS::Lambda::EventInvokeConfig")
+        .map(|(_, r)| r.properties())
+        .collect::<TestResult<_>>()?;
+    for spec in FUNCTIONS.iter() {
+        let function: Function = template
+            .resources
+            .get(&function_id(spec.name))
+            .ok_or("function missing")?
+            .properties()?;
+        let window = seconds(
+            function
+                .environment
+                .variables
+                .get("IDEMPOTENCY_EXPIRES_AFTER_SECONDS")
+                .ok_or(format!("{}: no deduplication window", spec.name))?,
+        )?;
+        let queue: Value = template
+            .resources
+            .get(&queue_id(spec.name))
+            .ok_or("queue missing")?
+            .properties()?;
+        let dead_letter = seconds(&queue["MessageRetentionPeriod"])?;
+        let rule_age = rule_of(template, spec.name)?
+            .targets
+            .iter()
+            .filter_map(|t| t.retry_policy.as_ref())
+            .map(|p| u64::from(p.maximum_event_age_in_seconds))
+            .max()
+            .ok_or(format!("{}: no retry policy", spec.name))?;
+        let function_id = function_id(spec.name);
+        let invoke_age = configs
+            .iter()
+            .find(|c| ref_id(&c.function_name) == Some(&function_id))
+            .map(|c| u64::from(c.maximum_event_age_in_seconds))
+            .ok_or(format!("{}: no EventInvokeConfig", spec.name))?;
+        assert!(
+            window > archive_days * 86_400,
+            "{}: window {window} s, archive up to {archive_days} days",
+            spec.name
+        );
+        assert!(
+            window > dead_letter + rule_age + invoke_age,
+            "{}: window {window} s, dead letter {dead_letter} s after {rule_age} + {invoke_age} s of retries",
+            spec.name
+        );
+    }
+    Ok(())
+}
+
 #[test]
 fn every_table_has_point_in_time_recovery_and_the_idempotency_table_expires_records() -> TestResult {
     let template = Template::load()?;
@@ -318,6 +396,7 @@ fn every_function_gets_exactly_the_tables_and_keys_its_code_reads() -> TestResul
         let variables: BTreeSet<&str> = function.environment.variables.keys().map(String::as_str).collect();
         let mut expected: BTreeSet<&str> = spec.tables.iter().map(|t| t.env).collect();
         expected.insert("IDEMPOTENCY_TABLE");
+        expected.insert("IDEMPOTENCY_EXPIRES_AFTER_SECONDS");
         if function.environment.variables.contains_key("EVENT_BUS_NAME") {
             expected.insert("EVENT_BUS_NAME");
             assert_eq!(

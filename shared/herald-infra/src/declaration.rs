@@ -40,7 +40,11 @@ use crate::workspace::{self, Package};
 const PREFIX: &str = "package.metadata.herald";
 
 /// Environment variables the framework sets itself; a declaration may not claim them.
-pub const RESERVED_VARIABLES: [&str; 2] = ["IDEMPOTENCY_TABLE", "EVENT_BUS_NAME"];
+pub const RESERVED_VARIABLES: [&str; 3] = [
+    "IDEMPOTENCY_TABLE",
+    "IDEMPOTENCY_EXPIRES_AFTER_SECONDS",
+    "EVENT_BUS_NAME",
+];
 
 /// A validated consumer declaration.
 #[derive(Debug, Clone, PartialEq, Eq)]

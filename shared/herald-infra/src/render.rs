@@ -39,6 +39,26 @@ pub struct Platform {
 /// Dead letters wait the SQS maximum: time to fix the consumer and redrive.
 const DEAD_LETTER_RETENTION_SECONDS: i64 = 1_209_600;
 
+/// The longest the bus archive may keep an event for replay, in days: the template's archive
+/// retention parameter must not allow more (the template tests hold the two together).
+pub const ARCHIVE_RETENTION_MAX_DAYS: i64 = 30;
+
+/// Environment variable of the guard's deduplication window (read by `herald`).
+pub const EXPIRES_AFTER_VARIABLE: &str = "IDEMPOTENCY_EXPIRES_AFTER_SECONDS";
+
+const DAY_SECONDS: i64 = 86_400;
+
+/// How long a function's guard remembers an event: longer than any way the same event can reach
+/// it again — a replay from the archive (up to [`ARCHIVE_RETENTION_MAX_DAYS`] after it was
+/// published), or a redrive from its dead-letter queue (up to the queue's retention after both
+/// retry phases gave up) — plus a day, so a replay or redrive inside those windows is answered
+/// from the record instead of running the handler again.
+pub fn deduplication_window_seconds(declaration: &Declaration) -> i64 {
+    let retried = i64::from(declaration.rule_retries.max_event_age_seconds)
+        + i64::from(declaration.invoke_retries.max_event_age_seconds);
+    (ARCHIVE_RETENTION_MAX_DAYS * DAY_SECONDS).max(DEAD_LETTER_RETENTION_SECONDS + retried) + DAY_SECONDS
+}
+
 /// The metric namespace of herald's own metrics (`UncataloguedEvents`).
 const HERALD_NAMESPACE: &str = "Herald";
 
@@ -389,7 +409,16 @@ fn emitted_sources(emits: &[EventRef]) -> Vec<&str> {
 fn function_resource(declaration: &Declaration, platform: &Platform, role: &str, log_group: &str, queue: &str) -> Node {
     let name = declaration.name.as_str();
     let stack_named = format!("${{AWS::StackName}}-{name}");
-    let mut variables = vec![(IDEMPOTENCY_VARIABLE.to_owned(), reference(&platform.idempotency_table))];
+    let mut variables = vec![
+        (IDEMPOTENCY_VARIABLE.to_owned(), reference(&platform.idempotency_table)),
+        (
+            EXPIRES_AFTER_VARIABLE.to_owned(),
+            Node::Commented(
+                Box::new(str(deduplication_window_seconds(declaration).to_string())),
+                "outlasts the archive and the dead-letter queue".to_owned(),
+            ),
+        ),
+    ];
     variables.extend(
         declaration
             .tables
