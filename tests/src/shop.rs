@@ -224,9 +224,12 @@ pub async fn deploy(config: &SdkConfig, template: &Template) -> TestResult<Deplo
                 .get("Fn::GetAtt")
                 .and_then(|a| a[0].as_str())
                 .ok_or(format!("{id}: target"))?;
-            let mut built = Target::builder()
-                .id(format!("target-{n}"))
-                .arn(stand_in_arns.get(function).ok_or("no stand-in")?);
+            // A function's target goes to its stand-in queue; a queue's to the queue itself.
+            let arn = match stand_in_arns.get(function) {
+                Some(arn) => arn.clone(),
+                None => names.resolve(&target.arn)?,
+            };
+            let mut built = Target::builder().id(format!("target-{n}")).arn(arn);
             if let Some(dlq) = &target.dead_letter_config {
                 built = built.dead_letter_config(DeadLetterConfig::builder().arn(names.resolve(&dlq.arn)?).build());
             }

@@ -577,3 +577,149 @@ fn the_alert_topics_key_lets_this_stacks_alarms_and_only_them_publish_to_it() ->
     }
     Ok(())
 }
+
+/// The unrouted rules of the template (the catalog's complement), as the project's matcher reads
+/// them, with their patterns as written.
+fn unrouted_rules(template: &Template) -> TestResult<Vec<(String, Rule, event_pattern::Pattern)>> {
+    let rules: Vec<(String, Rule, event_pattern::Pattern)> = template
+        .of_type("AWS::Events::Rule")
+        .filter(|(id, _)| id.starts_with("UnroutedEventsRule"))
+        .map(|(id, r)| {
+            let rule: Rule = r.properties()?;
+            let pattern = event_pattern::Pattern::parse(&rule.event_pattern).map_err(|e| format!("{id}: {e}"))?;
+            Ok((id.clone(), rule, pattern))
+        })
+        .collect::<TestResult<_>>()?;
+    if rules.is_empty() {
+        return Err("no UnroutedEventsRule: events no consumer takes would vanish unseen".into());
+    }
+    Ok(rules)
+}
+
+/// `sample` with the JSON value at `pointer` replaced by `value`, or removed when `None`.
+fn altered(sample: &herald::RawEvent, pointer: &str, value: Option<Value>) -> TestResult<Value> {
+    let mut event = sample.as_value().clone();
+    let (parent, key) = pointer.rsplit_once('/').ok_or("pointer without a key")?;
+    let parent = event
+        .pointer_mut(parent)
+        .and_then(Value::as_object_mut)
+        .ok_or(format!("no object at {parent}"))?;
+    match value {
+        Some(value) => parent.insert(key.to_owned(), value),
+        None => parent.remove(key),
+    };
+    Ok(event)
+}
+
+#[test]
+fn an_event_no_consumer_can_take_is_caught_on_the_bus_and_no_catalogued_event_is() -> TestResult {
+    let template = Template::load()?;
+    let rules = unrouted_rules(template)?;
+    let unrouted = |event: &Value| rules.iter().filter(|(_, _, p)| p.matches(event)).count();
+    let mut herald_samples = 0;
+    for (path, sample) in catalog_samples()? {
+        // AWS's own events never reach a custom bus (PutEvents refuses `aws.*` sources).
+        let Ok(version) = sample.schema_version() else {
+            continue;
+        };
+        herald_samples += 1;
+        // Every catalogued event is routed: no unrouted rule takes it.
+        assert_eq!(unrouted(sample.as_value()), 0, "{path}");
+        // An uncatalogued version, detail-type or source, or no version, is taken by exactly one.
+        for (what, event) in [
+            (
+                "uncatalogued version",
+                altered(
+                    &sample,
+                    "/detail/metadata/schema_version",
+                    Some(Value::from(version + 900)),
+                )?,
+            ),
+            (
+                "version as text",
+                altered(
+                    &sample,
+                    "/detail/metadata/schema_version",
+                    Some(Value::from(version.to_string())),
+                )?,
+            ),
+            ("no version", altered(&sample, "/detail/metadata/schema_version", None)?),
+            (
+                "unknown detail-type",
+                altered(&sample, "/detail-type", Some(Value::from("SomethingUnheardOf")))?,
+            ),
+            (
+                "unknown source",
+                altered(&sample, "/source", Some(Value::from("shop.unheard-of")))?,
+            ),
+        ] {
+            assert_eq!(unrouted(&event), 1, "{path}: {what}");
+        }
+    }
+    assert!(herald_samples > 10, "only {herald_samples} samples read");
+    Ok(())
+}
+
+/// EventBridge's quota on an event pattern (EventBridge quotas, "Event pattern size": 2048
+/// characters by default) is not enforced by moto or the linters: a longer pattern deploys
+/// locally and fails in a real account. Every rule's pattern, as compact JSON, must fit.
+#[test]
+fn every_rule_pattern_fits_eventbridges_default_pattern_size_quota() -> TestResult {
+    let template = Template::load()?;
+    for (id, resource) in template.of_type("AWS::Events::Rule") {
+        let rule: Rule = resource.properties()?;
+        let length = rule.event_pattern.to_string().len();
+        assert!(length <= 2048, "{id}: its pattern is {length} characters");
+    }
+    Ok(())
+}
+
+#[test]
+fn unrouted_events_wait_in_a_queue_only_their_rules_may_fill_and_page_on_alarm_and_on_ok() -> TestResult {
+    let template = Template::load()?;
+    let rules = unrouted_rules(template)?;
+    for (id, rule, _) in &rules {
+        assert_eq!(ref_id(&rule.event_bus_name), Some("ShopBus"), "{id}");
+        let targets: Vec<Option<(&str, &str)>> = rule.targets.iter().map(|t| get_att(&t.arn)).collect();
+        assert_eq!(targets, [Some(("UnroutedEventsQueue", "Arn"))], "{id}");
+    }
+    // The queue's policy lets EventBridge send only on behalf of those rules.
+    let policy: Value = template
+        .resources
+        .get("UnroutedEventsQueuePolicy")
+        .ok_or("no policy on the unrouted queue")?
+        .properties()?;
+    let statements = policy["PolicyDocument"]["Statement"]
+        .as_array()
+        .ok_or("no statements")?;
+    assert_eq!(statements.len(), 1);
+    assert_eq!(statements[0]["Principal"]["Service"], "events.amazonaws.com");
+    let allowed: BTreeSet<String> = match &statements[0]["Condition"]["ArnEquals"]["aws:SourceArn"] {
+        Value::Array(arns) => arns.iter().map(Value::to_string).collect(),
+        one => BTreeSet::from([one.to_string()]),
+    };
+    let expected: BTreeSet<String> = rules
+        .iter()
+        .map(|(id, _, _)| serde_json::json!({"Fn::GetAtt": [id, "Arn"]}).to_string())
+        .collect();
+    assert_eq!(allowed, expected);
+    // Its depth pages, and its recovery says so.
+    let alarm: Alarm = template
+        .resources
+        .get("UnroutedEventsAlarm")
+        .ok_or("no alarm on the unrouted queue")?
+        .properties()?;
+    assert_eq!(
+        (alarm.namespace.as_str(), alarm.metric_name.as_str()),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    );
+    assert_eq!(
+        get_att(&alarm.dimensions[0].value),
+        Some(("UnroutedEventsQueue", "QueueName"))
+    );
+    assert!(alarm.threshold < 1.0 && alarm.comparison_operator == "GreaterThanThreshold");
+    for actions in [&alarm.alarm_actions, &alarm.ok_actions] {
+        assert_eq!(actions.iter().map(ref_id).collect::<Vec<_>>(), [Some("AlertTopic")]);
+    }
+    Ok(())
+}

@@ -94,6 +94,67 @@ async fn every_sample_reaches_exactly_the_functions_that_accept_it() -> TestResu
 }
 
 #[tokio::test]
+async fn an_uncatalogued_version_detail_type_or_source_on_the_bus_waits_in_the_unrouted_queue() -> TestResult {
+    // Given the template deployed on moto
+    let config = sdk_config().await;
+    let template = Template::load()?;
+    let shop = deploy(&config, template).await?;
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let unrouted_queue = shop
+        .queues
+        .get("UnroutedEventsQueue")
+        .ok_or("no unrouted queue deployed")?;
+
+    // When the order service starts publishing OrderPlaced v3, an OrderShipped nobody
+    // catalogued, and a source nobody knows, next to a catalogued OrderPlaced v1
+    let placed = RawEvent::from_value(sample_json("shop.orders/OrderPlaced/v1.sample.json")?);
+    let mut put = Vec::new();
+    for (source, detail_type, version, event_id) in [
+        ("shop.orders", "OrderPlaced", 3, "00000000-0000-4000-8000-000000000301"),
+        ("shop.orders", "OrderShipped", 1, "00000000-0000-4000-8000-000000000302"),
+        (
+            "shop.warehouse",
+            "PalletMoved",
+            1,
+            "00000000-0000-4000-8000-000000000303",
+        ),
+        ("shop.orders", "OrderPlaced", 1, "00000000-0000-4000-8000-000000000304"),
+    ] {
+        let mut detail = placed.as_value()["detail"].clone();
+        detail["metadata"]["schema_version"] = version.into();
+        detail["metadata"]["event_id"] = event_id.into();
+        put.push(
+            PutEventsRequestEntry::builder()
+                .event_bus_name(&shop.bus_name)
+                .source(source)
+                .detail_type(detail_type)
+                .detail(detail.to_string())
+                .build(),
+        );
+    }
+    let output = events.put_events().set_entries(Some(put)).send().await?;
+    assert_eq!(output.failed_entry_count(), 0);
+
+    // Then the three no consumer can take wait in the unrouted queue (whose depth the template's
+    // alarm watches; moto emits no SQS metrics to evaluate it), and the catalogued one does not
+    let received: BTreeSet<String> = drain_queue(&sqs, unrouted_queue, 3, Duration::from_secs(15))
+        .await?
+        .into_iter()
+        .map(|body| RawEvent::from_value(body).ids().event_id.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        received,
+        BTreeSet::from([
+            "00000000-0000-4000-8000-000000000301".to_owned(),
+            "00000000-0000-4000-8000-000000000302".to_owned(),
+            "00000000-0000-4000-8000-000000000303".to_owned(),
+        ])
+    );
+    Ok(())
+}
+
+#[tokio::test]
 async fn the_templates_alarms_exist_on_moto_with_their_actions() -> TestResult {
     // Given the template deployed on moto
     let config = sdk_config().await;
@@ -116,10 +177,15 @@ async fn the_templates_alarms_exist_on_moto_with_their_actions() -> TestResult {
         assert_eq!(alarm.alarm_actions().len(), 1, "{:?}", alarm.alarm_name());
         assert_eq!(alarm.ok_actions(), alarm.alarm_actions(), "{:?}", alarm.alarm_name());
     }
+    let unrouted = template
+        .of_type("AWS::Events::Rule")
+        .filter(|(id, _)| id.starts_with("UnroutedEventsRule"))
+        .count();
+    assert!(unrouted >= 1, "no unrouted rule");
     assert_eq!(
         shop.rules.len(),
-        FUNCTIONS.len() + 1,
-        "one rule per function, and redrive's"
+        FUNCTIONS.len() + 1 + unrouted,
+        "one rule per function, redrive's, and the unrouted net"
     );
     Ok(())
 }

@@ -22,6 +22,7 @@ pub mod event_ref;
 pub mod render;
 pub mod stack;
 pub mod template;
+pub mod unrouted;
 pub mod workspace;
 pub mod yaml;
 

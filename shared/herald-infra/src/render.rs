@@ -30,6 +30,10 @@ pub struct Platform {
     pub alert_topic: String,
     /// Name of the parameter giving the log groups' retention in days.
     pub log_retention_days: String,
+    /// The event catalog folder, relative to the template's folder (e.g. `../events`): the
+    /// `unrouted` region's rule is its complement ([`crate::unrouted`]). Required by that region.
+    #[serde(default)]
+    pub catalog: Option<String>,
     /// What `${AWS::StackName}` stands for when the stack runs locally; read by
     /// [`crate::stack`], unused by generation. Optional: [`crate::stack::DEFAULT_LOCAL_STACK_NAME`].
     #[serde(default)]

@@ -13,7 +13,10 @@
 //! - `dead-letter-queue-arns`: a list of every consumer's `!GetAtt <Queue>.Arn` (the redrive
 //!   role's resources);
 //! - `errors-alarm-names`: a list of every consumer's errors alarm name (redrive's pattern);
-//! - `redrive-queues`: the `REDRIVE_QUEUES` variable, alarm name = queue URL for each consumer.
+//! - `redrive-queues`: the `REDRIVE_QUEUES` variable, alarm name = queue URL for each consumer;
+//! - `unrouted`: the rule whose pattern is the catalog's complement, its queue and alarm
+//!   ([`crate::unrouted`]), under `Resources`; `unrouted-outputs`: its queue's URL, under
+//!   `Outputs`. Both need the catalog folder (`Metadata: Herald: Catalog`).
 //!
 //! The names of the hand-written resources the generated ones use come from the template's
 //! `Metadata: Herald:` section ([`Platform`]).
@@ -26,18 +29,21 @@ use serde_yaml_ng::Value as Yaml;
 use crate::InfraError;
 use crate::declaration::{self, Declaration};
 use crate::render::{self, Platform};
+use crate::unrouted::{self, Catalogued};
 use crate::yaml::{self, Node, get_att, sub};
 
 const BEGIN: &str = "# BEGIN GENERATED ";
 const END: &str = "# END GENERATED ";
 
 /// Every region generation knows, and whether a template must have it.
-const REGIONS: [(&str, bool); 5] = [
+const REGIONS: [(&str, bool); 7] = [
     ("consumers", true),
     ("consumer-outputs", false),
     ("dead-letter-queue-arns", false),
     ("errors-alarm-names", false),
     ("redrive-queues", false),
+    ("unrouted", false),
+    ("unrouted-outputs", false),
 ];
 
 /// A template as it is on disk and as generation makes it.
@@ -102,6 +108,12 @@ impl Generation {
 /// repeated or unbalanced markers.
 pub fn generate(path: &Path, text: &str, declarations: &[Declaration]) -> Result<String, InfraError> {
     let platform = platform(path, text)?;
+    let catalogued = match &platform.catalog {
+        Some(folder) => Some(unrouted::catalogued(
+            &path.parent().unwrap_or_else(|| Path::new(".")).join(folder),
+        )?),
+        None => None,
+    };
     let region_error = |line: usize, message: String| InfraError::Region {
         path: path.to_owned(),
         line,
@@ -144,7 +156,18 @@ pub fn generate(path: &Path, text: &str, declarations: &[Declaration]) -> Result
             }
             out.push_str(line);
             let indent = line.len() - line.trim_start().len();
-            out.push_str(&region(name, indent, declarations, &platform));
+            let catalogued = match (name.starts_with("unrouted"), &catalogued) {
+                (true, None) => {
+                    return Err(region_error(
+                        number,
+                        format!(
+                            "region `{name}` is the catalog's complement: name the catalog folder in Metadata.Herald.Catalog"
+                        ),
+                    ));
+                }
+                (_, catalogued) => catalogued.as_ref(),
+            };
+            out.push_str(&region(name, indent, declarations, &platform, catalogued));
             open = Some((name, number));
         } else if trimmed.starts_with(END) {
             return Err(region_error(
@@ -204,9 +227,26 @@ fn platform(path: &Path, text: &str) -> Result<Platform, InfraError> {
     })
 }
 
-fn region(name: &str, indent: usize, declarations: &[Declaration], platform: &Platform) -> String {
+fn region(
+    name: &str,
+    indent: usize,
+    declarations: &[Declaration],
+    platform: &Platform,
+    catalogued: Option<&Catalogued>,
+) -> String {
     let mut out = String::new();
+    match (name, catalogued) {
+        ("unrouted", Some(catalogued)) => {
+            for (id, resource) in unrouted::resources(catalogued, platform) {
+                yaml::write_entry(&mut out, &id, &resource, indent);
+                out.push('\n');
+            }
+        }
+        ("unrouted-outputs", Some(_)) => yaml::write_entries(&mut out, &unrouted::outputs(), indent),
+        _ => {}
+    }
     match name {
+        "unrouted" | "unrouted-outputs" => {}
         "consumers" => {
             for declaration in declarations {
                 out.push_str(&format!(
