@@ -246,6 +246,13 @@ pub struct Alarm {
     pub threshold: f64,
     /// How the metric is compared.
     pub comparison_operator: String,
+    /// Seconds per datapoint.
+    pub period: u32,
+    /// Datapoints the alarm looks back over.
+    pub evaluation_periods: u32,
+    /// Breaching datapoints among them that make it ALARM (default: all of them).
+    #[serde(default)]
+    pub datapoints_to_alarm: Option<u32>,
 }
 
 /// An alarm dimension.

@@ -13,7 +13,7 @@ use herald::store::s;
 use herald::{Classify, ConfigError, Consumer, ConsumerError, Env, EnvelopeError, Function, RawEvent};
 use herald_tests::TestResult;
 use herald_tests::aws::unreachable_config;
-use herald_tests::fixtures::{HandlerError, fresh_sample};
+use herald_tests::fixtures::{HandlerError, fresh_sample, fresh_sample_with};
 use herald_tests::world::{FunctionWorld, Stores, on_every_backend, unknown_version, without};
 use shop_events::{OrderCancelledV1, OrderPlacedV1};
 
@@ -265,4 +265,48 @@ async fn a_timeout_setting_that_is_not_a_number_is_named_at_cold_start() -> Test
         "{error}"
     );
     Ok(())
+}
+
+#[tokio::test]
+async fn a_redrive_for_another_consumer_runs_nothing_and_writes_nothing_and_one_for_this_consumer_runs() -> TestResult {
+    on_every_backend(async |stores| {
+        // Given the function running as the Lambda function shop-counting
+        let world =
+            FunctionWorld::with_tables(stores, count, &[], &[("AWS_LAMBDA_FUNCTION_NAME", "shop-counting")]).await?;
+        let redriven = |target: Option<&str>| {
+            let mut mark = serde_json::json!({"run": "redrive-20261203T100000Z-0a1b", "queue": "q", "attempt": 1});
+            if let Some(target) = target {
+                mark["target"] = target.into();
+            }
+            fresh_sample_with(PLACED, &[("/detail/metadata/redrive", mark)])
+        };
+
+        // When inventory's dead letter is redriven onto the bus and reaches this function too
+        let elsewhere = redriven(Some("shop-inventory"))?;
+        let ignored = world.deliver(elsewhere.clone()).await?;
+
+        // Then nothing ran and nothing was recorded: the same event, first delivered now, runs
+        assert_eq!(ignored.outcome, Outcome::ForAnotherConsumer);
+        assert_eq!(ignored.result, None);
+        assert_eq!(runs(&world), 0);
+        let mut plain = elsewhere.as_value().clone();
+        if let Some(metadata) = plain.pointer_mut("/detail/metadata").and_then(|m| m.as_object_mut()) {
+            metadata.remove("redrive");
+        }
+        assert_eq!(
+            world.deliver(RawEvent::from_value(plain)).await?.outcome,
+            Outcome::Claimed
+        );
+        assert_eq!(runs(&world), 1);
+
+        // And a redrive of this function's own dead letter, or one naming no target, runs here
+        assert_eq!(
+            world.deliver(redriven(Some("shop-counting"))?).await?.outcome,
+            Outcome::Claimed
+        );
+        assert_eq!(world.deliver(redriven(None)?).await?.outcome, Outcome::Claimed);
+        assert_eq!(runs(&world), 3);
+        Ok(())
+    })
+    .await
 }

@@ -723,3 +723,28 @@ fn unrouted_events_wait_in_a_queue_only_their_rules_may_fill_and_page_on_alarm_a
     }
     Ok(())
 }
+
+/// The redrive function redrives a consumer's dead-letter queue when the consumer's errors alarm
+/// goes from ALARM to OK. CloudWatch returns an alarm to OK when fewer than `DatapointsToAlarm`
+/// of its last `EvaluationPeriods` datapoints breach (CloudWatch user guide, "Evaluating an
+/// alarm"), so with one period of one minute a single quiet minute — a lull, not a fix — would
+/// redrive. moto keeps no real time: the template stands for the rule. Every errors alarm pages on
+/// the first error and recovers only after at least five quiet minutes.
+#[test]
+fn an_errors_alarm_pages_on_the_first_error_and_signals_recovery_only_after_quiet_minutes() -> TestResult {
+    let template = Template::load()?;
+    for spec in FUNCTIONS.iter() {
+        let id = format!("{}ErrorsAlarm", pascal(spec.name));
+        let alarm: Alarm = template
+            .resources
+            .get(&id)
+            .ok_or(format!("{}: no errors alarm", spec.name))?
+            .properties()?;
+        assert_eq!(alarm.metric_name, "Errors", "{id}");
+        let to_alarm = alarm.datapoints_to_alarm.unwrap_or(alarm.evaluation_periods);
+        assert_eq!(to_alarm, 1, "{id}: must page on the first error");
+        let quiet = u64::from(alarm.period) * u64::from(alarm.evaluation_periods);
+        assert!(quiet >= 300, "{id}: OK after {quiet} quiet seconds");
+    }
+    Ok(())
+}

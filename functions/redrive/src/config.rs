@@ -7,6 +7,9 @@ use herald::env::{self, MissingVariable, required_from};
 /// Default for [`Config::max_messages`].
 pub const DEFAULT_MAX_MESSAGES: usize = 100;
 
+/// Default for [`Config::max_attempts`].
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+
 /// Which queues redrive may empty, and how much per run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -20,6 +23,10 @@ pub struct Config {
     /// run, so one run stays well inside the function's timeout; the alarm's next recovery, or
     /// `herald redrive`, takes the rest.
     pub max_messages: usize,
+    /// `REDRIVE_MAX_ATTEMPTS` (optional, default [`DEFAULT_MAX_ATTEMPTS`]): how many times one
+    /// event is redriven automatically; after that it is parked in its queue (whose alarm keeps
+    /// paging) for a person to look at.
+    pub max_attempts: u32,
 }
 
 /// Why redrive's configuration cannot be read.
@@ -37,6 +44,12 @@ pub enum ConfigError {
     /// `REDRIVE_MAX_MESSAGES` is not a positive whole number.
     #[error("REDRIVE_MAX_MESSAGES: `{value}` is not a positive whole number")]
     BadMax {
+        /// The value.
+        value: String,
+    },
+    /// `REDRIVE_MAX_ATTEMPTS` is not a positive whole number.
+    #[error("REDRIVE_MAX_ATTEMPTS: `{value}` is not a positive whole number")]
+    BadAttempts {
         /// The value.
         value: String,
     },
@@ -66,10 +79,20 @@ impl Config {
                 .filter(|n| *n > 0)
                 .ok_or(ConfigError::BadMax { value })?,
         };
+        let max_attempts = match lookup("REDRIVE_MAX_ATTEMPTS") {
+            None => DEFAULT_MAX_ATTEMPTS,
+            Some(value) => value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or(ConfigError::BadAttempts { value })?,
+        };
         Ok(Self {
             queues: parse_queues(&queues)?,
             bus_name: required_from(lookup, "EVENT_BUS_NAME", "the bus dead letters go back to")?,
             max_messages,
+            max_attempts,
         })
     }
 }
@@ -105,6 +128,7 @@ mod tests {
         );
         assert_eq!(config.queues.len(), 2);
         assert_eq!(config.max_messages, DEFAULT_MAX_MESSAGES);
+        assert_eq!(config.max_attempts, DEFAULT_MAX_ATTEMPTS);
         Ok(())
     }
 
@@ -121,5 +145,14 @@ mod tests {
             ("REDRIVE_MAX_MESSAGES", "0"),
         ]));
         assert!(matches!(bad_max, Err(ConfigError::BadMax { .. })));
+        let bad_attempts = Config::from_lookup(&lookup(&[
+            ("REDRIVE_QUEUES", "a=b"),
+            ("EVENT_BUS_NAME", "b"),
+            ("REDRIVE_MAX_ATTEMPTS", "never"),
+        ]));
+        assert_eq!(
+            bad_attempts.err().map(|e| e.to_string()).as_deref(),
+            Some("REDRIVE_MAX_ATTEMPTS: `never` is not a positive whole number")
+        );
     }
 }

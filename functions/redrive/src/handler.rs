@@ -169,6 +169,7 @@ mod tests {
             queues: BTreeMap::from([("shop-inventory-errors".to_owned(), "https://q/inventory".to_owned())]),
             bus_name: "shop-dev".into(),
             max_messages: 10,
+            max_attempts: 3,
         }
     }
 

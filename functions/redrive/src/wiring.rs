@@ -50,6 +50,7 @@ impl Redrive {
             Decision::Redrive { alarm, queue } => {
                 let mut run = RedriveConfig::new(queue.clone());
                 run.max = self.config.max_messages;
+                run.max_attempts = self.config.max_attempts;
                 run.default_bus = Some(self.config.bus_name.clone());
                 let report = self.redriver.run(&run).await.map_err(|source| RedriveError::Redrive {
                     id: event.id.clone(),

@@ -22,10 +22,21 @@ pub struct RedriveArgs {
     /// Also re-run consumers that completed these events (each runs them once more).
     #[arg(long)]
     reprocess: bool,
+    /// Park (leave in the queue) an event already redriven this many times: a failure that
+    /// never heals cannot loop. Raise it to send a parked event again once its cause is fixed.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = parse_attempts)]
+    max_attempts: u32,
     /// The bus for Lambda on-failure records, which name none (a rule's dead letter always
     /// goes back to the bus of its rule).
     #[arg(long, value_name = "NAME")]
     bus: Option<String>,
+}
+
+fn parse_attempts(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(max) if max > 0 => Ok(max),
+        _ => Err(format!("`{text}` is not a positive number")),
+    }
 }
 
 fn parse_max(text: &str) -> Result<usize, String> {
@@ -47,6 +58,7 @@ pub async fn run(args: RedriveArgs) -> Result<(), String> {
         max: args.max,
         dry_run: args.dry_run,
         reprocess: args.reprocess,
+        max_attempts: args.max_attempts,
         default_bus: args.bus,
         ..RedriveConfig::new(args.queue)
     };

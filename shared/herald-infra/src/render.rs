@@ -525,7 +525,15 @@ struct AlarmSpec {
     metric: &'static str,
     dimensions: Vec<Node>,
     statistic: &'static str,
+    /// Minutes without a breach before the alarm returns to OK (it goes to ALARM on the first).
+    quiet_minutes: i64,
 }
+
+/// How long a consumer's errors alarm must stay quiet before it returns to OK. Its return to OK
+/// is the redrive function's recovery signal, so one quiet minute (a lull, not a fix) must not
+/// be enough: with `DatapointsToAlarm: 1` of `EvaluationPeriods: 10`, CloudWatch keeps the alarm
+/// in ALARM until ten minutes in a row had no error.
+const ERRORS_QUIET_MINUTES: i64 = 10;
 
 /// One alarm per way a consumer can fail; each pages on ALARM and on recovery.
 fn alarms(declaration: &Declaration, platform: &Platform, function: &str, queue: &str) -> Vec<(String, Node)> {
@@ -541,6 +549,7 @@ fn alarms(declaration: &Declaration, platform: &Platform, function: &str, queue:
             metric: "ApproximateNumberOfMessagesVisible",
             dimensions: vec![dimension("QueueName", get_att(queue, "QueueName"))],
             statistic: "Maximum",
+            quiet_minutes: 1,
         },
         AlarmSpec {
             id: "Errors",
@@ -550,6 +559,7 @@ fn alarms(declaration: &Declaration, platform: &Platform, function: &str, queue:
             metric: "Errors",
             dimensions: vec![dimension("FunctionName", reference(function))],
             statistic: "Sum",
+            quiet_minutes: ERRORS_QUIET_MINUTES,
         },
         AlarmSpec {
             id: "Throttles",
@@ -559,6 +569,7 @@ fn alarms(declaration: &Declaration, platform: &Platform, function: &str, queue:
             metric: "Throttles",
             dimensions: vec![dimension("FunctionName", reference(function))],
             statistic: "Sum",
+            quiet_minutes: 1,
         },
         AlarmSpec {
             id: "FailedInvocations",
@@ -571,6 +582,7 @@ fn alarms(declaration: &Declaration, platform: &Platform, function: &str, queue:
                 dimension("EventBusName", reference(&platform.bus)),
             ],
             statistic: "Sum",
+            quiet_minutes: 1,
         },
         AlarmSpec {
             id: "UncataloguedEvents",
@@ -580,6 +592,7 @@ fn alarms(declaration: &Declaration, platform: &Platform, function: &str, queue:
             metric: "UncataloguedEvents",
             dimensions: vec![dimension("function", str(name))],
             statistic: "Sum",
+            quiet_minutes: 1,
         },
     ];
     specs
@@ -593,6 +606,7 @@ fn alarms(declaration: &Declaration, platform: &Platform, function: &str, queue:
                  metric,
                  dimensions,
                  statistic,
+                 quiet_minutes,
              }| {
                 let alarm = map([
                     ("Type", str("AWS::CloudWatch::Alarm")),
@@ -606,7 +620,8 @@ fn alarms(declaration: &Declaration, platform: &Platform, function: &str, queue:
                             ("Dimensions", Node::Seq(dimensions)),
                             ("Statistic", str(statistic)),
                             ("Period", Node::Int(60)),
-                            ("EvaluationPeriods", Node::Int(1)),
+                            ("EvaluationPeriods", Node::Int(quiet_minutes)),
+                            ("DatapointsToAlarm", Node::Int(1)),
                             ("Threshold", Node::Int(0)),
                             ("ComparisonOperator", str("GreaterThanThreshold")),
                             ("TreatMissingData", str("notBreaching")),

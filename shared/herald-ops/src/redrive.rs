@@ -10,9 +10,9 @@
 //! 3. marks each Herald event with this run's [`RedriveMark`] (keeping its `event_id`, so
 //!    consumers that completed it answer from their idempotency record, and those whose record
 //!    is FAILED run it again; with [`RedriveConfig::reprocess`] every consumer runs it once more);
-//! 4. sends each event once with herald's [`Publisher`] — two messages holding one event are
+//! 5. sends each event once with herald's [`Publisher`] — two messages holding one event are
 //!    one entry — and deletes a message only after its entry was accepted;
-//! 5. leaves everything else in the queue, visible again at the end of the run: unreadable
+//! 6. leaves everything else in the queue, visible again at the end of the run: unreadable
 //!    bodies, records with no bus, entries over the size limit, entries EventBridge rejected.
 //!
 //! A dry run receives the same way, sends and deletes nothing, and makes every message visible
@@ -53,6 +53,9 @@ pub struct RedriveConfig {
     pub dry_run: bool,
     /// Mark the events so that consumers that completed them run them once more. Default: false.
     pub reprocess: bool,
+    /// How many times one event may be redriven: one whose mark says it was sent this often
+    /// already is parked instead. Default: 3.
+    pub max_attempts: u32,
     /// The bus for messages that name none (Lambda on-failure records). A rule dead letter
     /// always goes back to the bus of its rule. Default: none, so such messages stay.
     pub default_bus: Option<String>,
@@ -72,6 +75,7 @@ impl RedriveConfig {
             max: 100,
             dry_run: false,
             reprocess: false,
+            max_attempts: 3,
             default_bus: None,
             visibility_timeout: Duration::from_secs(60),
             receive_wait: Duration::from_secs(1),
@@ -107,6 +111,8 @@ impl Redriver {
             run: event::run_name(chrono::Utc::now()),
             queue: queue.clone(),
             reprocess: config.reprocess,
+            attempt: 1,
+            target: None,
         };
         let mut state = RunState::default();
         let drained = self.drain(config, &mark, &mut state).await;
@@ -176,7 +182,11 @@ impl Redriver {
                 .entry((letter.origin.clone(), letter.error.clone()))
                 .or_default() += 1;
             let DeadLetter {
-                message_id, bus, event, ..
+                message_id,
+                bus,
+                event,
+                target,
+                ..
             } = letter;
             let event = match event {
                 Ok(event) => event,
@@ -186,6 +196,15 @@ impl Redriver {
                 }
             };
             let event_id = event.event_id();
+            let attempts = event.attempts();
+            if attempts >= config.max_attempts {
+                let reason = LeftReason::Parked {
+                    attempts,
+                    limit: config.max_attempts,
+                };
+                state.leave(message_id, event_id, reason);
+                continue;
+            }
             let Some(bus) = bus.or_else(|| config.default_bus.clone()) else {
                 state.leave(message_id, event_id, LeftReason::NoBus);
                 continue;
@@ -195,7 +214,12 @@ impl Redriver {
                 entry.messages.push(message_id);
                 continue;
             }
-            let outgoing = match event.into_outgoing(mark) {
+            let mark = RedriveMark {
+                attempt: attempts + 1,
+                target,
+                ..mark.clone()
+            };
+            let outgoing = match event.into_outgoing(&mark) {
                 Ok(outgoing) => outgoing,
                 Err(error) => {
                     let reason = format!("the detail cannot be serialized again: {error}");

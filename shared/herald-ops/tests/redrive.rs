@@ -222,7 +222,7 @@ async fn a_dead_letter_queue_goes_back_on_its_bus_except_the_event_eventbridge_r
     for event in &delivered {
         assert_eq!(
             event.pointer("/detail/metadata/redrive"),
-            Some(&json!({"run": report.run, "queue": setup.dlq_name}))
+            Some(&json!({"run": report.run, "queue": setup.dlq_name, "attempt": 1, "target": "inventory"}))
         );
     }
     assert_eq!(
@@ -475,5 +475,93 @@ async fn two_dead_letters_of_one_event_are_sent_once_and_both_deleted() -> TestR
     assert_eq!(delivered.len(), 1);
     assert_eq!(event_id_of(&delivered[0])?, event_id);
     assert_eq!(setup.dlq_depth().await?, (0, 0));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_failure_that_never_heals_is_redriven_three_times_to_its_own_consumer_then_parked_with_its_reason()
+-> TestResult {
+    // Given inventory's dead letter of an event that fails every time it runs
+    let setup = Setup::new().await?;
+    let (event_id, event) = cancellation("ord-9001")?;
+    setup.dead_letter_body(&invocation_record(&event).to_string()).await?;
+    let config = RedriveConfig {
+        default_bus: Some(setup.bus.bus_name.clone()),
+        ..setup.config()
+    };
+
+    // When three recoveries each redrive the queue, and the event fails again after each
+    for attempt in 1..=3 {
+        let report = setup.redrive(config.clone()).await?;
+
+        // Then each sends it once, counted, for inventory only (every other consumer ignores it)
+        assert_eq!((report.redriven, report.deleted), (1, 1), "redrive {attempt}");
+        let delivered = setup.delivered(1).await?;
+        assert_eq!(delivered.len(), 1, "redrive {attempt}");
+        assert_eq!(event_id_of(&delivered[0])?, event_id);
+        assert_eq!(
+            delivered[0].pointer("/detail/metadata/redrive/attempt"),
+            Some(&json!(attempt))
+        );
+        assert_eq!(
+            delivered[0].pointer("/detail/metadata/redrive/target"),
+            Some(&json!("shop-inventory"))
+        );
+        setup
+            .dead_letter_body(&invocation_record(&delivered[0]).to_string())
+            .await?;
+    }
+
+    // When a fourth recovery redrives the queue
+    let fourth = setup.redrive(config).await?;
+
+    // Then the event is parked: not sent, left in the queue (whose alarm keeps paging), with why
+    assert_eq!((fourth.received, fourth.redriven, fourth.deleted), (1, 0, 0));
+    assert_eq!(fourth.left.len(), 1);
+    assert_eq!(fourth.left[0].reason, LeftReason::Parked { attempts: 3, limit: 3 });
+    assert!(fourth.to_string().contains("parked: redriven 3 times"), "{fourth}");
+    assert!(setup.delivered(0).await?.is_empty());
+    assert_eq!(setup.dlq_depth().await?, (1, 0));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_dead_letter_from_inventorys_queue_redriven_onto_the_bus_runs_in_inventory_only() -> TestResult {
+    // Given two consumers of the bus, running as the Lambda functions inventory and billing
+    let setup = Setup::new().await?;
+    let config = sdk_config().await;
+    let consumer_as = |function: &str| {
+        let env = Env::from_pairs(
+            config.clone(),
+            [
+                ("HERALD_STORES", "memory"),
+                ("IDEMPOTENCY_TABLE", "idempotency"),
+                ("AWS_LAMBDA_FUNCTION_NAME", function),
+            ],
+        );
+        Consumer::<Releasing>::from_env(&env, release)
+    };
+    let (inventory, billing) = (consumer_as("inventory")?, consumer_as("billing")?);
+
+    // When an event that failed in inventory (its rule's target) is redriven onto the bus
+    let (event_id, event) = cancellation("ord-5005")?;
+    setup
+        .dead_letter_from_rule(
+            &event,
+            "inventory",
+            "SDK_CLIENT_ERROR",
+            "Unable to invoke Lambda function",
+        )
+        .await?;
+    assert_eq!(setup.redrive(setup.config()).await?.redriven, 1);
+    let delivered = setup.delivered(1).await?;
+    assert_eq!(event_id_of(&delivered[0])?, event_id);
+
+    // Then inventory runs it, and billing, which the bus delivers it to as well, runs nothing
+    let raw = || RawEvent::from_value(delivered[0].clone());
+    assert_eq!(inventory.handle(raw(), None).await?.outcome, Outcome::Claimed);
+    assert_eq!(billing.handle(raw(), None).await?.outcome, Outcome::ForAnotherConsumer);
+    assert_eq!(runs_of(&inventory.deps().runs, "ord-5005"), 1);
+    assert_eq!(runs_of(&billing.deps().runs, "ord-5005"), 0);
     Ok(())
 }

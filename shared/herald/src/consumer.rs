@@ -11,7 +11,10 @@
 //! 3. runs the handler under the guard. A replay (`replay-name`) or a redrive
 //!    (`metadata.redrive`) re-runs an event whose record is FAILED and answers a COMPLETED one
 //!    from its record; a reprocess (a replay named `reprocess-…`, a redrive marked `reprocess`)
-//!    runs it again under a key of its own (`<event_id>#reprocess#<run>`), once per run;
+//!    runs it again under a key of its own (`<event_id>#reprocess#<run>`), once per run; a
+//!    redrive whose `target` names another Lambda function than this one
+//!    (`AWS_LAMBDA_FUNCTION_NAME`) is answered [`Outcome::ForAnotherConsumer`] before the guard:
+//!    nothing runs, nothing is written;
 //! 4. logs one outcome line with the outcome, the duration and, on failure, the error type and
 //!    whether it is retryable.
 //!
@@ -29,7 +32,10 @@ use tracing::Instrument;
 use crate::envelope::{EnvelopeError, REPROCESS_PREFIX, RawEvent, RedriveMark};
 use crate::error::Classify;
 use crate::function::{ConfigError, DynHandler, Env, Erased, Function, Handler};
-use crate::idempotency::{ChosenStore, GuardError, Guarded, GuardedEvent, IdempotencyGuard, Invocation};
+use crate::idempotency::{ChosenStore, GuardError, Guarded, GuardedEvent, IdempotencyGuard, Invocation, Outcome};
+
+/// The variable Lambda (and `herald dev`) sets to the function's name.
+pub const LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
 
 /// Why a consumer did not handle an event.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +82,9 @@ pub struct Consumer<D: Function> {
     deps: Arc<D>,
     guard: IdempotencyGuard<ChosenStore>,
     handler: Arc<dyn DynHandler<D>>,
+    /// The Lambda function this consumer runs as (`AWS_LAMBDA_FUNCTION_NAME`), which a redrive's
+    /// `target` is compared with; unknown outside Lambda and `herald dev`.
+    function_name: Option<Arc<str>>,
 }
 
 impl<D: Function> Clone for Consumer<D> {
@@ -84,6 +93,7 @@ impl<D: Function> Clone for Consumer<D> {
             deps: Arc::clone(&self.deps),
             guard: self.guard.clone(),
             handler: Arc::clone(&self.handler),
+            function_name: self.function_name.clone(),
         }
     }
 }
@@ -107,11 +117,11 @@ impl<D: Function> Consumer<D> {
         H: for<'a> Handler<'a, D>,
     {
         let (store, config) = env.idempotency(D::NAME)?;
-        Ok(Self::new(
-            D::from_env(env)?,
-            IdempotencyGuard::new(store, config),
-            handler,
-        ))
+        let consumer = Self::new(D::from_env(env)?, IdempotencyGuard::new(store, config), handler);
+        Ok(Self {
+            function_name: env.var(LAMBDA_FUNCTION_NAME).map(Arc::from),
+            ..consumer
+        })
     }
 
     /// A consumer of `deps` and `guard` built by hand, e.g. a test's deps with counters.
@@ -123,6 +133,7 @@ impl<D: Function> Consumer<D> {
             deps: Arc::new(deps),
             guard,
             handler: Arc::new(Erased(handler)),
+            function_name: None,
         }
     }
 
@@ -228,6 +239,21 @@ impl<D: Function> Consumer<D> {
         })?;
         if let Some(key) = D::idempotency_key(&event) {
             invocation = invocation.with_key(Some(key));
+        }
+        // A redrive from another consumer's dead-letter queue is not for this one: the event it
+        // holds reached every rule, but only the consumer that failed it runs it again.
+        if let (Some(mark), Some(function)) = (&event.metadata().redrive, &self.function_name)
+            && mark.is_for_another_than(function)
+        {
+            tracing::info!(
+                run = %mark.run,
+                target = mark.target.as_deref().unwrap_or_default(),
+                "a redrive for another consumer: ignored"
+            );
+            return Ok(Guarded {
+                outcome: Outcome::ForAnotherConsumer,
+                result: None,
+            });
         }
         let redelivery = Redelivery::of(replay.as_deref(), event.metadata().redrive.as_ref());
         // A replay or a redrive is a deliberate re-delivery after a fix: a FAILED record may run again.

@@ -199,6 +199,29 @@ pub struct RedriveMark {
     /// Run again in consumers that completed the event before.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reprocess: bool,
+    /// Which redrive of the event this is: 1 the first time it left a dead-letter queue, one more
+    /// each time it failed again and was redriven again. Redrive parks an event, instead of
+    /// sending it, once it was sent as often as its limit allows (3 by default), so a failure that
+    /// never heals cannot loop. Absent in marks older than the count: 1.
+    #[serde(default = "first_attempt")]
+    pub attempt: u32,
+    /// The Lambda function whose dead-letter queue the event came from. Only it runs the event
+    /// again; every other consumer the bus delivers it to ignores it without running anything.
+    /// Absent: every consumer may (a mark from before targets existed, or an unknown origin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+fn first_attempt() -> u32 {
+    1
+}
+
+impl RedriveMark {
+    /// True when a consumer running as the Lambda function `function` (its
+    /// `AWS_LAMBDA_FUNCTION_NAME`) is not the one this redrive is for.
+    pub fn is_for_another_than(&self, function: &str) -> bool {
+        self.target.as_deref().is_some_and(|target| target != function)
+    }
 }
 
 /// The two ids that name an event in logs and errors, as far as they could be read.

@@ -23,6 +23,8 @@ use super::event::BusEvent;
 
 /// The message attribute naming the rule whose target failed.
 const RULE_ARN: &str = "RULE_ARN";
+/// The message attribute naming the target that failed.
+const TARGET_ARN: &str = "TARGET_ARN";
 /// The message attribute with EventBridge's error code for the last attempt.
 const ERROR_CODE: &str = "ERROR_CODE";
 /// The message attribute with EventBridge's error message for the last attempt.
@@ -42,6 +44,9 @@ pub(crate) struct DeadLetter {
     pub error: FailureCause,
     /// The bus the message names (a rule dead letter's), if any.
     pub bus: Option<String>,
+    /// The Lambda function that failed the event (the rule's target, or the invoked function),
+    /// if the message names one: the only consumer a redrive of it is for.
+    pub target: Option<String>,
     /// The event to put back, or why there is none.
     pub event: Result<BusEvent, String>,
 }
@@ -115,6 +120,7 @@ impl DeadLetter {
             .map_err(|e| format!("the body is neither an EventBridge event nor a Lambda invocation record: {e}"));
         Self {
             message_id,
+            target: attribute(attributes, TARGET_ARN).as_deref().and_then(function_of),
             bus: rule_arn.as_deref().and_then(bus_of_rule),
             origin: rule_arn.unwrap_or_else(|| UNKNOWN_ORIGIN.to_owned()),
             error,
@@ -138,6 +144,7 @@ impl DeadLetter {
             .map_err(|e| format!("the Lambda invocation record's requestPayload is not an EventBridge event: {e}"));
         Self {
             message_id,
+            target: function_of(&record.request_context.function_arn),
             origin: record.request_context.function_arn,
             error: FailureCause { code, message },
             bus: None,
@@ -152,6 +159,15 @@ fn attribute(attributes: Option<&HashMap<String, MessageAttributeValue>>, name: 
         .string_value()
         .filter(|value| !value.is_empty())
         .map(str::to_owned)
+}
+
+/// The function name of a Lambda ARN, `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`.
+fn function_of(arn: &str) -> Option<String> {
+    let mut parts = arn.split(':');
+    match (parts.nth(2), parts.nth(2), parts.next()) {
+        (Some("lambda"), Some("function"), Some(name)) if !name.is_empty() => Some(name.to_owned()),
+        _ => None,
+    }
 }
 
 /// The bus of a rule ARN: `arn:aws:events:REGION:ACCOUNT:rule/BUS/RULE` names `BUS`, and
@@ -188,6 +204,18 @@ mod tests {
     }
 
     #[test]
+    fn a_lambda_arn_names_its_function_with_or_without_a_qualifier() {
+        for arn in [
+            "arn:aws:lambda:us-east-1:123456789012:function:shop-inventory",
+            "arn:aws:lambda:us-east-1:123456789012:function:shop-inventory:$LATEST",
+        ] {
+            assert_eq!(function_of(arn).as_deref(), Some("shop-inventory"), "{arn}");
+        }
+        assert_eq!(function_of("arn:aws:sqs:us-east-1:123456789012:queue"), None);
+        assert_eq!(function_of("arn:aws:lambda:us-east-1:123456789012:layer:x"), None);
+    }
+
+    #[test]
     fn a_lambda_invocation_record_is_grouped_by_function_and_error_type() {
         let body = serde_json::json!({
             "version": "1.0",
@@ -216,6 +244,7 @@ mod tests {
         assert_eq!(letter.error.code, "Inventory.Store");
         assert_eq!(letter.error.message, "table is gone");
         assert_eq!(letter.bus, None);
+        assert_eq!(letter.target.as_deref(), Some("shop-inventory"));
         assert!(letter.event.is_ok());
     }
 

@@ -3,8 +3,9 @@
 //! A [`BusEvent`] holds what PutEvents needs again: source, detail-type, time, resources and
 //! the detail. A Herald detail (one whose `metadata.event_id` is a UUID) keeps that
 //! `event_id` and gets `metadata.redrive` set to this run's [`RedriveMark`], replacing the mark
-//! of an older redrive; every other field, known to Herald or not, is sent as it came. Any
-//! other detail is sent unchanged.
+//! of an older redrive, whose `attempt` is all that is read of it ([`BusEvent::attempts`]);
+//! every other field, known to Herald or not, is sent as it came. Any other detail is sent
+//! unchanged.
 
 use chrono::{DateTime, Utc};
 use herald::Outgoing;
@@ -33,10 +34,27 @@ pub(crate) struct BusEvent {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 enum Detail {
-    /// `{ "metadata": { "event_id": <uuid>, … }, … }`; the old mark is read only to be replaced.
-    Herald(HeraldDetail<IgnoredAny>),
+    /// `{ "metadata": { "event_id": <uuid>, … }, … }`; of the old mark, only its count is read.
+    Herald(HeraldDetail<PriorMark>),
     /// Anything else: sent back as the same JSON value.
     Other(Value),
+}
+
+/// An older redrive's mark, read only for how many times the event was redriven.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum PriorMark {
+    /// A mark object; one from before the count was kept counts as the first redrive.
+    Counted {
+        #[serde(default = "first")]
+        attempt: u32,
+    },
+    /// Anything else under `redrive`: a redrive all the same.
+    Other(IgnoredAny),
+}
+
+fn first() -> u32 {
+    1
 }
 
 /// A Herald detail with its `metadata.redrive` typed as `M` and everything else kept.
@@ -77,6 +95,23 @@ impl BusEvent {
             };
             Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes())
         })
+    }
+
+    /// How many times a redrive sent this event before: its mark's `attempt`, 0 when it was
+    /// never redriven (or its detail is not Herald's, which carries no mark).
+    pub fn attempts(&self) -> u32 {
+        match &self.detail {
+            Detail::Herald(HeraldDetail {
+                metadata: HeraldMetadata {
+                    redrive: Some(prior), ..
+                },
+                ..
+            }) => match prior {
+                PriorMark::Counted { attempt } => *attempt,
+                PriorMark::Other(_) => 1,
+            },
+            _ => 0,
+        }
     }
 
     /// The event's source.
@@ -139,6 +174,8 @@ mod tests {
             run: "redrive-20261123T053000Z-3f2a".into(),
             queue: "inventory-dlq".into(),
             reprocess: true,
+            attempt: 2,
+            target: Some("shop-inventory".into()),
         }
     }
 
@@ -170,13 +207,42 @@ mod tests {
         assert_eq!(detail["metadata"]["future_field"], serde_json::json!([1, 2]));
         assert_eq!(
             detail["metadata"]["redrive"],
-            serde_json::json!({"run": "redrive-20261123T053000Z-3f2a", "queue": "inventory-dlq", "reprocess": true})
+            serde_json::json!({
+                "run": "redrive-20261123T053000Z-3f2a", "queue": "inventory-dlq", "reprocess": true,
+                "attempt": 2, "target": "shop-inventory"
+            })
         );
         assert_eq!(
             detail["data"],
             serde_json::json!({"order_id": "ord-1", "amount": 19.99})
         );
         assert_eq!(detail["extra"], serde_json::json!(true));
+        Ok(())
+    }
+
+    #[test]
+    fn an_event_counts_the_redrives_its_mark_records_and_an_uncounted_mark_counts_as_one()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let event = |redrive: Option<serde_json::Value>| -> Result<BusEvent, serde_json::Error> {
+            let mut metadata = serde_json::json!({"event_id": Uuid::new_v4(), "schema_version": 1});
+            if let Some(redrive) = redrive {
+                metadata["redrive"] = redrive;
+            }
+            serde_json::from_value(serde_json::json!({
+                "id": "eb-3", "detail-type": "OrderCancelled", "source": "shop.orders",
+                "time": "2026-11-23T05:29:00Z", "detail": {"metadata": metadata, "data": {}}
+            }))
+        };
+        assert_eq!(event(None)?.attempts(), 0);
+        assert_eq!(
+            event(Some(serde_json::json!({"run": "r", "queue": "q"})))?.attempts(),
+            1
+        );
+        assert_eq!(
+            event(Some(serde_json::json!({"run": "r", "queue": "q", "attempt": 3})))?.attempts(),
+            3
+        );
+        assert_eq!(event(Some(serde_json::json!("odd")))?.attempts(), 1);
         Ok(())
     }
 

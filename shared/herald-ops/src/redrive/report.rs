@@ -62,6 +62,14 @@ pub enum LeftReason {
         /// Its message.
         message: String,
     },
+    /// The event was redriven `attempts` times already, the run's limit, and failed again each
+    /// time: it stays, so the queue's alarm keeps paging until someone looks.
+    Parked {
+        /// How many times it was redriven.
+        attempts: u32,
+        /// The limit ([`super::RedriveConfig::max_attempts`]).
+        limit: u32,
+    },
     /// The event was accepted, but deleting the message failed: a later run sends it again,
     /// which consumers answer from their idempotency records.
     NotDeleted(String),
@@ -74,6 +82,11 @@ impl fmt::Display for LeftReason {
             Self::NoBus => f.write_str("a Lambda on-failure record names no bus: pass --bus"),
             Self::TooLarge { size, limit } => write!(f, "{size} bytes, over EventBridge's {limit}-byte entry limit"),
             Self::Rejected { code, message } => write!(f, "rejected by EventBridge: {code}: {message}"),
+            Self::Parked { attempts, limit } => write!(
+                f,
+                "parked: redriven {attempts} times (the limit is {limit}) and it failed each time; \
+                 find the cause in the group's error, fix it, then redrive with a higher --max-attempts"
+            ),
             Self::NotDeleted(reason) => write!(f, "redriven, but not deleted: {reason}"),
         }
     }

@@ -139,6 +139,9 @@ pub enum Outcome {
     Failed,
     /// No key could be derived and the configuration allows running unguarded.
     Unguarded,
+    /// A redrive for another consumer (`metadata.redrive.target`): nothing ran, nothing was
+    /// written. Answered by the consumer before the guard.
+    ForAnotherConsumer,
 }
 
 impl Outcome {
@@ -153,6 +156,7 @@ impl Outcome {
             Self::InProgress => "in-progress",
             Self::Failed => "failed",
             Self::Unguarded => "unguarded",
+            Self::ForAnotherConsumer => "for-another-consumer",
         }
     }
 
