@@ -51,6 +51,8 @@ impl Redrive {
                 let mut run = RedriveConfig::new(queue.clone());
                 run.max = self.config.max_messages;
                 run.max_attempts = self.config.max_attempts;
+                // A recovery fixes what was failing for a while, not bad input: that waits for a person.
+                run.only_retryable = true;
                 run.default_bus = Some(self.config.bus_name.clone());
                 let report = self.redriver.run(&run).await.map_err(|source| RedriveError::Redrive {
                     id: event.id.clone(),

@@ -56,6 +56,11 @@ pub struct RedriveConfig {
     /// How many times one event may be redriven: one whose mark says it was sent this often
     /// already is parked instead. Default: 3.
     pub max_attempts: u32,
+    /// Leave the dead letters of errors the function called not retryable (bad input, a broken
+    /// invariant: they fail the same way until a person changes the code or the data), as the
+    /// automatic redrive after a recovery does. Default: false (a person redriving after a fix
+    /// sends them).
+    pub only_retryable: bool,
     /// The bus for messages that name none (Lambda on-failure records). A rule dead letter
     /// always goes back to the bus of its rule. Default: none, so such messages stay.
     pub default_bus: Option<String>,
@@ -76,6 +81,7 @@ impl RedriveConfig {
             dry_run: false,
             reprocess: false,
             max_attempts: 3,
+            only_retryable: false,
             default_bus: None,
             visibility_timeout: Duration::from_secs(60),
             receive_wait: Duration::from_secs(1),
@@ -186,6 +192,7 @@ impl Redriver {
                 bus,
                 event,
                 target,
+                error,
                 ..
             } = letter;
             let event = match event {
@@ -196,6 +203,10 @@ impl Redriver {
                 }
             };
             let event_id = event.event_id();
+            if config.only_retryable && !error.is_retryable() {
+                state.leave(message_id, event_id, LeftReason::NotRetryable(error.code));
+                continue;
+            }
             let attempts = event.attempts();
             if attempts >= config.max_attempts {
                 let reason = LeftReason::Parked {

@@ -565,3 +565,51 @@ async fn a_dead_letter_from_inventorys_queue_redriven_onto_the_bus_runs_in_inven
     assert_eq!(runs_of(&billing.deps().runs, "ord-5005"), 0);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_recovery_redrives_only_failures_that_may_succeed_later_and_a_person_can_send_the_rest() -> TestResult {
+    // Given a timeout's dead letter and a refusal the function called not retryable
+    let setup = Setup::new().await?;
+    let (timed_out_id, timed_out) = cancellation("ord-6001")?;
+    let (refused_id, refused) = cancellation("ord-6002")?;
+    setup
+        .dead_letter_body(&invocation_record(&timed_out).to_string())
+        .await?;
+    let mut record = invocation_record(&refused);
+    record["responsePayload"] = json!({
+        "errorType": "Inventory.QuantityOverflow",
+        "errorMessage": format!("{}order ord-6002: SKU-1's lines overflow a count", herald::consumer::NOT_RETRYABLE_PREFIX)
+    });
+    setup.dead_letter_body(&record.to_string()).await?;
+    let with_bus = RedriveConfig {
+        default_bus: Some(setup.bus.bus_name.clone()),
+        ..setup.config()
+    };
+
+    // When the automatic redrive (only retryable failures) runs after a recovery
+    let automatic = setup
+        .redrive(RedriveConfig {
+            only_retryable: true,
+            ..with_bus.clone()
+        })
+        .await?;
+
+    // Then the timeout's event is sent and the refusal stays, saying why
+    assert_eq!((automatic.redriven, automatic.deleted), (1, 1));
+    assert_eq!(event_id_of(&setup.delivered(1).await?[0])?, timed_out_id);
+    assert_eq!(automatic.left.len(), 1);
+    assert_eq!(automatic.left[0].event_id, Some(refused_id));
+    assert_eq!(
+        automatic.left[0].reason,
+        LeftReason::NotRetryable("Inventory.QuantityOverflow".to_owned())
+    );
+
+    // When a person redrives the queue after fixing the cause
+    let by_hand = setup.redrive(with_bus).await?;
+
+    // Then the refusal's event is sent too
+    assert_eq!((by_hand.redriven, by_hand.deleted), (1, 1));
+    assert_eq!(event_id_of(&setup.delivered(1).await?[0])?, refused_id);
+    assert_eq!(setup.dlq_depth().await?, (0, 0));
+    Ok(())
+}

@@ -64,11 +64,21 @@ impl<E: Classify> Classify for ConsumerError<E> {
     }
 }
 
+/// How a failed invocation's `errorMessage` starts when its error is not retryable, so that
+/// what reads Lambda's record of it later (the redrive function, in a dead-letter queue's
+/// invocation records) can tell a failure that a later run may fix from one that fails the same
+/// way until the code or the data changes.
+pub const NOT_RETRYABLE_PREFIX: &str = "not retryable: ";
+
 impl<E: Classify + fmt::Display> From<ConsumerError<E>> for Diagnostic {
     fn from(error: ConsumerError<E>) -> Self {
+        let error_message = match error.is_retryable() {
+            true => error.to_string(),
+            false => format!("{NOT_RETRYABLE_PREFIX}{error}"),
+        };
         Self {
             error_type: error.error_type().to_owned(),
-            error_message: error.to_string(),
+            error_message,
         }
     }
 }
@@ -349,4 +359,36 @@ fn event_span(raw: &RawEvent) -> tracing::Span {
         redrive_run = text("/detail/metadata/redrive/run"),
         id = raw.ids().id.as_deref().unwrap_or(""),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lambda_is_told_whether_a_failure_may_succeed_later_in_the_error_message() {
+        // Given an event that is not JSON (never retryable), and a claim another invocation holds
+        let bad = RawEvent::parse(b"{not json")
+            .err()
+            .map(ConsumerError::<EnvelopeError>::Envelope);
+        let busy = ConsumerError::<EnvelopeError>::Guard(GuardError::AlreadyInProgress {
+            event_id: "e-1".into(),
+            key: "k".into(),
+            lease_until: 0,
+        });
+
+        // When each becomes Lambda's error response
+        let bad = bad.map(Diagnostic::from);
+        let busy = Diagnostic::from(busy);
+
+        // Then only the one that can never succeed says so, before its own message
+        assert!(bad.is_some_and(
+            |d| d.error_message.starts_with(NOT_RETRYABLE_PREFIX) && d.error_type == "Envelope.MalformedJson"
+        ),);
+        assert!(
+            !busy.error_message.starts_with(NOT_RETRYABLE_PREFIX),
+            "{}",
+            busy.error_message
+        );
+    }
 }

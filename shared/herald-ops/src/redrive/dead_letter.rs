@@ -101,6 +101,16 @@ struct FunctionError {
     error_message: Option<String>,
 }
 
+impl FailureCause {
+    /// False when the function said its error is not retryable (Herald's consumer starts the
+    /// `errorMessage` of such an error with [`herald::consumer::NOT_RETRYABLE_PREFIX`]): the same
+    /// event fails the same way until its code or data changes. A delivery failure
+    /// (EventBridge's dead letter) or any other error may succeed later.
+    pub fn is_retryable(&self) -> bool {
+        !self.message.starts_with(herald::consumer::NOT_RETRYABLE_PREFIX)
+    }
+}
+
 impl DeadLetter {
     /// Parses one received message. Never fails: what cannot be read becomes the reason in
     /// [`DeadLetter::event`].

@@ -70,6 +70,9 @@ pub enum LeftReason {
         /// The limit ([`super::RedriveConfig::max_attempts`]).
         limit: u32,
     },
+    /// The function failed it with an error it called not retryable (its `errorType` here), and
+    /// this run redrives only retryable failures: it stays for a person.
+    NotRetryable(String),
     /// The event was accepted, but deleting the message failed: a later run sends it again,
     /// which consumers answer from their idempotency records.
     NotDeleted(String),
@@ -86,6 +89,10 @@ impl fmt::Display for LeftReason {
                 f,
                 "parked: redriven {attempts} times (the limit is {limit}) and it failed each time; \
                  find the cause in the group's error, fix it, then redrive with a higher --max-attempts"
+            ),
+            Self::NotRetryable(code) => write!(
+                f,
+                "not retryable ({code}): it fails the same way until its code or data changes; fix it, then herald redrive"
             ),
             Self::NotDeleted(reason) => write!(f, "redriven, but not deleted: {reason}"),
         }
