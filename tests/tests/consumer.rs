@@ -310,3 +310,95 @@ async fn a_redrive_for_another_consumer_runs_nothing_and_writes_nothing_and_one_
     })
     .await
 }
+
+/// OrderPlaced v1 as a later deploy might type it: one more field, defaulted, and the rest kept.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct PlacedWithNote {
+    order_id: String,
+    #[serde(default)]
+    gift_note: String,
+    #[serde(flatten)]
+    rest: serde_json::Map<String, serde_json::Value>,
+}
+
+impl herald::EventDetail for PlacedWithNote {
+    const SOURCE: &'static str = "shop.orders";
+    const DETAIL_TYPE: &'static str = "OrderPlaced";
+    const VERSION: u32 = 1;
+}
+
+herald::event_set! {
+    /// What the redeployed counting function consumes.
+    #[derive(Debug)]
+    pub enum Noted {
+        /// A placed order, typed with its new field.
+        Placed(PlacedWithNote) from (PlacedWithNote,),
+    }
+}
+
+/// The counting function after a deploy that changed its event type (same name, same records).
+#[derive(Debug, Default)]
+struct Redeployed;
+
+impl Function for Redeployed {
+    const NAME: &'static str = "counting";
+    type Event = Noted;
+    type Reaction = String;
+    type Error = HandlerError;
+
+    fn from_env(_env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self)
+    }
+}
+
+async fn note(_deps: &Redeployed, event: Noted) -> Result<String, HandlerError> {
+    let Noted::Placed(placed) = event;
+    Ok(placed.data().order_id.clone())
+}
+
+#[tokio::test]
+async fn a_redelivery_after_a_deploy_that_changed_the_event_type_is_a_duplicate_not_a_mismatch() -> TestResult {
+    on_every_backend(async |stores| {
+        // Given an order the function completed, and a deploy whose type adds a defaulted field
+        let world = world(stores).await?;
+        let placed = fresh_sample(PLACED)?;
+        world.deliver(placed.clone()).await?;
+        let redeployed = Consumer::new(Redeployed, world.consumer.guard().clone(), note);
+
+        // When the same event is delivered to the new code
+        let again = redeployed.handle(placed, None).await?;
+
+        // Then it is answered as the duplicate it is: the guard hashes the data as received
+        assert_eq!(again.outcome, Outcome::Duplicate);
+        assert_eq!(again.result.as_deref(), Some("ord-1001"));
+        assert_eq!(runs(&world), 1);
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_record_that_holds_the_typed_data_hash_of_an_earlier_release_still_answers_its_redelivery() -> TestResult {
+    on_every_backend(async |stores| {
+        // Given an event completed under the typed-data hash earlier releases wrote
+        let world = world(stores).await?;
+        let placed = fresh_sample(PLACED)?;
+        let typed = placed.clone().decode_set::<Counted>()?;
+        let earlier = herald::idempotency::Invocation::of(&typed, None)?;
+        assert_ne!(earlier.payload_hash, placed.data_digest());
+        world
+            .consumer
+            .guard()
+            .run(earlier, || async { Ok::<_, HandlerError>("ord-1001".to_owned()) })
+            .await?;
+
+        // When it is delivered again through this release's consumer
+        let again = world.deliver(placed).await?;
+
+        // Then it is a duplicate, and the handler does not run
+        assert_eq!(again.outcome, Outcome::Duplicate);
+        assert_eq!(runs(&world), 0);
+        Ok(())
+    })
+    .await
+}

@@ -228,6 +228,7 @@ impl<D: Function> Consumer<D> {
         deadline_ms: Option<i64>,
     ) -> Result<Guarded<D::Reaction>, ConsumerError<D::Error>> {
         let replay = raw.replay_name().map(str::to_owned);
+        let digest = raw.data_digest();
         let route = (
             raw.source().map(str::to_owned),
             raw.detail_type().map(str::to_owned),
@@ -241,12 +242,14 @@ impl<D: Function> Consumer<D> {
                 self.report_uncatalogued(&route);
             }
         })?;
-        let mut invocation = Invocation::of(&event, deadline_ms).map_err(|source| {
-            ConsumerError::Guard(GuardError::Payload {
-                event_id: event.metadata().event_id.to_string(),
-                source,
-            })
-        })?;
+        let mut invocation = Invocation::of(&event, deadline_ms)
+            .map_err(|source| {
+                ConsumerError::Guard(GuardError::Payload {
+                    event_id: event.metadata().event_id.to_string(),
+                    source,
+                })
+            })?
+            .hashing_raw_data(digest);
         if let Some(key) = D::idempotency_key(&event) {
             invocation = invocation.with_key(Some(key));
         }

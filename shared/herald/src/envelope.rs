@@ -19,6 +19,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
 use uuid::Uuid;
 
 use crate::error::Classify;
@@ -331,6 +332,40 @@ impl Classify for EnvelopeError {
     }
 }
 
+/// `value` as canonical JSON: objects with their keys in byte order, no white space; strings and
+/// numbers as `serde_json` writes them.
+fn write_canonical(value: &serde_json::Value, out: &mut Vec<u8>) {
+    use serde_json::Value;
+    match value {
+        Value::Object(entries) => {
+            let mut sorted: Vec<(&String, &Value)> = entries.iter().collect();
+            sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (i, (key, value)) in sorted.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(&Value::String(key.clone()), out);
+                out.push(b':');
+                write_canonical(value, out);
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(b']');
+        }
+        // A scalar's JSON text: writing to a Vec cannot fail.
+        scalar => out.extend_from_slice(serde_json::to_string(scalar).unwrap_or_default().as_bytes()),
+    }
+}
+
 /// A parsed but not yet typed event: enough is read to route it and to name it in errors.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawEvent {
@@ -373,6 +408,19 @@ impl RawEvent {
     /// The ids that name this event.
     pub fn ids(&self) -> &EventIds {
         &self.ids
+    }
+
+    /// SHA-256 (hex) of `detail.data` as received, in canonical JSON (object keys sorted, no
+    /// white space; `null` when absent): what the idempotency guard compares a redelivery
+    /// with. Taken from the raw event, not a consumer's typed copy, so a deploy whose types add a
+    /// defaulted field, drop an unknown one or reorder fields hashes the same event the same way.
+    pub fn data_digest(&self) -> String {
+        let mut canonical = Vec::new();
+        write_canonical(
+            self.value.pointer("/detail/data").unwrap_or(&serde_json::Value::Null),
+            &mut canonical,
+        );
+        crate::idempotency::guard::hex(&sha2::Sha256::digest(&canonical))
     }
 
     /// The event's `detail-type`, if it is a string.
@@ -815,5 +863,23 @@ mod tests {
             assert!(error.contains(path), "{error}");
             assert!(error.contains("eb-1"), "{error}");
         }
+    }
+
+    #[test]
+    fn the_data_digest_is_of_the_data_alone_whatever_its_key_order_or_white_space() {
+        let event = |detail: &str| {
+            RawEvent::parse(format!(r#"{{"id":"1","detail-type":"T","source":"s","detail":{detail}}}"#).as_bytes())
+        };
+        let digests: Vec<String> = [
+            r#"{"metadata":{"event_id":"a"},"data":{"b":[1,{"y":2,"x":"é"}],"a":null}}"#,
+            r#"{"data":{ "a" : null , "b":[1,{"x":"é","y":2}] },"metadata":{"event_id":"b","redrive":{}}}"#,
+            r#"{"metadata":{"event_id":"a"},"data":{"b":[{"y":2,"x":"é"},1],"a":null}}"#,
+        ]
+        .into_iter()
+        .map(|detail| event(detail).map(|e| e.data_digest()).unwrap_or_default())
+        .collect();
+        assert_eq!(digests[0].len(), 64);
+        assert_eq!(digests[0], digests[1], "same data, other keys order, other metadata");
+        assert_ne!(digests[0], digests[2], "a list's order is data");
     }
 }

@@ -81,8 +81,13 @@ pub struct Invocation {
     pub key: Option<String>,
     /// The event's `metadata.event_id`, for logs and errors.
     pub event_id: String,
-    /// SHA-256 (hex) of `detail.data`.
+    /// SHA-256 (hex) of `detail.data`: by [`Invocation::of`], of the typed data; a consumer
+    /// replaces it with [`RawEvent::data_digest`](crate::RawEvent::data_digest), of the data as
+    /// received ([`Invocation::hashing_raw_data`]).
     pub payload_hash: String,
+    /// The typed data's hash, which records written before the raw digest hold; a record with
+    /// it is the same event, not a mismatch. Kept while such records live (their window).
+    pub legacy_hash: Option<String>,
     /// The invocation's deadline, epoch milliseconds (Lambda's `Context.deadline`).
     pub deadline_ms: Option<i64>,
     /// Run again an event whose record is FAILED (redrive or replay after a fix).
@@ -103,10 +108,27 @@ impl Invocation {
             key: Some(event_id.clone()),
             event_id,
             payload_hash,
+            legacy_hash: None,
             deadline_ms,
             replace_failed: false,
             replace_completed: false,
         })
+    }
+
+    /// The same invocation compared by `digest`, the raw `detail.data`'s
+    /// ([`RawEvent::data_digest`](crate::RawEvent::data_digest)); the typed hash it had is still
+    /// accepted from older records.
+    pub fn hashing_raw_data(self, digest: String) -> Self {
+        Self {
+            legacy_hash: Some(self.payload_hash),
+            payload_hash: digest,
+            ..self
+        }
+    }
+
+    /// True when a record's `stored` hash is this event's: its hash, or its legacy one.
+    pub fn is_same_payload(&self, stored: &str) -> bool {
+        stored == self.payload_hash || self.legacy_hash.as_deref() == Some(stored)
     }
 
     /// The same invocation under a key derived by the consumer (e.g. order id + detail-type).
@@ -115,7 +137,8 @@ impl Invocation {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -469,7 +492,7 @@ impl<S: Store> IdempotencyGuard<S> {
             Claim::Conflict(existing) if existing.claim_token == ours.claim_token => {
                 Decision::Run(ours, Outcome::Claimed)
             }
-            Claim::Conflict(existing) if existing.payload_hash != ours.payload_hash => {
+            Claim::Conflict(existing) if !invocation.is_same_payload(&existing.payload_hash) => {
                 Decision::Answer(Err(GuardError::PayloadMismatch {
                     key: existing.key,
                     event_id,
@@ -604,7 +627,7 @@ impl<S: Store> IdempotencyGuard<S> {
         let hit = {
             let mut cache = cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             match cache.get(key) {
-                Some(hit) if hit.expires_at >= now_s && hit.payload_hash == invocation.payload_hash => hit.clone(),
+                Some(hit) if hit.expires_at >= now_s && invocation.is_same_payload(&hit.payload_hash) => hit.clone(),
                 // A different payload or an expired record: let the store decide.
                 _ => return None,
             }
