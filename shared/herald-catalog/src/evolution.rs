@@ -10,16 +10,20 @@
 //!   and replays stop validating: a field added as required or made required, a tightened
 //!   constraint (pattern, format, raised minimum, lowered maximum, closed object…), a narrowed
 //!   enum, a changed constant;
+//! - or a consumer written against the old version fails on an event the new one allows: a
+//!   widened enum. Herald's consumers decode enums into closed Rust types (`CancelReason`), so a
+//!   value they do not know fails their decoding — not retryable, straight to the dead-letter
+//!   queue — for every event that carries it; a new value is a new version;
 //! - or a consumer written against the old version loses something it relied on: a removed field,
 //!   a field made optional (it must now cope with its absence), or any change of the set of
 //!   types (a new `null` or a `string` where it parsed an `integer` fails its decoding as surely
 //!   as a removed type does).
 //!
 //! Changes that only let producers say more within the shapes consumers already decode are
-//! reported but **not breaking**: an added optional field, a widened enum, a relaxed constraint.
-//! This follows `events/README.md`, which names removing or renaming a field, making a field
-//! required and tightening a constraint as the incompatible changes; a consumer matching an enum
-//! should treat an unknown value as a normal case.
+//! reported but **not breaking**: an added optional field (consumers ignore fields they do not
+//! know), a relaxed constraint. This follows `events/README.md`, which names removing or renaming
+//! a field, making a field required, tightening a constraint and changing an enum as the
+//! incompatible changes.
 //!
 //! A rename cannot be told from a removal plus an addition, and is reported as both.
 //! A keyword this model does not interpret (`allOf`, `uniqueItems`…) or a change in the number of
@@ -51,7 +55,7 @@ impl Change {
     pub fn is_breaking(&self) -> bool {
         match self.kind {
             ChangeKind::FieldAdded { required } => required,
-            ChangeKind::EnumWidened { .. } | ChangeKind::ConstraintRelaxed { .. } => false,
+            ChangeKind::ConstraintRelaxed { .. } => false,
             _ => true,
         }
     }
@@ -580,7 +584,7 @@ mod tests {
     }
 
     #[test]
-    fn a_narrowed_enum_breaks_and_a_widened_one_does_not() -> Result<(), SchemaError> {
+    fn a_narrowed_enum_breaks_and_so_does_a_widened_one_as_consumers_enums_are_closed() -> Result<(), SchemaError> {
         let old = data(json!({"reason": {"enum": ["damaged", "other"]}}), &[])?;
         let new = data(json!({"reason": {"enum": ["damaged", "late"]}}), &[])?;
 
@@ -588,7 +592,7 @@ mod tests {
             changes(&old, &new),
             [
                 "!data.reason: enum narrowed, no longer allows \"other\"",
-                "data.reason: enum widened, now also allows \"late\"",
+                "!data.reason: enum widened, now also allows \"late\"",
             ]
         );
         Ok(())
