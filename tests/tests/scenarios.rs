@@ -615,6 +615,7 @@ async fn an_order_cancelled_and_an_order_returned_after_payment_leave_every_tabl
             ("SHIPMENTS_TABLE", 2),
             ("STOCK_TABLE", 3),
             ("VOUCHERS_TABLE", 1),
+            ("VOUCHER_CLAIMS_TABLE", 1), // ord-1001's big-spender claim
         ])
     );
 
@@ -775,6 +776,7 @@ async fn an_order_cancelled_and_an_order_returned_after_payment_leave_every_tabl
     let campaign = campaigns::store::CampaignStore {
         orders: shop.dynamo_table("CAMPAIGN_ORDERS_TABLE", campaigns::store::ORDERS_KEY)?,
         vouchers: shop.dynamo_table("VOUCHERS_TABLE", campaigns::store::VOUCHERS_KEY)?,
+        claims: shop.dynamo_table("VOUCHER_CLAIMS_TABLE", campaigns::store::CLAIMS_KEY)?,
     };
     for placed in [&placed_a, &placed_b] {
         let order = placed.data();

@@ -2,22 +2,26 @@
 //!
 //! | voucher of the order | rules on the customer's window | what happens | emits |
 //! |---|---|---|---|
-//! | none | `third_order` and/or `big_spender` | order recorded; one voucher written (conditional on the order having none) | VoucherIssued |
+//! | none | `third_order` and/or `big_spender`, the customer's voucher of that rule unclaimed (or claimed by this order) | order recorded; the rule claimed for the order; one voucher written (conditional on the order having none) | VoucherIssued |
+//! | none | a rule fires, but another order of the customer holds its voucher (orders arrived out of order) | order recorded; nothing more | — |
 //! | none | nothing fires | order recorded | — |
 //! | issued by this delivery (a retry, e.g. after publishing failed) | — | nothing new | the same VoucherIssued again (same `event_id`) |
 //! | issued by another delivery of the order (re-published under a new `event_id`) | — | nothing: the order has its voucher | — |
 //!
 //! The guard catches a redelivery of the same `event_id`; the voucher table's condition catches
-//! the same order under a new one. Both versions of OrderPlaced are read as v2; the order was
+//! the same order under a new one; the claims table's condition gives each rule's voucher to one
+//! order of the customer, whatever the arrival order. A claim this order already holds (a retry
+//! after the claim was written and the voucher was not) is honoured before the rules run again,
+//! so a window that grew in between cannot take the voucher back. Both versions of OrderPlaced are read as v2; the order was
 //! placed at the event's `occurred_at`.
 
 use herald::{ConfigError, Detail, Emitted, Env, Envelope, Function, Metadata, Outgoing, Publisher};
 use serde::{Deserialize, Serialize};
-use shop_events::{OrderPlacedV1, OrderPlacedV2, VoucherIssuedV1};
+use shop_events::{OrderPlacedV1, OrderPlacedV2, VoucherIssuedV1, VoucherRule};
 
 use crate::error::CampaignsError;
 use crate::rules::{PlacedOrder, Rules};
-use crate::store::{CampaignStore, Issue, ORDERS_KEY, StoredVoucher, VOUCHERS_KEY};
+use crate::store::{CLAIMS_KEY, CampaignStore, Issue, ORDERS_KEY, StoredVoucher, VOUCHERS_KEY};
 
 herald::event_set! {
     /// What campaigns reacts to.
@@ -51,6 +55,11 @@ impl Function for Deps {
             store: CampaignStore {
                 orders: env.table("CAMPAIGN_ORDERS_TABLE", "placed orders per customer", ORDERS_KEY)?,
                 vouchers: env.table("VOUCHERS_TABLE", "vouchers per qualifying order", VOUCHERS_KEY)?,
+                claims: env.table(
+                    "VOUCHER_CLAIMS_TABLE",
+                    "the order holding each customer's voucher of a rule",
+                    CLAIMS_KEY,
+                )?,
             },
             rules: Rules::default(),
             publisher: env.publisher()?,
@@ -70,6 +79,8 @@ pub enum Action {
     AlreadyIssued,
     /// The order is recorded and met no rule.
     NoVoucher,
+    /// The order met a rule whose voucher another order of the customer holds: nothing new.
+    RuleAlreadyRewarded,
 }
 
 /// The handler's result, stored by the guard and answered to duplicates.
@@ -106,12 +117,26 @@ async fn on_placed(deps: &Deps, placed: &Envelope<OrderPlacedV2>) -> Result<Reac
         placed_at: cause.occurred_at,
     };
     let order = deps.store.record_order(&data.customer_id, &order).await?;
-    let history = deps.store.orders(&data.customer_id).await?;
-    let Some(award) = deps.rules.evaluate(&order, &history) else {
-        return Ok(Reaction {
-            action: Action::NoVoucher,
-            emitted: Vec::new(),
-        });
+    let award = match claimed_by(deps, &data.customer_id, &order).await? {
+        Some(rule) => deps.rules.award(rule, &order),
+        None => {
+            let history = deps.store.orders(&data.customer_id).await?;
+            let Some(award) = deps.rules.evaluate(&order, &history) else {
+                return Ok(Reaction {
+                    action: Action::NoVoucher,
+                    emitted: Vec::new(),
+                });
+            };
+            let holder = deps.store.claim(&data.customer_id, award.rule, &order.order_id).await?;
+            if holder != order.order_id {
+                tracing::info!(rule = ?award.rule, holder = %holder, "the customer's voucher of this rule went to another order");
+                return Ok(Reaction {
+                    action: Action::RuleAlreadyRewarded,
+                    emitted: Vec::new(),
+                });
+            }
+            award
+        }
     };
     let stored = StoredVoucher {
         voucher: VoucherIssuedV1 {
@@ -136,6 +161,21 @@ async fn on_placed(deps: &Deps, placed: &Envelope<OrderPlacedV2>) -> Result<Reac
         }
         Issue::AlreadyIssued(existing) => already_issued(deps, cause, existing).await,
     }
+}
+
+/// The rule whose voucher `order` already holds the claim of, if any (big spender first, as the
+/// rules prefer it).
+async fn claimed_by(
+    deps: &Deps,
+    customer_id: &str,
+    order: &PlacedOrder,
+) -> Result<Option<VoucherRule>, CampaignsError> {
+    for rule in [VoucherRule::BigSpender, VoucherRule::ThirdOrder] {
+        if deps.store.claim_holder(customer_id, rule).await?.as_deref() == Some(order.order_id.as_str()) {
+            return Ok(Some(rule));
+        }
+    }
+    Ok(None)
 }
 
 /// The order has its voucher: re-emit it when this delivery issued it, else nothing.

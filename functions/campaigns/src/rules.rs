@@ -15,7 +15,11 @@
 //! When both fire, the order earns one voucher: `big_spender`'s (worth more by default).
 //!
 //! An order that arrives after a later one was already evaluated does not re-evaluate the later
-//! one: each order is judged once, on the orders known when it arrives.
+//! one: each order is judged once, on the orders known when it arrives. So that arrival order
+//! cannot earn a customer a rule's voucher twice (orders placed A, B, C, D arriving A, B, D, C
+//! make both D and C third in their windows), the handler gives each rule's voucher to the
+//! customer's first order that qualifies, whatever their arrival: at most one voucher per
+//! customer and rule ([`crate::store::CampaignStore::claim`]).
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -98,21 +102,31 @@ impl Rules {
             .fold(0, |sum, o| sum.saturating_add(o.total_minor));
         let with_this = before.saturating_add(order.total_minor);
         let threshold = self.big_spender_threshold_minor;
-        let (rule, value_minor) = if before < threshold && with_this >= threshold {
-            (VoucherRule::BigSpender, self.big_spender_value_minor)
+        let rule = if before < threshold && with_this >= threshold {
+            VoucherRule::BigSpender
         } else if earlier.len() + 1 == THIRD {
-            (VoucherRule::ThirdOrder, self.third_order_value_minor)
+            VoucherRule::ThirdOrder
         } else {
             return None;
         };
-        Some(Award {
+        Some(self.award(rule, order))
+    }
+
+    /// The voucher of `rule` for `order`: its value by rule, valid from the order's `placed_at`
+    /// for [`Rules::voucher_validity`]. The same on every call, whatever the history.
+    pub fn award(&self, rule: VoucherRule, order: &PlacedOrder) -> Award {
+        let value_minor = match rule {
+            VoucherRule::BigSpender => self.big_spender_value_minor,
+            VoucherRule::ThirdOrder => self.third_order_value_minor,
+        };
+        Award {
             rule,
             value_minor,
             valid_until: order
                 .placed_at
                 .checked_add_signed(self.voucher_validity)
                 .unwrap_or(DateTime::<Utc>::MAX_UTC),
-        })
+        }
     }
 }
 

@@ -9,11 +9,15 @@
 //!   `rule`, `value_minor`, `currency`, `valid_until`) and `issued_by`, the `event_id` of the
 //!   OrderPlaced delivery that issued it — a retry of that delivery re-emits the same event.
 //!
-//! Both are [`Table`]s: in DynamoDB, or inside the process for `herald dev`.
+//! - Voucher claims (`claim` = `<customer_id>#<rule>`): `customer_id`, `rule` and `order_id`,
+//!   the order that earned the customer that rule's voucher — at most one per customer and rule,
+//!   whatever order the customer's orders arrive in.
+//!
+//! All three are [`Table`]s: in DynamoDB, or inside the process for `herald dev`.
 
 use herald::store::{Key, Table, TableError};
 use serde::{Deserialize, Serialize};
-use shop_events::VoucherIssuedV1;
+use shop_events::{VoucherIssuedV1, VoucherRule};
 use uuid::Uuid;
 
 use crate::error::CampaignsError;
@@ -24,6 +28,27 @@ pub const ORDERS_KEY: Key = Key::partition("customer_id").sorted_by("order_id");
 
 /// The vouchers table's key: the order that earned the voucher.
 pub const VOUCHERS_KEY: Key = Key::partition("qualifying_order_id");
+
+/// The voucher-claims table's key: `<customer_id>#<rule>`.
+pub const CLAIMS_KEY: Key = Key::partition("claim");
+
+/// A voucher claim: the order that holds a customer's voucher of one rule.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Claim {
+    claim: String,
+    customer_id: String,
+    rule: VoucherRule,
+    order_id: String,
+}
+
+/// The claim key of a customer's rule, e.g. `cus-42#third_order`.
+fn claim_key(customer_id: &str, rule: VoucherRule) -> String {
+    let rule = match rule {
+        VoucherRule::ThirdOrder => "third_order",
+        VoucherRule::BigSpender => "big_spender",
+    };
+    format!("{customer_id}#{rule}")
+}
 
 /// A customer-orders item: the customer and the order as the rules see it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,6 +84,9 @@ pub struct CampaignStore {
     pub orders: Table,
     /// Vouchers per qualifying order (`VOUCHERS_TABLE`, [`VOUCHERS_KEY`]).
     pub vouchers: Table,
+    /// The order holding each customer's voucher of each rule (`VOUCHER_CLAIMS_TABLE`,
+    /// [`CLAIMS_KEY`]).
+    pub claims: Table,
 }
 
 impl CampaignStore {
@@ -84,6 +112,33 @@ impl CampaignStore {
     pub async fn orders(&self, customer_id: &str) -> Result<Vec<PlacedOrder>, CampaignsError> {
         let rows: Vec<CustomerOrder> = self.orders.query(customer_id).await.map_err(failed(customer_id))?;
         Ok(rows.into_iter().map(|row| row.order).collect())
+    }
+
+    /// Claims the customer's voucher of `rule` for `order_id` unless an order holds it; returns
+    /// the order that holds it now (`order_id` itself when this claim, or an earlier one of the
+    /// same order, won).
+    ///
+    /// # Errors
+    /// [`CampaignsError::Store`] when DynamoDB fails or the standing claim is unreadable.
+    pub async fn claim(&self, customer_id: &str, rule: VoucherRule, order_id: &str) -> Result<String, CampaignsError> {
+        let claim = Claim {
+            claim: claim_key(customer_id, rule),
+            customer_id: customer_id.to_owned(),
+            rule,
+            order_id: order_id.to_owned(),
+        };
+        let standing = self.claims.insert_or_get(&claim).await.map_err(failed(order_id))?;
+        Ok(standing.map_or(claim.order_id, |holder| holder.order_id))
+    }
+
+    /// The order holding the customer's voucher of `rule`, if any.
+    ///
+    /// # Errors
+    /// [`CampaignsError::Store`] when DynamoDB fails or the claim is unreadable.
+    pub async fn claim_holder(&self, customer_id: &str, rule: VoucherRule) -> Result<Option<String>, CampaignsError> {
+        let key = claim_key(customer_id, rule);
+        let claim: Option<Claim> = self.claims.get(&key).await.map_err(failed(customer_id))?;
+        Ok(claim.map(|claim| claim.order_id))
     }
 
     /// The voucher the order earned, if any.

@@ -166,6 +166,120 @@ async fn orders_arriving_out_of_order_are_each_judged_on_the_orders_placed_befor
 }
 
 #[tokio::test]
+async fn four_orders_arriving_out_of_order_earn_the_customer_one_third_order_voucher() -> TestResult {
+    on_every_backend(async |stores| {
+        // Given four orders of cus-42 placed a week apart, A, B, C, D, under the threshold
+        let world = world(stores).await?;
+
+        // When they arrive A, B, D, C: D and C each see two orders placed before them
+        let actions = actions(
+            &world,
+            [
+                placed("ord-3001", 10_000, "2026-11-01T09:00:00Z")?,
+                placed("ord-3002", 10_000, "2026-11-08T09:00:00Z")?,
+                placed("ord-3004", 10_000, "2026-11-22T09:00:00Z")?,
+                placed("ord-3003", 10_000, "2026-11-15T09:00:00Z")?,
+            ],
+        )
+        .await?;
+
+        // Then D, the first to qualify, earns the voucher, and C, qualifying later, earns none
+        assert_eq!(
+            actions,
+            [
+                Some(Action::NoVoucher),
+                Some(Action::NoVoucher),
+                Some(Action::Issued),
+                Some(Action::RuleAlreadyRewarded)
+            ]
+        );
+        let issued = world.bus.emitted_as::<VoucherIssuedV1>(1).await?;
+        assert_eq!(issued.len(), 1);
+        assert_eq!(
+            (issued[0].data().qualifying_order_id.as_str(), issued[0].data().rule),
+            ("ord-3004", VoucherRule::ThirdOrder)
+        );
+        assert!(store(&world).voucher("ord-3003").await?.is_none());
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn big_orders_arriving_out_of_order_earn_the_customer_one_big_spender_voucher() -> TestResult {
+    on_every_backend(async |stores| {
+        // Given three orders of cus-42 that each take the window past 1500.00 EUR on their own
+        // order of placing: A 1000.00, B 600.00 (A+B crosses), C 900.00 (A+C crosses)
+        let world = world(stores).await?;
+
+        // When they arrive A, C, B
+        let actions = actions(
+            &world,
+            [
+                placed("ord-4001", 100_000, "2026-11-01T09:00:00Z")?,
+                placed("ord-4003", 90_000, "2026-11-15T09:00:00Z")?,
+                placed("ord-4002", 60_000, "2026-11-08T09:00:00Z")?,
+            ],
+        )
+        .await?;
+
+        // Then C, the first to cross, earns the big-spender voucher, and B none
+        assert_eq!(
+            actions,
+            [
+                Some(Action::NoVoucher),
+                Some(Action::Issued),
+                Some(Action::RuleAlreadyRewarded)
+            ]
+        );
+        let issued = world.bus.emitted_one::<VoucherIssuedV1>().await?;
+        assert_eq!(
+            (issued.data().qualifying_order_id.as_str(), issued.data().rule),
+            ("ord-4003", VoucherRule::BigSpender)
+        );
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_retry_after_the_rule_was_claimed_issues_the_claimed_voucher_even_if_the_window_grew() -> TestResult {
+    on_every_backend(async |stores| {
+        // Given three orders of cus-42 (the third holds the third-order voucher), and order D
+        // holding the big-spender claim, as D's first run left it when it crashed before writing
+        // the voucher, in a window that has grown since: the rules alone give D nothing now
+        let world = world(stores).await?;
+        for (order, at) in [("ord-5001", "01"), ("ord-5002", "08"), ("ord-5003", "15")] {
+            world
+                .deliver(placed(order, 10_000, &format!("2026-11-{at}T09:00:00Z"))?)
+                .await?;
+        }
+        let third = store(&world)
+            .claim("cus-42", VoucherRule::ThirdOrder, "ord-5004")
+            .await?;
+        assert_eq!(third, "ord-5003", "a held claim is handed back, not taken");
+        assert_eq!(
+            store(&world)
+                .claim("cus-42", VoucherRule::BigSpender, "ord-5004")
+                .await?,
+            "ord-5004"
+        );
+
+        // When D is delivered again
+        let answer = world
+            .deliver(placed("ord-5004", 10_000, "2026-11-22T09:00:00Z")?)
+            .await?;
+
+        // Then it issues the voucher its claim holds
+        assert_eq!(action(&answer), Some(Action::Issued));
+        let stored = store(&world).voucher("ord-5004").await?.ok_or("D's voucher")?;
+        assert_eq!(stored.voucher.rule, VoucherRule::BigSpender);
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
 async fn the_same_order_under_a_new_event_id_issues_no_second_voucher_and_emits_nothing_new() -> TestResult {
     on_every_backend(async |stores| {
         // Given ord-1001 placed and its voucher issued
