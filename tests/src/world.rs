@@ -19,13 +19,17 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_sdk_eventbridge::config::retry::RetryConfig;
+use herald::envelope::Detail;
 use herald::envelope::EventSet;
 use herald::function::Handler;
 use herald::idempotency::{
-    ChosenStore, DynamoStore, GuardError, Guarded, IdempotencyConfig, IdempotencyGuard, MemoryStore, STORES_VARIABLE,
+    ChosenStore, DynamoStore, GuardError, Guarded, IdempotencyConfig, IdempotencyGuard, MemoryStore, Outcome,
+    STORES_VARIABLE,
 };
 use herald::store::{Key, Table};
-use herald::{Consumer, ConsumerError, Env, Envelope, EventDetail, Function, Publisher, PublisherConfig, RawEvent};
+use herald::{
+    Classify, Consumer, ConsumerError, Env, Envelope, EventDetail, Function, Publisher, PublisherConfig, RawEvent,
+};
 
 use crate::fixtures::sample_json;
 
@@ -368,6 +372,51 @@ impl<D: Function> FunctionWorld<D> {
         D: Clone,
     {
         self.consumer.with_deps(with_publisher(self.deps().clone(), publisher))
+    }
+
+    /// A retry after a failed publish, as every function that writes and then publishes must
+    /// survive it: delivers `raw` through this function publishing to a bus it cannot reach
+    /// (`with_publisher` puts that publisher into its dependencies), which must fail retryably,
+    /// then delivers it again. Returns the retry's answer, which must have run (`Claimed`), and
+    /// the one `E` it published, which must carry the stable id of `raw`'s event
+    /// (`Detail::caused_by_stable`, no discriminator): the id the first run would have published.
+    ///
+    /// # Errors
+    /// When any of that does not hold, or moto fails.
+    pub async fn retry_after_a_failed_publish<E: EventDetail + Clone>(
+        &self,
+        raw: RawEvent,
+        with_publisher: impl FnOnce(D, Publisher) -> D,
+    ) -> TestResult<(Guarded<D::Reaction>, Envelope<E>)>
+    where
+        D: Clone,
+    {
+        let unreachable = self.publishing_through(self.bus.unreachable_publisher(), with_publisher);
+        let cause = raw.metadata()?;
+        let error = failure_of(&unreachable, raw.clone()).await?;
+        if !error.is_retryable() {
+            return Err(format!("a failed publish must be retryable: {error}").into());
+        }
+        let retry = self
+            .deliver(raw)
+            .await
+            .map_err(|error| format!("the retry failed: {error}"))?;
+        if retry.outcome != Outcome::Claimed {
+            return Err(format!("the retry must run, not {:?}", retry.outcome).into());
+        }
+        let emitted = self.bus.emitted_one::<E>().await?;
+        let stable = Detail::caused_by_stable(&cause, "", emitted.data().clone(), D::NAME);
+        if emitted.metadata().event_id != stable.metadata.event_id
+            || emitted.metadata().causation_id != Some(cause.event_id)
+        {
+            return Err(format!(
+                "{} is not the stable event of {}",
+                emitted.metadata().event_id,
+                cause.event_id
+            )
+            .into());
+        }
+        Ok((retry, emitted))
     }
 
     /// Delivers `raw` to [`FunctionWorld::forgetting`]: a redelivery after the guard's record

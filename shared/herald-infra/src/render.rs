@@ -114,59 +114,14 @@ pub fn resources(declaration: &Declaration, platform: &Platform) -> Vec<(String,
     let stack_named = format!("${{AWS::StackName}}-{name}");
 
     let mut resources: Vec<(String, Node)> = declaration.tables.iter().map(table).collect();
-    resources.push((
-        queue.clone(),
-        map([
-            ("Type", str("AWS::SQS::Queue")),
-            (
-                "Properties",
-                map([
-                    (
-                        "MessageRetentionPeriod",
-                        Node::Commented(
-                            Box::new(Node::Int(DEAD_LETTER_RETENTION_SECONDS)),
-                            "14 days, the maximum: time to fix and redrive".to_owned(),
-                        ),
-                    ),
-                    ("SqsManagedSseEnabled", Node::Bool(true)),
-                ]),
-            ),
-        ]),
+    resources.push((queue.clone(), retained_queue("time to fix and redrive")));
+    let rule_arn = sub(format!(
+        "arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/${{{}}}/{stack_named}",
+        platform.bus
     ));
     resources.push((
         format!("{queue}Policy"),
-        map([
-            ("Type", str("AWS::SQS::QueuePolicy")),
-            (
-                "Properties",
-                map([
-                    ("Queues", Node::Seq(vec![reference(&queue)])),
-                    (
-                        "PolicyDocument",
-                        policy_document(vec![map([
-                            ("Sid", str("EventBridgeDeadLetters")),
-                            ("Effect", str("Allow")),
-                            ("Principal", map([("Service", str("events.amazonaws.com"))])),
-                            ("Action", str("sqs:SendMessage")),
-                            ("Resource", get_att(&queue, "Arn")),
-                            (
-                                "Condition",
-                                map([(
-                                    "ArnEquals",
-                                    map([(
-                                        "aws:SourceArn",
-                                        sub(format!(
-                                            "arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/${{{}}}/{stack_named}",
-                                            platform.bus
-                                        )),
-                                    )]),
-                                )]),
-                            ),
-                        ])]),
-                    ),
-                ]),
-            ),
-        ]),
+        events_may_send(&queue, "EventBridgeDeadLetters", rule_arn),
     ));
     resources.push((
         log_group.clone(),
@@ -316,6 +271,52 @@ fn table(table: &Table) -> (String, Node) {
             ("Properties", Node::Map(properties)),
         ]),
     )
+}
+
+/// An SQS queue that keeps messages the maximum, 14 days, encrypted with SQS's own key;
+/// `why` says what the time is for, in the template's comment.
+pub(crate) fn retained_queue(why: &str) -> Node {
+    map([
+        ("Type", str("AWS::SQS::Queue")),
+        (
+            "Properties",
+            map([
+                (
+                    "MessageRetentionPeriod",
+                    Node::Commented(
+                        Box::new(Node::Int(DEAD_LETTER_RETENTION_SECONDS)),
+                        format!("14 days, the maximum: {why}"),
+                    ),
+                ),
+                ("SqsManagedSseEnabled", Node::Bool(true)),
+            ]),
+        ),
+    ])
+}
+
+/// The queue policy letting EventBridge send to `queue` on behalf of the rule(s) `source_arn`
+/// only (`aws:SourceArn`).
+pub(crate) fn events_may_send(queue: &str, sid: &str, source_arn: Node) -> Node {
+    map([
+        ("Type", str("AWS::SQS::QueuePolicy")),
+        (
+            "Properties",
+            map([
+                ("Queues", Node::Seq(vec![reference(queue)])),
+                (
+                    "PolicyDocument",
+                    policy_document(vec![map([
+                        ("Sid", str(sid)),
+                        ("Effect", str("Allow")),
+                        ("Principal", map([("Service", str("events.amazonaws.com"))])),
+                        ("Action", str("sqs:SendMessage")),
+                        ("Resource", get_att(queue, "Arn")),
+                        ("Condition", map([("ArnEquals", map([("aws:SourceArn", source_arn)]))])),
+                    ])]),
+                ),
+            ]),
+        ),
+    ])
 }
 
 fn policy_document(statements: Vec<Node>) -> Node {

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::InfraError;
-use crate::render::Platform;
+use crate::render::{Platform, events_may_send, retained_queue};
 use crate::yaml::{Node, get_att, map, reference, str, sub};
 
 /// Catalogued versions by source and detail-type.
@@ -30,9 +30,6 @@ pub const RULE_ID: &str = "UnroutedEventsRule";
 
 /// Logical id of the alarm on the queue.
 pub const ALARM_ID: &str = "UnroutedEventsAlarm";
-
-/// The unrouted queue keeps events as long as SQS allows: time to catalogue and replay them.
-const RETENTION_SECONDS: i64 = 1_209_600;
 
 /// Every catalogued version of a Herald event under the catalog folder `dir`:
 /// `<source>/<DetailType>/v<N>.schema.json`. AWS services' own events (sources `aws.*`, which
@@ -166,56 +163,10 @@ pub fn resources(catalogued: &Catalogued, platform: &Platform) -> Vec<(String, N
     let patterns = patterns(catalogued);
     let rule_arns: Vec<Node> = (0..patterns.len()).map(|n| get_att(&rule_id(n), "Arn")).collect();
     let mut resources = vec![
-        (
-            QUEUE_ID.to_owned(),
-            map([
-                ("Type", str("AWS::SQS::Queue")),
-                (
-                    "Properties",
-                    map([
-                        (
-                            "MessageRetentionPeriod",
-                            Node::Commented(
-                                Box::new(Node::Int(RETENTION_SECONDS)),
-                                "14 days, the maximum: time to catalogue and replay".to_owned(),
-                            ),
-                        ),
-                        ("SqsManagedSseEnabled", Node::Bool(true)),
-                    ]),
-                ),
-            ]),
-        ),
+        (QUEUE_ID.to_owned(), retained_queue("time to catalogue and replay")),
         (
             format!("{QUEUE_ID}Policy"),
-            map([
-                ("Type", str("AWS::SQS::QueuePolicy")),
-                (
-                    "Properties",
-                    map([
-                        ("Queues", Node::Seq(vec![reference(QUEUE_ID)])),
-                        (
-                            "PolicyDocument",
-                            map([
-                                ("Version", str("2012-10-17")),
-                                (
-                                    "Statement",
-                                    Node::Seq(vec![map([
-                                        ("Sid", str("UnroutedEvents")),
-                                        ("Effect", str("Allow")),
-                                        ("Principal", map([("Service", str("events.amazonaws.com"))])),
-                                        ("Action", str("sqs:SendMessage")),
-                                        ("Resource", get_att(QUEUE_ID, "Arn")),
-                                        (
-                                            "Condition",
-                                            map([("ArnEquals", map([("aws:SourceArn", Node::Seq(rule_arns))]))]),
-                                        ),
-                                    ])]),
-                                ),
-                            ]),
-                        ),
-                    ]),
-                ),
-            ]),
+            events_may_send(QUEUE_ID, "UnroutedEvents", Node::Seq(rule_arns)),
         ),
     ];
     let count = patterns.len();

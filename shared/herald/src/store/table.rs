@@ -263,29 +263,20 @@ impl Table {
     pub async fn query<T: DeserializeOwned>(&self, partition: &str) -> Result<Vec<T>, TableError> {
         let items = match &self.place {
             Place::Dynamo { client, page_size } => {
-                let mut items = Vec::new();
-                let mut start: Option<Item> = None;
-                loop {
-                    let page = client
-                        .query()
-                        .table_name(&self.name)
-                        .key_condition_expression("#pk = :pk")
-                        .expression_attribute_names("#pk", self.key.partition)
-                        .expression_attribute_values(":pk", AttributeValue::S(partition.to_owned()))
-                        .consistent_read(true)
-                        .scan_index_forward(true)
-                        .set_limit(*page_size)
-                        .set_exclusive_start_key(start.take())
-                        .send()
-                        .await
-                        .map_err(|e| self.sdk("Query", e))?;
-                    let next = page.last_evaluated_key.filter(|key| !key.is_empty());
-                    items.extend(page.items.unwrap_or_default());
-                    match next {
-                        Some(key) => start = Some(key),
-                        None => break items,
-                    }
-                }
+                let request = client
+                    .query()
+                    .table_name(&self.name)
+                    .key_condition_expression("#pk = :pk")
+                    .expression_attribute_names("#pk", self.key.partition)
+                    .expression_attribute_values(":pk", AttributeValue::S(partition.to_owned()))
+                    .consistent_read(true)
+                    .scan_index_forward(true)
+                    .set_limit(*page_size);
+                self.every_page("Query", |start| {
+                    let request = request.clone().set_exclusive_start_key(start);
+                    async move { request.send().await.map(|page| (page.items, page.last_evaluated_key)) }
+                })
+                .await?
             }
             Place::Memory(items) => lock(items)
                 .range((partition.to_owned(), String::new())..)
@@ -305,28 +296,19 @@ impl Table {
         let wanted = AttributeValue::S(value.to_owned());
         let items = match &self.place {
             Place::Dynamo { client, page_size } => {
-                let mut items = Vec::new();
-                let mut start: Option<Item> = None;
-                loop {
-                    let page = client
-                        .scan()
-                        .table_name(&self.name)
-                        .filter_expression("#a = :v")
-                        .expression_attribute_names("#a", attribute)
-                        .expression_attribute_values(":v", wanted.clone())
-                        .consistent_read(true)
-                        .set_limit(*page_size)
-                        .set_exclusive_start_key(start.take())
-                        .send()
-                        .await
-                        .map_err(|e| self.sdk("Scan", e))?;
-                    let next = page.last_evaluated_key.filter(|key| !key.is_empty());
-                    items.extend(page.items.unwrap_or_default());
-                    match next {
-                        Some(key) => start = Some(key),
-                        None => break items,
-                    }
-                }
+                let request = client
+                    .scan()
+                    .table_name(&self.name)
+                    .filter_expression("#a = :v")
+                    .expression_attribute_names("#a", attribute)
+                    .expression_attribute_values(":v", wanted.clone())
+                    .consistent_read(true)
+                    .set_limit(*page_size);
+                self.every_page("Scan", |start| {
+                    let request = request.clone().set_exclusive_start_key(start);
+                    async move { request.send().await.map(|page| (page.items, page.last_evaluated_key)) }
+                })
+                .await?
             }
             Place::Memory(items) => lock(items)
                 .values()
@@ -335,6 +317,26 @@ impl Table {
                 .collect(),
         };
         items.into_iter().map(|item| self.read(item)).collect()
+    }
+
+    /// Every item of a paged read: `page(start)` sends one request from `start` and answers its
+    /// items and its last evaluated key; pages are read until that key is absent or empty.
+    async fn every_page<F, Fut, E>(&self, operation: &'static str, page: F) -> Result<Vec<Item>, TableError>
+    where
+        F: Fn(Option<Item>) -> Fut,
+        Fut: std::future::Future<Output = Result<(Option<Vec<Item>>, Option<Item>), E>>,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let (page_items, next) = page(start.take()).await.map_err(|e| self.sdk(operation, e))?;
+            items.extend(page_items.unwrap_or_default());
+            match next.filter(|key| !key.is_empty()) {
+                Some(key) => start = Some(key),
+                None => return Ok(items),
+            }
+        }
     }
 
     /// Sets the attributes `set` on the record whose (partition) key is `partition`, if its
