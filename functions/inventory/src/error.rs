@@ -52,6 +52,15 @@ pub enum InventoryError {
         /// The order.
         order_id: String,
     },
+    /// Other releases of the order kept changing its reservation while this one tried to apply
+    /// (each attempt read it again). Retryable, reported as `Inventory.Store`.
+    #[error("order {order_id}: its reservation kept changing under {attempts} attempts to release units")]
+    Contended {
+        /// The order.
+        order_id: String,
+        /// How many times it was read and tried.
+        attempts: u32,
+    },
     /// Publishing the resulting event failed. Retryable as the publisher says.
     #[error(transparent)]
     Publish(#[from] PublishError),
@@ -61,7 +70,7 @@ impl Classify for InventoryError {
     fn is_retryable(&self) -> bool {
         match self {
             Self::ThinOrder { .. } | Self::QuantityOverflow { .. } | Self::CorruptReservation { .. } => false,
-            Self::Store { .. } | Self::Vanished { .. } => true,
+            Self::Store { .. } | Self::Vanished { .. } | Self::Contended { .. } => true,
             Self::Publish(error) => error.is_retryable(),
         }
     }
@@ -71,7 +80,7 @@ impl Classify for InventoryError {
             Self::ThinOrder { .. } => "Inventory.ThinOrder",
             Self::QuantityOverflow { .. } => "Inventory.QuantityOverflow",
             Self::CorruptReservation { .. } => "Inventory.CorruptReservation",
-            Self::Store { .. } | Self::Vanished { .. } => "Inventory.Store",
+            Self::Store { .. } | Self::Vanished { .. } | Self::Contended { .. } => "Inventory.Store",
             Self::Publish(error) => error.error_type(),
         }
     }

@@ -6,9 +6,15 @@
 //! | OrderPlaced v1 | RESERVED or SHORT (a retry) | nothing new | the same event again (same `event_id`) |
 //! | OrderPlaced v1 | CANCELLED_EARLY | nothing: the order is already cancelled | — |
 //! | OrderPlaced v2 | — | refused, not retryable: no lines to reserve | — |
-//! | OrderCancelled / OrderReturned | RESERVED | units go back to stock, once | — |
+//! | OrderCancelled | RESERVED | every unit still held goes back to stock; RELEASED | — |
+//! | OrderReturned | RESERVED | exactly the returned units it still holds go back to stock; RELEASED once nothing is held | — |
+//! | OrderCancelled / OrderReturned | RESERVED, released by this same event before | nothing more (a redelivery that outlived the guard) | — |
 //! | OrderCancelled / OrderReturned | none | CANCELLED_EARLY is recorded (reconciled when the order arrives) | — |
 //! | OrderCancelled / OrderReturned | anything else | nothing: already released, or nothing was held | — |
+//!
+//! A release applies to the reservation as it was read (its `version`): two returns of one
+//! order arriving together each read it again and apply in turn, neither giving back a unit
+//! the other did.
 
 use std::collections::BTreeMap;
 
@@ -20,7 +26,7 @@ use shop_events::{
 };
 
 use crate::error::InventoryError;
-use crate::store::{Reservation, ReservationStatus, Reserve, StockStore};
+use crate::store::{ReservationStatus, Reserve, StockStore};
 
 herald::event_set! {
     /// What inventory reacts to.
@@ -97,7 +103,8 @@ pub enum Action {
     Shortage,
     /// The order was cancelled before it was placed; nothing is held.
     SkippedCancelledOrder,
-    /// The order's units went back to stock.
+    /// The order's units (a cancellation: all still held; a return: the returned ones) went
+    /// back to stock.
     Released,
     /// Nothing was held, or it was released before.
     NothingToRelease,
@@ -123,11 +130,26 @@ pub async fn handle(deps: &Deps, event: InventoryEvent) -> Result<Reaction, Inve
         InventoryEvent::Placed(placed) => reserve(deps, &placed).await,
         InventoryEvent::Cancelled(cancelled) => {
             let data = cancelled.data();
-            release(deps, &data.order_id, &data.customer_id).await
+            release(deps, cancelled.metadata(), &data.order_id, &data.customer_id, None).await
         }
         InventoryEvent::Returned(returned) => {
             let data = returned.data();
-            release(deps, &data.order_id, &data.customer_id).await
+            let items: Vec<StockLine> = data
+                .items
+                .iter()
+                .map(|item| StockLine {
+                    sku: item.sku.clone(),
+                    quantity: item.quantity,
+                })
+                .collect();
+            release(
+                deps,
+                returned.metadata(),
+                &data.order_id,
+                &data.customer_id,
+                Some(&items),
+            )
+            .await
         }
     }
 }
@@ -161,27 +183,58 @@ async fn reserve(deps: &Deps, placed: &Envelope<OrderPlaced>) -> Result<Reaction
     })
 }
 
-async fn release(deps: &Deps, order_id: &str, customer_id: &str) -> Result<Reaction, InventoryError> {
-    let action = match deps.stock.reservation(order_id).await? {
-        Some(reservation) => release_existing(deps, &reservation).await?,
-        None => match deps.stock.record_early_cancel(order_id, customer_id).await? {
-            None => Action::RecordedEarlyCancel,
-            // The reservation appeared meanwhile: release that one.
-            Some(reservation) => release_existing(deps, &reservation).await?,
-        },
-    };
-    Ok(Reaction {
+/// How many times a release reads the reservation again when another release changed it.
+const RELEASE_ATTEMPTS: u32 = 5;
+
+/// Gives back what the event `cause` releases: every unit still held for a cancellation
+/// (`returned` is `None`), or the returned units still held.
+async fn release(
+    deps: &Deps,
+    cause: &Metadata,
+    order_id: &str,
+    customer_id: &str,
+    returned: Option<&[StockLine]>,
+) -> Result<Reaction, InventoryError> {
+    let answer = |action| Reaction {
         action,
         emitted: Vec::new(),
-    })
-}
-
-async fn release_existing(deps: &Deps, reservation: &Reservation) -> Result<Action, InventoryError> {
-    if reservation.status == ReservationStatus::Reserved && deps.stock.release(reservation).await? {
-        Ok(Action::Released)
-    } else {
-        Ok(Action::NothingToRelease)
+    };
+    let mut reservation = match deps.stock.reservation(order_id).await? {
+        Some(reservation) => reservation,
+        None => match deps.stock.record_early_cancel(order_id, customer_id).await? {
+            None => return Ok(answer(Action::RecordedEarlyCancel)),
+            // The reservation appeared meanwhile: release from that one.
+            Some(reservation) => reservation,
+        },
+    };
+    let cause = cause.event_id.to_string();
+    for _ in 0..RELEASE_ATTEMPTS {
+        if reservation.status != ReservationStatus::Reserved || reservation.released_by.contains(&cause) {
+            return Ok(answer(Action::NothingToRelease));
+        }
+        let lines = match returned {
+            None => reservation.lines.clone(),
+            Some(items) => reservation.held_of(items),
+        };
+        if lines.is_empty() {
+            return Ok(answer(Action::NothingToRelease));
+        }
+        if deps.stock.release(&reservation, &lines, &cause).await? {
+            return Ok(answer(Action::Released));
+        }
+        reservation = deps
+            .stock
+            .reservation(order_id)
+            .await?
+            .ok_or_else(|| InventoryError::Vanished {
+                operation: "TransactWriteItems",
+                order_id: order_id.to_owned(),
+            })?;
     }
+    Err(InventoryError::Contended {
+        order_id: order_id.to_owned(),
+        attempts: RELEASE_ATTEMPTS,
+    })
 }
 
 /// One line per SKU, in SKU order: an order may list a SKU twice.

@@ -4,7 +4,9 @@
 //!
 //! - Stock (`sku`): `available` units, never below zero, and `reserved` units.
 //! - Reservations (`order_id`): `status` (RESERVED, SHORT, RELEASED or CANCELLED_EARLY),
-//!   `customer_id`, `lines` (what is held), `short` (what was missing).
+//!   `customer_id`, `lines` (what is still held), `short` (what was missing), `released_by`
+//!   (the `event_id`s of the cancellation and returns that gave units back) and `version`
+//!   (one more on every release; absent reads 0).
 //!
 //! [`StockStore::new`] keeps them in two DynamoDB tables (`dynamodb`, one transaction per
 //! change); [`StockStore::memory`] keeps them inside the process (`memory`, one lock per
@@ -15,7 +17,11 @@
 //!   the one it collides with is the answer;
 //! - units are taken only from a known SKU with enough available
 //!   (`attribute_exists(sku) AND available >= quantity`);
-//! - units go back only from a RESERVED reservation, which becomes RELEASED (`status = RESERVED`);
+//! - units go back only from a RESERVED reservation that no one changed since it was read
+//!   (`status = RESERVED AND version = read`) and only once per event
+//!   (`NOT contains(released_by, event)`): a cancellation gives back everything still held and
+//!   the reservation becomes RELEASED; a return gives back exactly the returned units still
+//!   held, and the reservation stays RESERVED until nothing is held;
 //! - one change names each SKU once, as a DynamoDB transaction changes each item once.
 
 mod dynamodb;
@@ -47,6 +53,10 @@ pub mod attr {
     pub const LINES: &str = "lines";
     /// Missing lines: a list of `{sku, requested, available}` maps.
     pub const SHORT: &str = "short";
+    /// A string set: the `event_id`s that released units.
+    pub const RELEASED_BY: &str = "released_by";
+    /// One more on every release.
+    pub const VERSION: &str = "version";
     /// Line fields.
     pub const QUANTITY: &str = "quantity";
     /// Short-line fields.
@@ -96,6 +106,46 @@ pub struct Reservation {
     pub lines: Vec<StockLine>,
     /// What was missing, for SHORT reservations.
     pub short: Vec<ShortLine>,
+    /// The `event_id`s of the cancellation and returns that released units, in no order.
+    pub released_by: Vec<String>,
+    /// One more on every release: a release applies only to the version it read.
+    pub version: u64,
+}
+
+impl Reservation {
+    /// Of `wanted` units per SKU, those this reservation still holds: each SKU's quantity capped
+    /// at what is held, SKUs it does not hold left out.
+    pub fn held_of(&self, wanted: &[StockLine]) -> Vec<StockLine> {
+        let mut held: std::collections::BTreeMap<&str, u32> = std::collections::BTreeMap::new();
+        for line in wanted {
+            if let Some(holding) = self.lines.iter().find(|l| l.sku == line.sku) {
+                let units = held.entry(&holding.sku).or_default();
+                *units = units.saturating_add(line.quantity).min(holding.quantity);
+            }
+        }
+        held.into_iter()
+            .filter(|(_, quantity)| *quantity > 0)
+            .map(|(sku, quantity)| StockLine {
+                sku: sku.to_owned(),
+                quantity,
+            })
+            .collect()
+    }
+
+    /// What it still holds once `released` went back.
+    fn after(&self, released: &[StockLine]) -> Vec<StockLine> {
+        self.lines
+            .iter()
+            .filter_map(|line| {
+                let gone = released.iter().find(|r| r.sku == line.sku).map_or(0, |r| r.quantity);
+                let left = line.quantity.saturating_sub(gone);
+                (left > 0).then(|| StockLine {
+                    sku: line.sku.clone(),
+                    quantity: left,
+                })
+            })
+            .collect()
+    }
 }
 
 /// What a reservation attempt found.
@@ -173,6 +223,8 @@ impl StockStore {
             status: ReservationStatus::CancelledEarly,
             lines: Vec::new(),
             short: Vec::new(),
+            released_by: Vec::new(),
+            version: 0,
         };
         match &self.storage {
             Stored::Dynamo(tables) => tables.put_if_absent(&tombstone).await,
@@ -180,16 +232,24 @@ impl StockStore {
         }
     }
 
-    /// Gives a RESERVED order's units back, once: moves the reservation from RESERVED to
-    /// RELEASED and returns each of `reservation`'s lines to stock, all at once. Returns false
-    /// when the reservation was no longer RESERVED (released by an earlier delivery).
+    /// Gives `lines` (units the reservation holds: [`Reservation::held_of`]) back to stock for
+    /// the event `cause`, all at once: the reservation keeps what is left (RELEASED when nothing
+    /// is), counts one more version and records `cause`. Returns false, changing nothing, when
+    /// the reservation is no longer RESERVED, changed since `reservation` was read, or already
+    /// released units for `cause`: read it again to tell which.
     ///
     /// # Errors
     /// [`InventoryError::Store`] when DynamoDB fails or two lines name one SKU.
-    pub async fn release(&self, reservation: &Reservation) -> Result<bool, InventoryError> {
+    pub async fn release(
+        &self,
+        reservation: &Reservation,
+        lines: &[StockLine],
+        cause: &str,
+    ) -> Result<bool, InventoryError> {
+        let remaining = reservation.after(lines);
         match &self.storage {
-            Stored::Dynamo(tables) => tables.release(reservation).await,
-            Stored::Memory(memory) => memory.release(reservation),
+            Stored::Dynamo(tables) => tables.release(reservation, lines, &remaining, cause).await,
+            Stored::Memory(memory) => memory.release(reservation, lines, &remaining, cause),
         }
     }
 

@@ -184,22 +184,89 @@ async fn a_cancellation_delivered_twice_releases_the_reservation_exactly_once() 
     .await
 }
 
+/// An OrderReturned of ord-1002 bringing back `items` (SKU, units), with a fresh event id.
+fn returned(items: &[(&str, u32)]) -> TestResult<RawEvent> {
+    let items: Vec<serde_json::Value> = items
+        .iter()
+        .map(|(sku, quantity)| json!({"sku": sku, "quantity": quantity}))
+        .collect();
+    fresh_sample_with(
+        ORDER_RETURNED,
+        &[
+            ("/detail/data/order_id", json!("ord-1002")),
+            ("/detail/data/items", json!(items)),
+        ],
+    )
+}
+
 #[tokio::test]
-async fn a_returned_order_gives_its_units_back_once() -> TestResult {
+async fn a_return_gives_back_exactly_the_returned_units_once_and_the_kept_ones_stay_held() -> TestResult {
     on_every_backend(async |stores| {
-        // Given ord-1002 reserved (1 laptop, 2 mice)
+        // Given ord-1002 reserved: 1 laptop, 2 mice (stock 5 laptops, 10 mice)
         let world = stocked(stores).await?;
         world.deliver(placed("ord-1002")?).await?;
+        let one_mouse = returned(&[("SKU-MOUSE-01", 1)])?;
 
-        // When its return is published twice
-        let first = action(&world, fresh_sample(ORDER_RETURNED)?).await?;
-        let second = action(&world, fresh_sample(ORDER_RETURNED)?).await?;
+        // When one mouse comes back, that return is delivered again after the guard forgot it,
+        // and a phone the order never held comes back
+        let first = action(&world, one_mouse.clone()).await?;
+        let again = world.deliver_after_the_guard_forgot(one_mouse).await?;
+        let phone = action(&world, returned(&[("SKU-PHONE-X", 1)])?).await?;
 
-        // Then the reserved units went back to stock once
+        // Then one mouse went back once; the laptop and the other mouse stay held
         assert_eq!(first, Some(Action::Released));
-        assert_eq!(second, Some(Action::NothingToRelease));
-        assert_eq!(stock(&world).available("SKU-LAPTOP-14").await?, (5, 0));
+        assert_eq!(again.result.map(|r| r.action), Some(Action::NothingToRelease));
+        assert_eq!(phone, Some(Action::NothingToRelease));
+        assert_eq!(stock(&world).available("SKU-MOUSE-01").await?, (9, 1));
+        assert_eq!(stock(&world).available("SKU-LAPTOP-14").await?, (4, 1));
+        let reservation = stock(&world).reservation("ord-1002").await?.ok_or("no reservation")?;
+        assert_eq!(reservation.status, ReservationStatus::Reserved);
+        assert_eq!(
+            reservation.lines,
+            [
+                StockLine {
+                    sku: "SKU-LAPTOP-14".into(),
+                    quantity: 1
+                },
+                StockLine {
+                    sku: "SKU-MOUSE-01".into(),
+                    quantity: 1
+                }
+            ]
+        );
+
+        // When the rest comes back, more than was bought of the mouse
+        let rest = action(&world, returned(&[("SKU-LAPTOP-14", 1), ("SKU-MOUSE-01", 5)])?).await?;
+
+        // Then exactly what was still held went back, and nothing is held any more
+        assert_eq!(rest, Some(Action::Released));
         assert_eq!(stock(&world).available("SKU-MOUSE-01").await?, (10, 0));
+        assert_eq!(stock(&world).available("SKU-LAPTOP-14").await?, (5, 0));
+        assert_eq!(
+            stock(&world).reservation("ord-1002").await?.map(|r| r.status),
+            Some(ReservationStatus::Released)
+        );
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_cancellation_after_a_partial_return_gives_back_only_what_is_still_held() -> TestResult {
+    on_every_backend(async |stores| {
+        // Given ord-1002 reserved (1 laptop, 2 mice), one mouse of which came back
+        let world = stocked(stores).await?;
+        world.deliver(placed("ord-1002")?).await?;
+        action(&world, returned(&[("SKU-MOUSE-01", 1)])?).await?;
+
+        // When the order is cancelled
+        let cancelled = fresh_sample_with(ORDER_CANCELLED, &[("/detail/data/order_id", json!("ord-1002"))])?;
+        let answer = action(&world, cancelled).await?;
+
+        // Then the laptop and the other mouse go back, and no mouse twice
+        assert_eq!(answer, Some(Action::Released));
+        assert_eq!(stock(&world).available("SKU-MOUSE-01").await?, (10, 0));
+        assert_eq!(stock(&world).available("SKU-LAPTOP-14").await?, (5, 0));
         Ok(())
     })
     .await

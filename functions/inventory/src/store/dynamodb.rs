@@ -44,6 +44,8 @@ impl Tables {
             status: ReservationStatus::Reserved,
             lines: lines.to_vec(),
             short: Vec::new(),
+            released_by: Vec::new(),
+            version: 0,
         };
         let mut items = vec![
             TransactWriteItem::builder()
@@ -123,22 +125,44 @@ impl Tables {
         }
     }
 
-    /// One transaction that moves the reservation from RESERVED to RELEASED and adds each
-    /// line's units back.
-    pub(super) async fn release(&self, reservation: &Reservation) -> Result<bool, InventoryError> {
+    /// One transaction that leaves `remaining` held (RELEASED when empty), counts the version
+    /// and records `cause`, conditional on RESERVED, the version read and `cause` not yet
+    /// recorded, and adds each of `lines`' units back.
+    pub(super) async fn release(
+        &self,
+        reservation: &Reservation,
+        lines: &[StockLine],
+        remaining: &[StockLine],
+        cause: &str,
+    ) -> Result<bool, InventoryError> {
         let order_id = reservation.order_id.as_str();
+        let status = match remaining.is_empty() {
+            true => ReservationStatus::Released,
+            false => ReservationStatus::Reserved,
+        };
         let mark = Update::builder()
             .table_name(&self.reservations_table)
             .key(attr::ORDER_ID, s(order_id))
-            .update_expression("SET #status = :released")
-            .condition_expression("#status = :reserved")
+            .update_expression("SET #status = :status, #lines = :lines, #version = :next ADD #released_by :cause")
+            .condition_expression(
+                "#status = :reserved AND (attribute_not_exists(#version) OR #version = :read) \
+                 AND NOT contains(#released_by, :event)",
+            )
             .expression_attribute_names("#status", attr::STATUS)
-            .expression_attribute_values(":released", s(ReservationStatus::Released.as_str()))
+            .expression_attribute_names("#lines", attr::LINES)
+            .expression_attribute_names("#version", attr::VERSION)
+            .expression_attribute_names("#released_by", attr::RELEASED_BY)
+            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":lines", lines_value(remaining))
+            .expression_attribute_values(":next", n(reservation.version + 1))
+            .expression_attribute_values(":read", n(reservation.version))
+            .expression_attribute_values(":cause", AttributeValue::Ss(vec![cause.to_owned()]))
+            .expression_attribute_values(":event", s(cause))
             .expression_attribute_values(":reserved", s(ReservationStatus::Reserved.as_str()))
             .build()
             .map_err(|e| store_error("TransactWriteItems", order_id, SdkFailure::new(e)))?;
         let mut items = vec![TransactWriteItem::builder().update(mark).build()];
-        for line in &reservation.lines {
+        for line in lines {
             let give_back = Update::builder()
                 .table_name(&self.stock_table)
                 .key(attr::SKU, s(&line.sku))
@@ -241,16 +265,6 @@ impl Tables {
     }
 
     fn put_new(&self, reservation: &Reservation, order_id: &str) -> Result<Put, InventoryError> {
-        let lines = reservation
-            .lines
-            .iter()
-            .map(|l| {
-                AttributeValue::M(HashMap::from([
-                    (attr::SKU.to_owned(), s(&l.sku)),
-                    (attr::QUANTITY.to_owned(), n(l.quantity)),
-                ]))
-            })
-            .collect();
         let short = reservation
             .short
             .iter()
@@ -267,7 +281,7 @@ impl Tables {
             .item(attr::ORDER_ID, s(&reservation.order_id))
             .item(attr::CUSTOMER_ID, s(&reservation.customer_id))
             .item(attr::STATUS, s(reservation.status.as_str()))
-            .item(attr::LINES, AttributeValue::L(lines))
+            .item(attr::LINES, lines_value(&reservation.lines))
             .item(attr::SHORT, AttributeValue::L(short))
             .condition_expression("attribute_not_exists(#order_id)")
             .expression_attribute_names("#order_id", attr::ORDER_ID)
@@ -275,6 +289,21 @@ impl Tables {
             .build()
             .map_err(|e| store_error("PutItem", order_id, SdkFailure::new(e)))
     }
+}
+
+/// Held lines as the item stores them: a list of `{sku, quantity}` maps.
+fn lines_value(lines: &[StockLine]) -> AttributeValue {
+    AttributeValue::L(
+        lines
+            .iter()
+            .map(|l| {
+                AttributeValue::M(HashMap::from([
+                    (attr::SKU.to_owned(), s(&l.sku)),
+                    (attr::QUANTITY.to_owned(), n(l.quantity)),
+                ]))
+            })
+            .collect(),
+    )
 }
 
 /// The reservation an item holds.
@@ -320,6 +349,12 @@ fn reservation_from(order_id: &str, item: &Item) -> Result<Reservation, Inventor
         status,
         lines,
         short,
+        released_by: item
+            .get(attr::RELEASED_BY)
+            .and_then(|v| v.as_ss().ok())
+            .cloned()
+            .unwrap_or_default(),
+        version: number(item, attr::VERSION).unwrap_or(0),
     })
 }
 

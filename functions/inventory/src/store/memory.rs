@@ -91,6 +91,8 @@ impl Memory {
             status: ReservationStatus::Short,
             lines: Vec::new(),
             short: short.clone(),
+            released_by: Vec::new(),
+            version: 0,
         };
         let reserve = if short.is_empty() {
             for line in lines {
@@ -110,17 +112,35 @@ impl Memory {
         Ok(reserve)
     }
 
-    /// Moves the reservation from RESERVED to RELEASED and adds each line's units back (to a
-    /// SKU it creates if unknown, as DynamoDB's ADD does); false if it was not RESERVED.
-    pub(super) fn release(&self, reservation: &Reservation) -> Result<bool, InventoryError> {
-        one_update_per_sku(&reservation.order_id, &reservation.lines)?;
+    /// Gives `lines` back (to a SKU it creates if unknown, as DynamoDB's ADD does) and leaves
+    /// `remaining` held, if the stored reservation is RESERVED, at `reservation`'s version and
+    /// not yet released by `cause`; false otherwise.
+    pub(super) fn release(
+        &self,
+        reservation: &Reservation,
+        lines: &[StockLine],
+        remaining: &[StockLine],
+        cause: &str,
+    ) -> Result<bool, InventoryError> {
+        one_update_per_sku(&reservation.order_id, lines)?;
         let mut state = lock(&self.state);
         let state = &mut *state;
         match state.reservations.get_mut(&reservation.order_id) {
-            Some(stored) if stored.status == ReservationStatus::Reserved => stored.status = ReservationStatus::Released,
+            Some(stored)
+                if stored.status == ReservationStatus::Reserved
+                    && stored.version == reservation.version
+                    && !stored.released_by.iter().any(|id| id == cause) =>
+            {
+                stored.lines = remaining.to_vec();
+                if remaining.is_empty() {
+                    stored.status = ReservationStatus::Released;
+                }
+                stored.version += 1;
+                stored.released_by.push(cause.to_owned());
+            }
             _ => return Ok(false),
         }
-        for line in &reservation.lines {
+        for line in lines {
             let units = state.stock.entry(line.sku.clone()).or_default();
             units.available += i64::from(line.quantity);
             units.reserved -= i64::from(line.quantity);
