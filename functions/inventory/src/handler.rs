@@ -3,7 +3,8 @@
 //! | event | reservation found | what happens | emits |
 //! |---|---|---|---|
 //! | OrderPlaced v1 | none | hold every line, or nothing if any SKU is short | StockReserved / StockShortage |
-//! | OrderPlaced v1 | RESERVED or SHORT (a retry) | nothing new | the same event again (same `event_id`) |
+//! | OrderPlaced v1 | RESERVED, nothing released yet, or SHORT (a retry) | nothing new | the same event again (same `event_id`) |
+//! | OrderPlaced v1 | RELEASED, or RESERVED with units released since | nothing: what was reserved no longer holds | — |
 //! | OrderPlaced v1 | CANCELLED_EARLY | nothing: the order is already cancelled | — |
 //! | OrderPlaced v2 | — | refused, not retryable: no lines to reserve | — |
 //! | OrderCancelled | RESERVED | every unit still held goes back to stock; RELEASED | — |
@@ -103,6 +104,9 @@ pub enum Action {
     Shortage,
     /// The order was cancelled before it was placed; nothing is held.
     SkippedCancelledOrder,
+    /// The order was reserved, and units went back since (a cancellation or a return): a
+    /// redelivery of the order announces nothing.
+    ReleasedSince,
     /// The order's units (a cancellation: all still held; a return: the returned ones) went
     /// back to stock.
     Released,
@@ -165,10 +169,13 @@ async fn reserve(deps: &Deps, placed: &Envelope<OrderPlaced>) -> Result<Reaction
         Reserve::Short(short) => (Action::Shortage, vec![shortage(placed.metadata(), order, short)?]),
         Reserve::AlreadyRecorded(existing) => match existing.status {
             // A retry after the write: publish the same event again; consumers deduplicate it.
-            ReservationStatus::Reserved | ReservationStatus::Released => (
+            ReservationStatus::Reserved if existing.version == 0 => (
                 Action::Reserved,
                 vec![reserved(placed.metadata(), order, existing.lines)?],
             ),
+            // Units went back since (a cancellation or a return): what StockReserved said no
+            // longer holds, so it is not said again.
+            ReservationStatus::Reserved | ReservationStatus::Released => (Action::ReleasedSince, Vec::new()),
             ReservationStatus::Short => (
                 Action::Shortage,
                 vec![shortage(placed.metadata(), order, existing.short)?],

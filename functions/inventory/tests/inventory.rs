@@ -252,6 +252,27 @@ async fn a_return_gives_back_exactly_the_returned_units_once_and_the_kept_ones_s
 }
 
 #[tokio::test]
+async fn an_order_delivered_again_after_its_units_went_back_announces_nothing_and_holds_nothing() -> TestResult {
+    on_every_backend(async |stores| {
+        // Given ord-1001 reserved and then cancelled
+        let world = stocked(stores).await?;
+        let order = fresh_sample(ORDER_PLACED)?;
+        world.deliver(order.clone()).await?;
+        action(&world, fresh_sample(ORDER_CANCELLED)?).await?;
+
+        // When the order is delivered again after its guard record is gone (a late replay)
+        let again = world.deliver_after_the_guard_forgot(order).await?;
+
+        // Then it takes no unit and announces no reservation: only the first StockReserved is out
+        assert_eq!(again.result.map(|r| r.action), Some(Action::ReleasedSince));
+        assert_eq!(stock(&world).available("SKU-LAPTOP-14").await?, (5, 0));
+        assert_eq!(world.bus.emitted_as::<StockReservedV1>(1).await?.len(), 1);
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
 async fn a_cancellation_after_a_partial_return_gives_back_only_what_is_still_held() -> TestResult {
     on_every_backend(async |stores| {
         // Given ord-1002 reserved (1 laptop, 2 mice), one mouse of which came back
