@@ -8,10 +8,11 @@
 //! | OrderPlaced v1 | the tombstone only | nothing: the order is already cancelled or returned | — |
 //! | OrderPlaced v1 without add-ons | — | nothing to create | — |
 //! | OrderPlaced v2 | — | refused, not retryable: it does not say which lines carry add-ons | — |
-//! | OrderCancelled / OrderReturned | ACTIVE contracts | the tombstone is written, then each ACTIVE one becomes CANCELLED, conditional on ACTIVE | ContractCancelled per contract (order_cancelled / order_returned) |
+//! | OrderCancelled | ACTIVE contracts | the tombstone is written, then each ACTIVE one becomes CANCELLED, conditional on ACTIVE | ContractCancelled per contract (order_cancelled) |
+//! | OrderReturned | ACTIVE contracts | the tombstone is written, then each ACTIVE one of a returned SKU becomes CANCELLED (a kept SKU keeps its contract) | ContractCancelled per ended contract (order_returned) |
 //! | OrderCancelled / OrderReturned | contracts cancelled by this same event (a retry) | nothing new | the same ContractCancelled events again |
 //! | OrderCancelled / OrderReturned | contracts cancelled by another event | nothing: already cancelled | — |
-//! | OrderCancelled / OrderReturned | no contracts | the tombstone is recorded (a later OrderPlaced creates none) | — |
+//! | OrderCancelled / OrderReturned | no contracts | the tombstone is recorded (a later OrderPlaced creates none: a return that arrives before its order, days after the goods were delivered, ends the order's coverage whole) | — |
 //!
 //! The tombstone is written first on every cancellation, even when contracts exist: contracts
 //! are created in a transaction conditional on its absence, and the query that follows it sees
@@ -20,6 +21,8 @@
 //!
 //! Every emitted event's `event_id` derives from the cause's and the `contract_id`, so a retry
 //! after a failed publish re-publishes the same events, which consumers deduplicate.
+
+use std::collections::BTreeSet;
 
 use herald::{ConfigError, Detail, Emitted, Env, Envelope, EventDetail, Function, Metadata, Outgoing, Publisher};
 use serde::{Deserialize, Serialize};
@@ -113,13 +116,19 @@ pub async fn handle(deps: &Deps, event: ContractsEvent) -> Result<Reaction, Cont
         ContractsEvent::Placed(placed) => create(deps, &placed).await?,
         ContractsEvent::Cancelled(cancelled) => {
             let data = cancelled.data();
-            let reason = ContractCancelReason::OrderCancelled;
-            cancel(deps, cancelled.metadata(), &data.order_id, &data.customer_id, reason).await?
+            let ending = Ending {
+                reason: ContractCancelReason::OrderCancelled,
+                skus: None,
+            };
+            cancel(deps, cancelled.metadata(), &data.order_id, &data.customer_id, ending).await?
         }
         ContractsEvent::Returned(returned) => {
             let data = returned.data();
-            let reason = ContractCancelReason::OrderReturned;
-            cancel(deps, returned.metadata(), &data.order_id, &data.customer_id, reason).await?
+            let ending = Ending {
+                reason: ContractCancelReason::OrderReturned,
+                skus: Some(data.items.iter().map(|item| item.sku.clone()).collect()),
+            };
+            cancel(deps, returned.metadata(), &data.order_id, &data.customer_id, ending).await?
         }
     };
     deps.publisher.publish(&outgoing).await?;
@@ -177,18 +186,35 @@ async fn create(deps: &Deps, placed: &Envelope<OrderPlaced>) -> Result<(Action, 
     Ok((action, outgoing))
 }
 
+/// What ends an order's contracts: a cancellation ends every one; a return ends the contracts
+/// of the SKUs it brings back (a kept phone keeps its insurance), and every one when it brings
+/// back every covered SKU.
+struct Ending {
+    /// Why, as ContractCancelled says it.
+    reason: ContractCancelReason,
+    /// The returned SKUs; `None` for a cancellation.
+    skus: Option<BTreeSet<String>>,
+}
+
+impl Ending {
+    fn ends(&self, contract: &Contract) -> bool {
+        self.skus.as_ref().is_none_or(|skus| skus.contains(&contract.sku))
+    }
+}
+
 async fn cancel(
     deps: &Deps,
     cause: &Metadata,
     order_id: &str,
     customer_id: &str,
-    reason: ContractCancelReason,
+    ending: Ending,
 ) -> Result<(Action, Vec<Outgoing>), ContractsError> {
+    let reason = ending.reason;
     let event_id = cause.event_id.to_string();
     deps.contracts.record_cancel(order_id, customer_id, &event_id).await?;
     let stored = deps.contracts.order(order_id).await?;
     let mut outgoing = Vec::new();
-    for contract in &stored.contracts {
+    for contract in stored.contracts.iter().filter(|c| ending.ends(c)) {
         let ours = match contract.status {
             ContractStatus::Active => deps.contracts.cancel(contract, &event_id).await?,
             // Cancelled by this same event: a retry after the write publishes the event again.

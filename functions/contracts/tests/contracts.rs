@@ -336,6 +336,58 @@ async fn a_return_cancels_the_contracts_with_reason_order_returned() -> TestResu
 }
 
 #[tokio::test]
+async fn a_partial_return_ends_only_the_contracts_of_the_returned_skus() -> TestResult {
+    on_every_backend(async |stores| {
+        // Given ord-1001 with a warranty on the laptop and an insurance on the mice
+        let world = world(stores).await?;
+        assert_eq!(action(&world, two_add_ons()?).await?, Some(Action::Created));
+        let returning = |sku: &str| {
+            fresh_sample_with(
+                ORDER_RETURNED,
+                &[
+                    ("/detail/data/order_id", json!("ord-1001")),
+                    ("/detail/data/items", json!([{"sku": sku, "quantity": 1}])),
+                ],
+            )
+        };
+
+        // When the mice come back, and the laptop is kept
+        let mice = action(&world, returning("SKU-MOUSE-01")?).await?;
+
+        // Then only the mice's insurance ends; the laptop keeps its warranty
+        assert_eq!(mice, Some(Action::Cancelled));
+        assert_eq!(
+            statuses(&world, "ord-1001").await?,
+            vec![
+                ("ctr-1001-1".to_owned(), ContractStatus::Active),
+                ("ctr-1001-2".to_owned(), ContractStatus::Cancelled)
+            ]
+        );
+        let ended = cancelled(&world.bus.emitted(3).await?)?;
+        let ended: Vec<&str> = ended.iter().map(|e| e.data().contract_id.as_str()).collect();
+        assert_eq!(ended, ["ctr-1001-2"]);
+
+        // When the laptop comes back later
+        let laptop = action(&world, returning("SKU-LAPTOP-14")?).await?;
+
+        // Then its warranty ends too, and the mice's is not ended twice
+        assert_eq!(laptop, Some(Action::Cancelled));
+        assert_eq!(
+            statuses(&world, "ord-1001").await?,
+            vec![
+                ("ctr-1001-1".to_owned(), ContractStatus::Cancelled),
+                ("ctr-1001-2".to_owned(), ContractStatus::Cancelled)
+            ]
+        );
+        let ended = cancelled(&world.bus.emitted(1).await?)?;
+        let ended: Vec<&str> = ended.iter().map(|e| e.data().contract_id.as_str()).collect();
+        assert_eq!(ended, ["ctr-1001-1"]);
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
 async fn a_cancellation_before_the_order_leaves_it_without_contracts_and_emits_nothing() -> TestResult {
     on_every_backend(async |stores| {
         // Given the cancellation arriving first
