@@ -148,6 +148,18 @@ impl Reservation {
     }
 }
 
+/// One release, as both backends apply it.
+struct Release<'a> {
+    /// The reservation as read: it applies only to that version.
+    reservation: &'a Reservation,
+    /// The units going back.
+    lines: &'a [StockLine],
+    /// What stays held.
+    remaining: Vec<StockLine>,
+    /// The releasing event's `event_id`.
+    cause: &'a str,
+}
+
 /// What a reservation attempt found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reserve {
@@ -246,10 +258,15 @@ impl StockStore {
         lines: &[StockLine],
         cause: &str,
     ) -> Result<bool, InventoryError> {
-        let remaining = reservation.after(lines);
+        let release = Release {
+            reservation,
+            lines,
+            remaining: reservation.after(lines),
+            cause,
+        };
         match &self.storage {
-            Stored::Dynamo(tables) => tables.release(reservation, lines, &remaining, cause).await,
-            Stored::Memory(memory) => memory.release(reservation, lines, &remaining, cause),
+            Stored::Dynamo(tables) => tables.release(&release).await,
+            Stored::Memory(memory) => memory.release(&release),
         }
     }
 

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckF
 use herald::store::{Item, SdkFailure, n, number, s, text};
 use shop_events::{ShortLine, StockLine};
 
-use super::{Reservation, ReservationStatus, Reserve, attr};
+use super::{Release, Reservation, ReservationStatus, Reserve, attr};
 use crate::error::InventoryError;
 
 /// The two tables.
@@ -128,13 +128,13 @@ impl Tables {
     /// One transaction that leaves `remaining` held (RELEASED when empty), counts the version
     /// and records `cause`, conditional on RESERVED, the version read and `cause` not yet
     /// recorded, and adds each of `lines`' units back.
-    pub(super) async fn release(
-        &self,
-        reservation: &Reservation,
-        lines: &[StockLine],
-        remaining: &[StockLine],
-        cause: &str,
-    ) -> Result<bool, InventoryError> {
+    pub(super) async fn release(&self, release: &Release<'_>) -> Result<bool, InventoryError> {
+        let Release {
+            reservation,
+            lines,
+            remaining,
+            cause,
+        } = release;
         let order_id = reservation.order_id.as_str();
         let status = match remaining.is_empty() {
             true => ReservationStatus::Released,
@@ -156,13 +156,13 @@ impl Tables {
             .expression_attribute_values(":lines", lines_value(remaining))
             .expression_attribute_values(":next", n(reservation.version + 1))
             .expression_attribute_values(":read", n(reservation.version))
-            .expression_attribute_values(":cause", AttributeValue::Ss(vec![cause.to_owned()]))
-            .expression_attribute_values(":event", s(cause))
+            .expression_attribute_values(":cause", AttributeValue::Ss(vec![(*cause).to_owned()]))
+            .expression_attribute_values(":event", s(*cause))
             .expression_attribute_values(":reserved", s(ReservationStatus::Reserved.as_str()))
             .build()
             .map_err(|e| store_error("TransactWriteItems", order_id, SdkFailure::new(e)))?;
         let mut items = vec![TransactWriteItem::builder().update(mark).build()];
-        for line in lines {
+        for line in *lines {
             let give_back = Update::builder()
                 .table_name(&self.stock_table)
                 .key(attr::SKU, s(&line.sku))

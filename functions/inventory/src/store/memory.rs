@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use herald::store::{SdkFailure, lock};
 use shop_events::{ShortLine, StockLine};
 
-use super::{Reservation, ReservationStatus, Reserve};
+use super::{Release, Reservation, ReservationStatus, Reserve};
 use crate::error::InventoryError;
 
 /// Both tables. Clones share them.
@@ -115,13 +115,13 @@ impl Memory {
     /// Gives `lines` back (to a SKU it creates if unknown, as DynamoDB's ADD does) and leaves
     /// `remaining` held, if the stored reservation is RESERVED, at `reservation`'s version and
     /// not yet released by `cause`; false otherwise.
-    pub(super) fn release(
-        &self,
-        reservation: &Reservation,
-        lines: &[StockLine],
-        remaining: &[StockLine],
-        cause: &str,
-    ) -> Result<bool, InventoryError> {
+    pub(super) fn release(&self, release: &Release<'_>) -> Result<bool, InventoryError> {
+        let Release {
+            reservation,
+            lines,
+            remaining,
+            cause,
+        } = release;
         one_update_per_sku(&reservation.order_id, lines)?;
         let mut state = lock(&self.state);
         let state = &mut *state;
@@ -131,16 +131,16 @@ impl Memory {
                     && stored.version == reservation.version
                     && !stored.released_by.iter().any(|id| id == cause) =>
             {
-                stored.lines = remaining.to_vec();
+                stored.lines = remaining.clone();
                 if remaining.is_empty() {
                     stored.status = ReservationStatus::Released;
                 }
                 stored.version += 1;
-                stored.released_by.push(cause.to_owned());
+                stored.released_by.push((*cause).to_owned());
             }
             _ => return Ok(false),
         }
-        for line in lines {
+        for line in *lines {
             let units = state.stock.entry(line.sku.clone()).or_default();
             units.available += i64::from(line.quantity);
             units.reserved -= i64::from(line.quantity);
