@@ -419,6 +419,20 @@ impl<D: Function> FunctionWorld<D> {
         Ok((retry, emitted))
     }
 
+    /// Delivers a fresh copy of the catalogued sample at `relative` (as
+    /// [`fresh_sample`](crate::fixtures::fresh_sample) makes it) and returns it, for a test
+    /// that delivers the same event again later.
+    ///
+    /// # Errors
+    /// When the sample cannot be read, or the delivery fails.
+    pub async fn delivered(&self, relative: &str) -> TestResult<RawEvent> {
+        let raw = crate::fixtures::fresh_sample(relative)?;
+        self.deliver(raw.clone())
+            .await
+            .map_err(|error| format!("{relative}: {error}"))?;
+        Ok(raw)
+    }
+
     /// Delivers `raw` to [`FunctionWorld::forgetting`]: a redelivery after the guard's record
     /// expired, so the handler runs again.
     ///

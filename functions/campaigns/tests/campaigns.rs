@@ -289,8 +289,7 @@ async fn a_duplicate_that_outlives_the_guards_record_re_emits_the_same_event_and
     on_every_backend(async |stores| {
         // Given ord-1001 placed and its voucher issued and published
         let world = world(stores).await?;
-        let order = fresh_sample(ORDER_PLACED)?;
-        world.deliver(order.clone()).await?;
+        let order = world.delivered(ORDER_PLACED).await?;
         let first = world.bus.emitted_one::<VoucherIssuedV1>().await?;
 
         // When the same event comes back after the guard's record is gone

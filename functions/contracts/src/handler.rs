@@ -3,7 +3,8 @@
 //! | event | stored for the order | what happens | emits |
 //! |---|---|---|---|
 //! | OrderPlaced v1 | nothing | one ACTIVE contract per line with an add-on, each only if absent | ContractCreated per contract |
-//! | OrderPlaced v1 | contracts created by this same event (a retry) | nothing new | the same ContractCreated events again (same `event_id`s) |
+//! | OrderPlaced v1 | contracts created by this same event (a retry) | nothing new | the same ContractCreated events again (same `event_id`s), for those still ACTIVE |
+//! | OrderPlaced v1 | contracts created by this same event, all ended since (a late replay) | nothing | — |
 //! | OrderPlaced v1 | contracts created by another event for the order | nothing: already created | — |
 //! | OrderPlaced v1 | the tombstone only | nothing: the order is already cancelled or returned | — |
 //! | OrderPlaced v1 without add-ons | — | nothing to create | — |
@@ -87,6 +88,9 @@ pub enum Action {
     NoAddOns,
     /// Another event already created the order's contracts.
     AlreadyCreated,
+    /// This event created the order's contracts, which all ended since (a cancellation or
+    /// returns): a late redelivery announces nothing.
+    EndedSince,
     /// The order was cancelled or returned before it arrived; nothing is created.
     SkippedCancelledOrder,
     /// The order's active contracts were cancelled.
@@ -153,9 +157,17 @@ async fn create(deps: &Deps, placed: &Envelope<OrderPlaced>) -> Result<(Action, 
         Create::Refused(stored) => {
             let (ours, others): (Vec<Contract>, Vec<Contract>) =
                 stored.contracts.into_iter().partition(|c| c.created_by == event_id);
-            if !ours.is_empty() {
-                // A retry after the write: publish the same events again, from what was recorded.
-                (Action::Created, ours)
+            let active: Vec<Contract> = ours
+                .iter()
+                .filter(|c| c.status == ContractStatus::Active)
+                .cloned()
+                .collect();
+            if !active.is_empty() {
+                // A retry after the write: publish the same events again, from what was recorded,
+                // for the contracts still active (an ended one is not announced again).
+                (Action::Created, active)
+            } else if !ours.is_empty() {
+                (Action::EndedSince, vec![])
             } else if !others.is_empty() {
                 (Action::AlreadyCreated, vec![])
             } else {

@@ -309,16 +309,17 @@ async fn a_return_cancels_the_contracts_with_reason_order_returned() -> TestResu
     on_every_backend(async |stores| {
         // Given the insured ord-1002
         let world = world(stores).await?;
-        assert_eq!(
-            action(&world, fresh_sample(INSURED_ORDER_PLACED)?).await?,
-            Some(Action::Created)
-        );
+        let order = fresh_sample(INSURED_ORDER_PLACED)?;
+        assert_eq!(action(&world, order.clone()).await?, Some(Action::Created));
 
-        // When it is returned
+        // When it is returned, and the order is replayed after its guard record is gone
         let action = action(&world, fresh_sample(ORDER_RETURNED)?).await?;
+        let replayed = world.deliver_after_the_guard_forgot(order).await?;
 
-        // Then its contract is CANCELLED and ContractCancelled says the order was returned
+        // Then its contract is CANCELLED and ContractCancelled says the order was returned; the
+        // replay announces no ended contract again
         assert_eq!(action, Some(Action::Cancelled));
+        assert_eq!(replayed.result.map(|r| r.action), Some(Action::EndedSince));
         assert_eq!(
             statuses(&world, "ord-1002").await?,
             vec![("ctr-1002-1".to_owned(), ContractStatus::Cancelled)]

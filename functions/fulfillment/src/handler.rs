@@ -3,7 +3,8 @@
 //! | event | shipment record found | what happens | emits |
 //! |---|---|---|---|
 //! | StockReserved | none | REQUESTED is recorded, with the lines to ship | ShipmentRequested |
-//! | StockReserved | requested by this same event (a retry) | nothing new | the same ShipmentRequested again (same `event_id`) |
+//! | StockReserved | requested by this same event (a retry), still REQUESTED | nothing new | the same ShipmentRequested again (same `event_id`) |
+//! | StockReserved | requested by this same event, since DISPATCHED or CANCELLED (a late replay) | nothing: what was requested has moved on | — |
 //! | StockReserved | requested by another event for the order | nothing: already requested | — |
 //! | StockReserved | CANCELLED_EARLY | nothing: the order is already cancelled | — |
 //! | OrderCancelled | REQUESTED | CANCELLED, conditional on REQUESTED | ShipmentCancelled (order_cancelled) |
@@ -66,6 +67,9 @@ pub enum Action {
     Requested,
     /// Another event already asked for this order's shipment.
     AlreadyRequested,
+    /// This event asked for the shipment, which was dispatched or cancelled since: a late
+    /// redelivery asks for nothing.
+    MovedOnSince,
     /// The order was cancelled before its stock was reserved; nothing is shipped.
     SkippedCancelledOrder,
     /// The shipment was cancelled before dispatch.
@@ -126,10 +130,12 @@ async fn request(
             (Action::Requested, vec![outgoing(cause, event)?])
         }
         Some(existing) if existing.status == ShipmentStatus::CancelledEarly => (Action::SkippedCancelledOrder, vec![]),
-        // A retry after the write: publish the same event again, from what was recorded.
-        Some(existing) if existing.requested_by.as_deref() == Some(event_id.as_str()) => {
-            (Action::Requested, vec![requested(cause, existing)?])
-        }
+        // A retry after the write: publish the same event again, from what was recorded, while
+        // it still holds; once dispatched or cancelled, a late redelivery asks for nothing.
+        Some(existing) if existing.requested_by.as_deref() == Some(event_id.as_str()) => match existing.status {
+            ShipmentStatus::Requested => (Action::Requested, vec![requested(cause, existing)?]),
+            _ => (Action::MovedOnSince, vec![]),
+        },
         Some(_) => (Action::AlreadyRequested, vec![]),
     })
 }

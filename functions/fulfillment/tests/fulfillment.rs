@@ -172,20 +172,25 @@ async fn a_cancellation_cancels_a_requested_shipment_and_emits_shipment_cancelle
 #[tokio::test]
 async fn a_cancellation_after_dispatch_leaves_the_shipment_dispatched_and_emits_nothing() -> TestResult {
     on_every_backend(async |stores| {
-        // Given a shipment the warehouse scanner has dispatched, once
+        // Given a shipment the warehouse scanner has dispatched, once, after its reservation
+        let reserved = fresh_sample(STOCK_RESERVED)?;
         let world = world(stores).await?;
-        world.deliver(fresh_sample(STOCK_RESERVED)?).await?;
+        world.deliver(reserved.clone()).await?;
         assert!(shipments(&world).mark_dispatched("ord-1001").await?);
         assert!(
             !shipments(&world).mark_dispatched("ord-1001").await?,
             "dispatched already"
         );
 
-        // When the order is cancelled
+        // When the order is cancelled, and the reservation is replayed after its guard record
+        // is gone
         let action = action(&world, fresh_sample(ORDER_CANCELLED)?).await?;
+        let replayed = world.deliver_after_the_guard_forgot(reserved).await?;
 
-        // Then it is too late: the shipment stays DISPATCHED and only the request was emitted
+        // Then it is too late: the shipment stays DISPATCHED, the replay asks for nothing, and
+        // only the first request was emitted
         assert_eq!(action, Some(Action::TooLateDispatched));
+        assert_eq!(replayed.result.map(|r| r.action), Some(Action::MovedOnSince));
         assert_eq!(status(&world, "ord-1001").await?, Some(ShipmentStatus::Dispatched));
         assert_eq!(detail_types(&world.bus.emitted(1).await?), vec!["ShipmentRequested"]);
         Ok(())

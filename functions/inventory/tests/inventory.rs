@@ -165,8 +165,7 @@ async fn a_cancellation_delivered_twice_releases_the_reservation_exactly_once_an
     on_every_backend(async |stores| {
         // Given a reserved order
         let world = stocked(stores).await?;
-        let order = fresh_sample(ORDER_PLACED)?;
-        world.deliver(order.clone()).await?;
+        let order = world.delivered(ORDER_PLACED).await?;
 
         // When the order system publishes the cancellation twice (two event ids for one fact),
         // and the order is delivered again after its guard record is gone (a late replay)

@@ -86,8 +86,7 @@ async fn a_duplicate_that_outlives_the_guards_record_is_not_sent_twice() -> Test
     on_every_backend(async |stores| {
         // Given a receipt sent for an order event
         let world = world(stores).await?;
-        let placed = fresh_sample(PLACED)?;
-        world.deliver(placed.clone()).await?;
+        let placed = world.delivered(PLACED).await?;
 
         // When the same event comes back after the guard's record is gone
         let late = world.forgetting().await?.handle(placed, None).await?;

@@ -263,8 +263,7 @@ async fn a_duplicate_that_outlives_the_guards_record_writes_nothing_more() -> Te
     on_every_backend(async |stores| {
         // Given an order recorded in the history
         let world = world(stores).await?;
-        let placed = fresh_sample(ORDER_PLACED)?;
-        world.deliver(placed.clone()).await?;
+        let placed = world.delivered(ORDER_PLACED).await?;
 
         // When the same event comes back after the guard's record is gone
         let late = world.deliver_after_the_guard_forgot(placed).await?;
