@@ -1,5 +1,5 @@
 # The two commands the README promises, and the steps behind them.
-.PHONY: run test tools catalog bench-guard bench-pattern bench-dev package measure
+.PHONY: run test tools catalog bench-guard bench-pattern bench-dev package measure fuzz
 
 ## The main job: the order system's and payment service's sample events through every function
 ## of infra/template.yaml, locally (real binaries, in-memory stores), printing each causation trace.
@@ -37,3 +37,8 @@ bench-pattern:
 ## herald dev end to end: events/s through the real functions, in-memory stores.
 bench-dev:
 	scripts/bench-dev.sh
+
+## A million generated events through the decoder and every function's handler (release build;
+## `make test` runs a thousand of each). HERALD_FUZZ_CASES sets the count.
+fuzz:
+	HERALD_FUZZ_CASES=$${HERALD_FUZZ_CASES:-1000000} cargo test --release -p herald-tests --test fuzz -- --nocapture

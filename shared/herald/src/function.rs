@@ -50,6 +50,14 @@ pub const IDEMPOTENCY_TABLE: &str = "IDEMPOTENCY_TABLE";
 pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
 /// How long an idempotency record lives, in seconds ([`IdempotencyConfig::expires_after`]).
 pub const IDEMPOTENCY_EXPIRES_AFTER: &str = "IDEMPOTENCY_EXPIRES_AFTER_SECONDS";
+
+/// Optional: sending rounds of one PutEvents entry, the first included
+/// ([`PublisherConfig::max_attempts`], default 5).
+pub const PUBLISH_MAX_ATTEMPTS: &str = "HERALD_PUBLISH_MAX_ATTEMPTS";
+
+/// Optional: the backoff before the second sending round, in milliseconds, doubled each round
+/// ([`PublisherConfig::base_delay`], default 50).
+pub const PUBLISH_BASE_DELAY_MS: &str = "HERALD_PUBLISH_BASE_DELAY_MS";
 /// How many completed records a warm process caches ([`IdempotencyConfig::cache_capacity`]).
 pub const IDEMPOTENCY_CACHE_CAPACITY: &str = "IDEMPOTENCY_CACHE_CAPACITY";
 /// How long one attempt of an AWS call may take, in milliseconds, before the SDK gives it up and
@@ -250,15 +258,29 @@ impl Env {
         })
     }
 
-    /// A publisher to the bus `EVENT_BUS_NAME` names, with [`PublisherConfig`]'s defaults.
+    /// A publisher to the bus `EVENT_BUS_NAME` names, with [`PublisherConfig`]'s defaults but
+    /// for `HERALD_PUBLISH_MAX_ATTEMPTS` and `HERALD_PUBLISH_BASE_DELAY_MS` when they are set.
     ///
     /// # Errors
-    /// [`MissingVariable`] when `EVENT_BUS_NAME` is unset.
-    pub fn publisher(&self) -> Result<Publisher, MissingVariable> {
+    /// [`ConfigError`] when `EVENT_BUS_NAME` is unset or a setting is not a positive number.
+    pub fn publisher(&self) -> Result<Publisher, ConfigError> {
         let bus = self.required(EVENT_BUS_NAME, "the bus events are published to")?;
+        let defaults = PublisherConfig::for_bus(bus);
+        let positive = |text: &str| match text.trim().parse::<u32>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err("not a positive whole number".to_owned()),
+        };
+        let max_attempts = self.parsed(PUBLISH_MAX_ATTEMPTS, defaults.max_attempts, positive)?;
+        let base_delay = self.parsed(PUBLISH_BASE_DELAY_MS, defaults.base_delay, |text| {
+            positive(text).map(|ms| Duration::from_millis(u64::from(ms)))
+        })?;
         Ok(Publisher::new(
             aws_sdk_eventbridge::Client::new(&self.aws),
-            PublisherConfig::for_bus(bus),
+            PublisherConfig {
+                max_attempts,
+                base_delay,
+                ..defaults
+            },
         ))
     }
 
@@ -410,6 +432,36 @@ mod tests {
         assert_eq!(settings.expires_after, Duration::from_secs(1_209_600));
         assert_eq!(settings.cache_capacity, 0);
         assert_eq!(settings.function_name, "billing");
+        Ok(())
+    }
+
+    #[test]
+    fn the_publisher_settings_default_and_are_read_from_the_environment_and_a_bad_one_is_named()
+    -> Result<(), ConfigError> {
+        // Given the bus alone, the bus with both settings, and one setting that is no number
+        let plain = env(&[("EVENT_BUS_NAME", "shop")]).publisher()?;
+        let tuned = env(&[
+            ("EVENT_BUS_NAME", "shop"),
+            ("HERALD_PUBLISH_MAX_ATTEMPTS", "1"),
+            ("HERALD_PUBLISH_BASE_DELAY_MS", "10"),
+        ])
+        .publisher()?;
+        let bad = env(&[("EVENT_BUS_NAME", "shop"), ("HERALD_PUBLISH_MAX_ATTEMPTS", "0")])
+            .publisher()
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+
+        // Then the first has the documented defaults, the second what it says, the third is named
+        assert_eq!(plain.config(), &PublisherConfig::for_bus("shop"));
+        assert_eq!(
+            (tuned.config().max_attempts, tuned.config().base_delay),
+            (1, Duration::from_millis(10))
+        );
+        assert!(
+            bad.as_ref()
+                .is_err_and(|e| e.contains("HERALD_PUBLISH_MAX_ATTEMPTS") && e.contains("positive")),
+            "{bad:?}"
+        );
         Ok(())
     }
 
