@@ -19,7 +19,6 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use herald_infra::{EventRef, Generation};
 use serde::Deserialize;
@@ -51,14 +50,9 @@ pub enum ScaffoldError {
         /// What is missing.
         message: String,
     },
-    /// `cargo metadata` failed.
-    #[error("cargo metadata in {workspace}: {message}")]
-    Cargo {
-        /// The workspace.
-        workspace: PathBuf,
-        /// What cargo said.
-        message: String,
-    },
+    /// The workspace could not be read (`cargo metadata` failed).
+    #[error(transparent)]
+    Metadata(herald_infra::InfraError),
     /// A file could not be written.
     #[error("{path}: {source}")]
     Write {
@@ -102,18 +96,6 @@ pub struct Places {
 struct WorkspaceHerald {
     functions: PathBuf,
     events_crate: String,
-}
-
-#[derive(Deserialize)]
-struct CargoMetadata {
-    workspace_root: PathBuf,
-    #[serde(default)]
-    metadata: Option<WorkspaceMetadata>,
-}
-
-#[derive(Deserialize)]
-struct WorkspaceMetadata {
-    herald: Option<serde_json::Value>,
 }
 
 /// Writes the crate and regenerates the template. Returns the files written, template last.
@@ -168,33 +150,18 @@ struct Workspace {
 }
 
 fn workspace_herald(workspace: &Path) -> Result<Workspace, ScaffoldError> {
-    let cargo = |message: String| ScaffoldError::Cargo {
-        workspace: workspace.to_owned(),
-        message,
-    };
-    let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["metadata", "--no-deps", "--format-version", "1"])
-        .current_dir(workspace)
-        .output()
-        .map_err(|e| cargo(e.to_string()))?;
-    if !output.status.success() {
-        return Err(cargo(String::from_utf8_lossy(&output.stderr).trim().to_owned()));
-    }
-    let metadata: CargoMetadata = serde_json::from_slice(&output.stdout).map_err(|e| cargo(e.to_string()))?;
-    let manifest = metadata.workspace_root.join("Cargo.toml");
-    let herald = metadata
-        .metadata
-        .and_then(|m| m.herald)
-        .ok_or_else(|| ScaffoldError::Workspace {
-            manifest: manifest.clone(),
-            message: "no such table".to_owned(),
-        })?;
+    let read = herald_infra::workspace::read(workspace).map_err(ScaffoldError::Metadata)?;
+    let manifest = read.root.join("Cargo.toml");
+    let herald = read.herald.ok_or_else(|| ScaffoldError::Workspace {
+        manifest: manifest.clone(),
+        message: "no such table".to_owned(),
+    })?;
     let herald = WorkspaceHerald::deserialize(herald).map_err(|e| ScaffoldError::Workspace {
         manifest,
         message: e.to_string(),
     })?;
     Ok(Workspace {
-        root: metadata.workspace_root,
+        root: read.root,
         herald,
     })
 }

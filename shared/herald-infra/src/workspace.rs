@@ -21,9 +21,23 @@ pub struct Package {
     pub herald: Option<serde_json::Value>,
 }
 
+/// The workspace as `cargo metadata` describes it.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    /// Its root folder.
+    pub root: PathBuf,
+    /// Its packages, in `cargo metadata`'s order.
+    pub packages: Vec<Package>,
+    /// Its `[workspace.metadata.herald]` table, as JSON, if it has one.
+    pub herald: Option<serde_json::Value>,
+}
+
 #[derive(Deserialize)]
 struct Metadata {
+    workspace_root: PathBuf,
     packages: Vec<RawPackage>,
+    #[serde(default)]
+    metadata: Option<PackageMetadata>,
 }
 
 #[derive(Deserialize)]
@@ -50,9 +64,17 @@ struct PackageMetadata {
 /// Every package of the workspace at `workspace`, in `cargo metadata`'s order.
 ///
 /// # Errors
+/// As [`read`].
+pub fn packages(workspace: &Path) -> Result<Vec<Package>, InfraError> {
+    read(workspace).map(|workspace| workspace.packages)
+}
+
+/// The workspace at `workspace`: its root, packages and Herald tables.
+///
+/// # Errors
 /// [`InfraError::Cargo`] when cargo cannot run or fails, [`InfraError::MetadataFormat`] when
 /// its output is not what `--format-version 1` promises.
-pub fn packages(workspace: &Path) -> Result<Vec<Package>, InfraError> {
+pub fn read(workspace: &Path) -> Result<Workspace, InfraError> {
     let cargo = |message: String| InfraError::Cargo {
         workspace: workspace.to_owned(),
         message,
@@ -70,7 +92,7 @@ pub fn packages(workspace: &Path) -> Result<Vec<Package>, InfraError> {
         workspace: workspace.to_owned(),
         source,
     })?;
-    Ok(metadata
+    let packages = metadata
         .packages
         .into_iter()
         .map(|package| Package {
@@ -84,5 +106,10 @@ pub fn packages(workspace: &Path) -> Result<Vec<Package>, InfraError> {
                 .collect(),
             herald: package.metadata.and_then(|m| m.herald),
         })
-        .collect())
+        .collect();
+    Ok(Workspace {
+        root: metadata.workspace_root,
+        packages,
+        herald: metadata.metadata.and_then(|m| m.herald),
+    })
 }
