@@ -402,3 +402,57 @@ async fn a_record_that_holds_the_typed_data_hash_of_an_earlier_release_still_ans
     })
     .await
 }
+
+#[tokio::test]
+async fn a_delivery_racing_another_that_holds_the_event_is_left_to_it_without_an_error() -> TestResult {
+    on_every_backend(async |stores| {
+        // Given an invocation that holds an order event and has not finished
+        let world = world(stores).await?;
+        let placed = fresh_sample(PLACED)?;
+        let typed = placed.clone().decode_set::<Counted>()?;
+        let deadline = Some(chrono_now_ms() + 30_000);
+        let holding = herald::idempotency::Invocation::of(&typed, deadline)?.hashing_raw_data(placed.data_digest());
+        let (started, running) = tokio::sync::oneshot::channel::<()>();
+        let (finish, finished) = tokio::sync::oneshot::channel::<()>();
+        let guard = world.consumer.guard().clone();
+        let holder = tokio::spawn(async move {
+            guard
+                .run(holding, || async move {
+                    let _ = started.send(());
+                    let _ = finished.await;
+                    Ok::<_, HandlerError>("ord-1001".to_owned())
+                })
+                .await
+        });
+        running.await?;
+
+        // When a duplicate delivery of it arrives meanwhile
+        let duplicate = world.deliver(placed.clone()).await;
+
+        // Then it is answered in-progress, not as an error (which would count an invocation
+        // error and page), and its handler does not run; the holder completes the event
+        assert_eq!(
+            duplicate.map(|g| g.outcome).map_err(|e| e.to_string()),
+            Ok(Outcome::InProgress)
+        );
+        assert_eq!(runs(&world), 0);
+        let _ = finish.send(());
+        assert_eq!(
+            holder.await?.map(|g| g.outcome).map_err(|e| e.to_string()),
+            Ok(Outcome::Claimed)
+        );
+        assert_eq!(world.deliver(placed).await?.outcome, Outcome::Duplicate);
+        Ok(())
+    })
+    .await
+}
+
+fn chrono_now_ms() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default(),
+    )
+    .unwrap_or(i64::MAX)
+}

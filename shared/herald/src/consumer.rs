@@ -15,7 +15,10 @@
 //!    redrive whose `target` names another Lambda function than this one
 //!    (`AWS_LAMBDA_FUNCTION_NAME`) is answered [`Outcome::ForAnotherConsumer`] before the guard:
 //!    nothing runs, nothing is written;
-//! 4. logs one outcome line with the outcome, the duration and, on failure, the error type and
+//! 4. answers a delivery whose event another invocation holds (the guard's `AlreadyInProgress`)
+//!    as [`Outcome::InProgress`], not as an error: the holder completes it, or fails and is
+//!    retried by Lambda, and a duplicate racing it must not count an invocation error that pages;
+//! 5. logs one outcome line with the outcome, the duration and, on failure, the error type and
 //!    whether it is retryable.
 //!
 //! [`Consumer::handle`] does all of that without the Lambda runtime, for tests and local runs.
@@ -287,7 +290,20 @@ impl<D: Function> Consumer<D> {
         self.guard
             .run(invocation, move || handler.call(deps, event))
             .await
-            .map_err(ConsumerError::Guard)
+            .or_else(|error| match error {
+                // Another invocation holds the event: it completes it, or fails and is retried
+                // (Lambda retries a failed asynchronous invocation, then dead-letters it) and
+                // takes the claim over once its lease ends. Answering this delivery as an error
+                // would count an invocation error (paging) for a race that loses nothing.
+                GuardError::AlreadyInProgress { lease_until, .. } => {
+                    tracing::info!(lease_until, "another invocation holds the event: left to it");
+                    Ok(Guarded {
+                        outcome: Outcome::InProgress,
+                        result: None,
+                    })
+                }
+                error => Err(ConsumerError::Guard(error)),
+            })
     }
 }
 

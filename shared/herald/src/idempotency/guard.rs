@@ -156,7 +156,9 @@ pub enum Outcome {
     Duplicate,
     /// COMPLETED in this container's cache: the result, no store call.
     Cached,
-    /// Another invocation holds a live claim (an error outcome).
+    /// Another invocation holds a live claim: the guard answers `AlreadyInProgress` (retryable),
+    /// which a [`Consumer`](crate::Consumer) turns into this outcome, leaving the event to the
+    /// holder.
     InProgress,
     /// The handler failed for good (an error outcome).
     Failed,
