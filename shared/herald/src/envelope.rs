@@ -173,13 +173,26 @@ pub struct Metadata {
     /// The `event_id` of the event that directly caused this one; absent for a flow's first event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub causation_id: Option<Uuid>,
-    /// When the fact happened, in the producer's clock.
+    /// When the fact happened, in the producer's clock: RFC 3339, years 1970 to 9999. A time
+    /// outside is refused at decoding (not retryable), so no consumer's date arithmetic meets
+    /// the calendar's edges.
+    #[serde(deserialize_with = "bounded_time")]
     pub occurred_at: DateTime<Utc>,
     /// The service that produced the event.
     pub producer: String,
     /// Set when `herald redrive` put the event back on the bus from a dead-letter queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redrive: Option<RedriveMark>,
+}
+
+/// An RFC 3339 time from year 1970 to 9999.
+fn bounded_time<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
+    use chrono::Datelike as _;
+    let time = DateTime::<Utc>::deserialize(deserializer)?;
+    match time.year() {
+        1970..=9999 => Ok(time),
+        year => Err(serde::de::Error::custom(format!("year {year} is outside 1970 to 9999"))),
+    }
 }
 
 /// The prefix of a replay name that asks consumers to run again events they already completed
@@ -862,6 +875,36 @@ mod tests {
             let error = raw.metadata().err().map(|e| e.to_string()).unwrap_or_default();
             assert!(error.contains(path), "{error}");
             assert!(error.contains("eb-1"), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_time_outside_years_1970_to_9999_is_refused_naming_the_field() {
+        let event = |at: &str| {
+            RawEvent::parse(
+                format!(
+                    r#"{{"id":"1","detail-type":"T","source":"s","detail":{{"metadata":{{
+                        "event_id":"7c1e4b2a-0000-4000-8000-000000000001","schema_version":1,
+                        "correlation_id":"7c1e4b2a-0000-4000-8000-000000000002",
+                        "occurred_at":"{at}","producer":"p"}},"data":{{}}}}}}"#
+                )
+                .as_bytes(),
+            )
+            .and_then(|raw| raw.metadata())
+        };
+        assert!(event("2026-11-02T10:14:59.987Z").is_ok());
+        for at in [
+            "-262143-01-01T00:00:00Z",
+            "1969-12-31T23:59:59Z",
+            "+10000-01-01T00:00:00Z",
+        ] {
+            let refused = event(at).map(|_| ()).map_err(|e| e.to_string());
+            assert!(
+                refused
+                    .as_ref()
+                    .is_err_and(|e| e.contains("occurred_at") && e.contains("outside 1970 to 9999")),
+                "{at}: {refused:?}"
+            );
         }
     }
 
