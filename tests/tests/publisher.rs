@@ -175,6 +175,43 @@ async fn twenty_five_events_arrive_complete_in_batches_of_ten() -> TestResult {
     Ok(())
 }
 
+/// PutEvents limits the whole request to 256 KB, not only each entry (EventBridge quotas,
+/// "PutEvents request size"); moto accepts any size, so the calls' shapes stand for the rule.
+#[tokio::test]
+async fn events_that_together_pass_the_request_limit_are_split_into_requests_under_it_and_all_arrive() -> TestResult {
+    // Given a bus to a queue, and four cancellations of about 100 KB each (400 KB together)
+    let config = sdk_config().await;
+    let wiring = BusToQueue::create(&config, &pattern()).await?;
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let counter = ThrottleEntries {
+        calls: calls.clone(),
+        ..Default::default()
+    };
+    let publisher = publisher_with(Some(counter), &wiring.bus_name, 5).await;
+    let events = (0..4)
+        .map(|i| {
+            let data = OrderCancelledV1 {
+                order_id: format!("ord-{}", 6000 + i),
+                customer_id: format!("cus-{}", "9".repeat(100 * 1024)),
+                reason: CancelReason::CustomerRequest,
+            };
+            Ok(Outgoing::new(&Detail::new(data, "order-service"))?)
+        })
+        .collect::<TestResult<Vec<_>>>()?;
+    assert!(events.iter().map(Outgoing::size).sum::<usize>() > herald::publish::MAX_REQUEST_BYTES);
+
+    // When they are published together
+    publisher.publish(&events).await?;
+
+    // Then they went out two by two (three would pass 256 KB), and every one arrived
+    assert_eq!(*calls.lock().map_err(|_| "poisoned")?, vec![2, 2]);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let bodies = drain_queue(&sqs, &wiring.queue_url, 4, Duration::from_secs(20)).await?;
+    let received = received_ids(&bodies)?;
+    assert_eq!(received.into_iter().collect::<BTreeSet<_>>(), ids(&events));
+    Ok(())
+}
+
 #[tokio::test]
 async fn an_oversize_entry_is_rejected_before_anything_is_sent() -> TestResult {
     // Given three events, the second one over 256 KB
