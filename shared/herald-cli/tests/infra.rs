@@ -21,9 +21,12 @@ fn herald(action: &str, template: &Path) -> std::io::Result<Output> {
 
 #[test]
 fn a_stale_template_fails_the_check_naming_the_resource_and_the_command_that_refreshes_it() -> TestResult {
-    // Given a copy of the template whose inventory rule was edited by hand
+    // Given a copy of the template whose inventory rule was edited by hand, beside the catalog
+    // it names (`Catalog: ../events`)
     let dir = tempfile::tempdir()?;
-    let copy = dir.path().join("template.yaml");
+    std::fs::create_dir(dir.path().join("infra"))?;
+    std::os::unix::fs::symlink(root().join("events"), dir.path().join("events"))?;
+    let copy = dir.path().join("infra/template.yaml");
     let text = std::fs::read_to_string(root().join("infra/template.yaml"))?;
     let edited = text.replacen(
         "RuleName: !Sub ${AWS::StackName}-inventory\n",
