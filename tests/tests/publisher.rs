@@ -21,11 +21,16 @@ use uuid::Uuid;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn cancellations(count: usize) -> TestResult<Vec<Outgoing>> {
+    cancellations_of(count, "cus-42")
+}
+
+/// `count` cancellations of orders of `customer_id`.
+fn cancellations_of(count: usize, customer_id: &str) -> TestResult<Vec<Outgoing>> {
     (0..count)
         .map(|i| {
             let data = OrderCancelledV1 {
                 order_id: format!("ord-{}", 5000 + i),
-                customer_id: "cus-42".into(),
+                customer_id: customer_id.into(),
                 reason: CancelReason::CustomerRequest,
             };
             Ok(Outgoing::new(&Detail::new(data, "order-service"))?)
@@ -130,6 +135,16 @@ async fn publisher_with(interceptor: Option<ThrottleEntries>, bus_name: &str, ma
     )
 }
 
+/// A publisher to `bus_name` (5 rounds) that records how many entries each PutEvents call held.
+async fn counting_publisher(bus_name: &str) -> (Publisher, Arc<Mutex<Vec<usize>>>) {
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let counter = ThrottleEntries {
+        calls: calls.clone(),
+        ..Default::default()
+    };
+    (publisher_with(Some(counter), bus_name, 5).await, calls)
+}
+
 fn ids(events: &[Outgoing]) -> BTreeSet<Uuid> {
     events.iter().map(Outgoing::event_id).collect()
 }
@@ -151,12 +166,7 @@ async fn twenty_five_events_arrive_complete_in_batches_of_ten() -> TestResult {
     // Given a bus whose rule sends cancellations to a queue
     let config = sdk_config().await;
     let wiring = BusToQueue::create(&config, &pattern()).await?;
-    let calls = Arc::new(Mutex::new(Vec::new()));
-    let counter = ThrottleEntries {
-        calls: calls.clone(),
-        ..Default::default()
-    };
-    let publisher = publisher_with(Some(counter), &wiring.bus_name, 5).await;
+    let (publisher, calls) = counting_publisher(&wiring.bus_name).await;
     let events = cancellations(25)?;
 
     // When 25 are published
@@ -182,22 +192,8 @@ async fn events_that_together_pass_the_request_limit_are_split_into_requests_und
     // Given a bus to a queue, and four cancellations of about 100 KB each (400 KB together)
     let config = sdk_config().await;
     let wiring = BusToQueue::create(&config, &pattern()).await?;
-    let calls = Arc::new(Mutex::new(Vec::new()));
-    let counter = ThrottleEntries {
-        calls: calls.clone(),
-        ..Default::default()
-    };
-    let publisher = publisher_with(Some(counter), &wiring.bus_name, 5).await;
-    let events = (0..4)
-        .map(|i| {
-            let data = OrderCancelledV1 {
-                order_id: format!("ord-{}", 6000 + i),
-                customer_id: format!("cus-{}", "9".repeat(100 * 1024)),
-                reason: CancelReason::CustomerRequest,
-            };
-            Ok(Outgoing::new(&Detail::new(data, "order-service"))?)
-        })
-        .collect::<TestResult<Vec<_>>>()?;
+    let (publisher, calls) = counting_publisher(&wiring.bus_name).await;
+    let events = cancellations_of(4, &format!("cus-{}", "9".repeat(100 * 1024)))?;
     assert!(events.iter().map(Outgoing::size).sum::<usize>() > herald::publish::MAX_REQUEST_BYTES);
 
     // When they are published together
@@ -217,12 +213,7 @@ async fn an_oversize_entry_is_rejected_before_anything_is_sent() -> TestResult {
     // Given three events, the second one over 256 KB
     let config = sdk_config().await;
     let wiring = BusToQueue::create(&config, &json!({"source": ["shop.orders"]})).await?;
-    let calls = Arc::new(Mutex::new(Vec::new()));
-    let counter = ThrottleEntries {
-        calls: calls.clone(),
-        ..Default::default()
-    };
-    let publisher = publisher_with(Some(counter), &wiring.bus_name, 5).await;
+    let (publisher, calls) = counting_publisher(&wiring.bus_name).await;
     let placed_json = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../events/shop.orders/OrderPlaced/v1.sample.json"
