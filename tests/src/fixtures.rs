@@ -156,3 +156,27 @@ impl Classify for HandlerError {
         }
     }
 }
+
+/// Every sample of the catalog (`events/<source>/<DetailType>/v<N>.sample*.json`), with its
+/// path, in path order; AWS's own events (`aws.*`) too.
+///
+/// # Errors
+/// A folder or sample that cannot be read, or a sample that is not JSON.
+pub fn catalog_samples() -> crate::TestResult<Vec<(std::path::PathBuf, RawEvent)>> {
+    let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")];
+    let mut found = Vec::new();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if name.contains(".sample") && name.ends_with(".json") {
+                let raw = RawEvent::parse(&std::fs::read(&path)?)?;
+                found.push((path, raw));
+            }
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found)
+}

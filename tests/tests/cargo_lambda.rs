@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use herald::RawEvent;
 use herald_tests::TestResult;
 use herald_tests::aws::{sdk_config, unique};
+use herald_tests::fixtures::catalog_samples;
 use herald_tests::functions::{FUNCTIONS, create_all_tables};
 use herald_tests::moto;
 
@@ -96,26 +97,6 @@ impl Drop for Watch {
     }
 }
 
-/// Every sample file under events/, with the route it carries.
-fn samples() -> TestResult<Vec<(PathBuf, RawEvent)>> {
-    let mut found = Vec::new();
-    let mut dirs = vec![root().join("events")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(dir)? {
-            let path = entry?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if name.contains(".sample") && name.ends_with(".json") {
-                let raw = RawEvent::parse(&std::fs::read(&path)?)?;
-                found.push((path, raw));
-            }
-        }
-    }
-    found.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(found)
-}
-
 const THIN: &str = "OrderPlaced/v2.sample.json";
 
 /// The samples a function refuses on purpose, with the error type it refuses them with: the
@@ -156,7 +137,7 @@ fn every_consumed_sample_runs_through_cargo_lambda_against_moto() -> TestResult 
         env.push((key.to_owned(), value.to_owned()));
     }
     let watch = Watch::start(&env)?;
-    let samples = samples()?;
+    let samples = catalog_samples()?;
 
     // When each function is invoked with each sample it consumes, twice
     let mut invoked = 0;

@@ -20,6 +20,7 @@ use herald::envelope::EventSet;
 use herald::function::Handler;
 use herald::{Classify, Consumer, ConsumerError, Env, Function, RawEvent};
 use herald_tests::aws::unreachable_config;
+use herald_tests::fixtures::catalog_samples;
 use herald_tests::functions::FUNCTIONS;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -38,31 +39,17 @@ fn cases() -> u32 {
 /// Every Herald sample of the catalog (AWS's own events carry no Herald envelope), with the
 /// JSON pointer of every value in it.
 static SAMPLES: LazyLock<Vec<(Value, Vec<String>)>> = LazyLock::new(|| {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
-    let mut dirs = vec![root];
-    let mut samples = Vec::new();
-    while let Some(dir) = dirs.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
-            if path.is_dir() && !name.starts_with("aws.") {
-                dirs.push(path);
-            } else if name.contains(".sample") && name.ends_with(".json") {
-                let sample = std::fs::read(&path)
-                    .ok()
-                    .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
-                if let Some(sample) = sample {
-                    let mut pointers = Vec::new();
-                    collect_pointers(&sample, String::new(), &mut pointers);
-                    samples.push((sample, pointers));
-                }
-            }
-        }
-    }
-    samples.sort_by_key(|(sample, _)| sample.to_string());
+    let samples = catalog_samples().unwrap_or_else(|error| panic!("the catalog's samples: {error}"));
     samples
+        .into_iter()
+        .map(|(_, raw)| raw.as_value().clone())
+        .filter(|sample| !sample["source"].as_str().is_some_and(|s| s.starts_with("aws.")))
+        .map(|sample| {
+            let mut pointers = Vec::new();
+            collect_pointers(&sample, String::new(), &mut pointers);
+            (sample, pointers)
+        })
+        .collect()
 });
 
 fn collect_pointers(value: &Value, at: String, out: &mut Vec<String>) {

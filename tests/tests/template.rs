@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use herald_tests::TestResult;
+use herald_tests::fixtures::catalog_samples;
 use herald_tests::functions::FUNCTIONS;
 use herald_tests::template::{
     Alarm, EventInvokeConfig, Function, Role, Rule, Table, Template, get_att, pascal, ref_id, sub,
@@ -449,26 +450,6 @@ struct RulePattern {
     single: Option<Alternative>,
 }
 
-fn catalog_samples() -> TestResult<Vec<(String, herald::RawEvent)>> {
-    let mut found = Vec::new();
-    let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(dir)? {
-            let path = entry?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if name.contains(".sample") && name.ends_with(".json") {
-                found.push((
-                    path.display().to_string(),
-                    herald::RawEvent::parse(&std::fs::read(&path)?)?,
-                ));
-            }
-        }
-    }
-    Ok(found)
-}
-
 #[test]
 fn every_rule_pattern_is_valid_and_matches_exactly_the_samples_of_the_types_it_lists() -> TestResult {
     let template = Template::load()?;
@@ -499,7 +480,7 @@ fn every_rule_pattern_is_valid_and_matches_exactly_the_samples_of_the_types_it_l
         for (path, sample) in &samples {
             // AWS's own events in the catalog carry no schema_version: no shop rule may match them.
             let Ok(version) = sample.schema_version() else {
-                assert!(!pattern.matches(sample.as_value()), "{}: {path}", spec.name);
+                assert!(!pattern.matches(sample.as_value()), "{}: {}", spec.name, path.display());
                 continue;
             };
             let triple = (
@@ -508,7 +489,7 @@ fn every_rule_pattern_is_valid_and_matches_exactly_the_samples_of_the_types_it_l
                 version,
             );
             let matches = pattern.matches(sample.as_value());
-            assert_eq!(matches, listed.contains(&triple), "{}: {path}", spec.name);
+            assert_eq!(matches, listed.contains(&triple), "{}: {}", spec.name, path.display());
             if matches {
                 matched_types.insert((triple.0, triple.1));
             }
@@ -624,7 +605,7 @@ fn an_event_no_consumer_can_take_is_caught_on_the_bus_and_no_catalogued_event_is
         };
         herald_samples += 1;
         // Every catalogued event is routed: no unrouted rule takes it.
-        assert_eq!(unrouted(sample.as_value()), 0, "{path}");
+        assert_eq!(unrouted(sample.as_value()), 0, "{}", path.display());
         // An uncatalogued version, detail-type or source, or no version, is taken by exactly one.
         for (what, event) in [
             (
@@ -653,7 +634,7 @@ fn an_event_no_consumer_can_take_is_caught_on_the_bus_and_no_catalogued_event_is
                 altered(&sample, "/source", Some(Value::from("shop.unheard-of")))?,
             ),
         ] {
-            assert_eq!(unrouted(&event), 1, "{path}: {what}");
+            assert_eq!(unrouted(&event), 1, "{}: {what}", path.display());
         }
     }
     assert!(herald_samples > 10, "only {herald_samples} samples read");

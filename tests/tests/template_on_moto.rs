@@ -12,30 +12,19 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use herald::RawEvent;
 use herald_tests::TestResult;
 use herald_tests::aws::{drain_queue, sdk_config};
-use herald_tests::fixtures::sample_json;
+use herald_tests::fixtures::{catalog_samples, sample_json};
 use herald_tests::functions::FUNCTIONS;
 use herald_tests::shop::deploy;
 use herald_tests::template::Template;
 
+/// The catalog's samples of Herald events: AWS's own (`aws.*`) come from AWS on the default
+/// bus (see the last test).
 fn samples() -> TestResult<Vec<RawEvent>> {
-    let mut found = Vec::new();
-    let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(dir)? {
-            let path = entry?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if name.contains(".sample") && name.ends_with(".json") {
-                let raw = RawEvent::parse(&std::fs::read(&path)?)?;
-                // AWS's own events (aws.*) come from AWS on the default bus: see the last test.
-                if !raw.source().is_some_and(|s| s.starts_with("aws.")) {
-                    found.push(raw);
-                }
-            }
-        }
-    }
-    Ok(found)
+    Ok(catalog_samples()?
+        .into_iter()
+        .map(|(_, raw)| raw)
+        .filter(|raw| !raw.source().is_some_and(|s| s.starts_with("aws.")))
+        .collect())
 }
 
 #[tokio::test]
