@@ -2,8 +2,8 @@
 //! once and run on both backends (memory, as under `herald dev`, and DynamoDB on moto), so the
 //! two answer alike by test, not by hope.
 
-use herald::Classify;
-use herald::store::{Change, Key, Table, TableError, s};
+use herald::store::{Announced, Change, Key, Table, TableError, s};
+use herald::{Classify, Detail, Metadata, Outgoing};
 use herald_tests::TestResult;
 use herald_tests::world::{Harness, Stores, on_every_backend};
 use serde::{Deserialize, Serialize};
@@ -153,6 +153,73 @@ async fn a_conditional_update_changes_a_record_only_in_the_expected_state() -> T
         assert_eq!(absent, Change::Missing);
         assert_eq!(table.get::<Shipment>("ord-1").await?, Some(cancelled));
         assert_eq!(table.get::<Shipment>("ord-2").await?, None);
+        Ok(())
+    })
+    .await
+}
+
+/// A record that keeps the ids of the events published about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Invoice {
+    order_id: String,
+    #[serde(default, skip_serializing_if = "Announced::is_empty")]
+    announced: Announced,
+}
+
+/// An event about `order_id`, its id derived from the cause `cause` as a function's are.
+fn event_about(order_id: &str, cause: u128) -> TestResult<Outgoing> {
+    let cause = Metadata {
+        event_id: uuid::Uuid::from_u128(cause),
+        schema_version: 1,
+        correlation_id: uuid::Uuid::from_u128(cause),
+        causation_id: None,
+        occurred_at: "2026-11-02T10:15:00Z".parse()?,
+        producer: "orders".to_owned(),
+        redrive: None,
+    };
+    let data = shop_events::VoucherIssuedV1 {
+        voucher_id: "vch-1".to_owned(),
+        customer_id: "cus-1".to_owned(),
+        qualifying_order_id: order_id.to_owned(),
+        rule: shop_events::VoucherRule::ThirdOrder,
+        value_minor: 500,
+        currency: "EUR".to_owned(),
+        valid_until: "2027-01-30T09:00:00Z".parse()?,
+    };
+    Ok(Outgoing::new(&Detail::caused_by_stable(&cause, "", data, "tests"))?)
+}
+
+#[tokio::test]
+async fn announced_events_are_kept_on_their_record_once_and_only_on_a_record_that_exists() -> TestResult {
+    on_every_backend(async |stores| {
+        // Given an invoice with nothing announced, and two events about it
+        let table = table(stores, BY_ORDER).await?;
+        let invoice = Invoice {
+            order_id: "ord-1".to_owned(),
+            announced: Announced::default(),
+        };
+        table.insert(&invoice).await?;
+        let (first, second) = (event_about("ord-1", 1)?, event_about("ord-1", 2)?);
+
+        // When the first is announced twice (a retry that failed after publishing), then the second
+        table.announce("ord-1", None, std::slice::from_ref(&first)).await?;
+        table.announce("ord-1", None, std::slice::from_ref(&first)).await?;
+        table.announce("ord-1", None, std::slice::from_ref(&second)).await?;
+        let missing = table.announce("ord-2", None, std::slice::from_ref(&first)).await;
+
+        // Then the record holds both ids, and a second run of either cause finds nothing to publish
+        let stored: Invoice = table.get("ord-1").await?.ok_or("no invoice")?;
+        assert!(stored.announced.contains(first.event_id()) && stored.announced.contains(second.event_id()));
+        let third = event_about("ord-1", 3)?;
+        let again = stored.announced.unpublished(vec![first, second, third.clone()]);
+        assert_eq!(
+            again.iter().map(Outgoing::event_id).collect::<Vec<_>>(),
+            [third.event_id()]
+        );
+        // And announcing about a record that does not exist writes nothing and is retryable
+        assert!(matches!(missing, Err(TableError::Vanished { .. })), "{missing:?}");
+        assert!(missing.as_ref().is_err_and(Classify::is_retryable));
+        assert_eq!(table.get::<Invoice>("ord-2").await?, None);
         Ok(())
     })
     .await

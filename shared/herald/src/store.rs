@@ -9,10 +9,22 @@
 //! does not offer (transactions across items, atomic counters) lays itself out as
 //! `store.rs` with a [`Stored`] of `store/dynamodb.rs` and `store/memory.rs`, which keep the
 //! same semantics on each backend.
+//!
+//! A record a function publishes events about keeps their ids in an [`Announced`] field, added
+//! by [`Table::announce`] once the bus accepted them: a retry after a failed publish publishes
+//! what is missing, and a late run of the same cause (after the guard's record expired, or a
+//! `reprocess-…` replay) finds every event announced and publishes nothing.
 
 mod table;
 
 pub use table::{Change, Key, Table, TableError};
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::publish::Outgoing;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -61,6 +73,69 @@ impl fmt::Display for SdkFailure {
 impl std::error::Error for SdkFailure {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&*self.0)
+    }
+}
+
+/// The `event_id`s of the events published about a record, kept on it as the list attribute
+/// [`Announced::ATTRIBUTE`] (absent until the first is added by [`Table::announce`]). A
+/// function's events derive their ids from their cause
+/// ([`Detail::caused_by_stable`](crate::Detail::caused_by_stable)), so a second run of the same
+/// cause builds the same ids and [`Announced::unpublished`] drops the ones already on the bus.
+///
+/// In a record: `#[serde(default, skip_serializing_if = "Announced::is_empty")] pub announced: Announced`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Announced(BTreeSet<Uuid>);
+
+impl Announced {
+    /// The attribute the ids live in.
+    pub const ATTRIBUTE: &'static str = "announced";
+
+    /// Whether nothing was announced yet.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether the event `event_id` was published.
+    pub fn contains(&self, event_id: Uuid) -> bool {
+        self.0.contains(&event_id)
+    }
+
+    /// `events` without those already published.
+    pub fn unpublished(&self, events: Vec<Outgoing>) -> Vec<Outgoing> {
+        events
+            .into_iter()
+            .filter(|event| !self.contains(event.event_id()))
+            .collect()
+    }
+
+    /// Adds the ids of `events`, as [`Table::announce`] does to the stored list: for a store
+    /// that keeps its records itself (in memory).
+    pub fn add(&mut self, events: &[Outgoing]) {
+        self.0.extend(events.iter().map(Outgoing::event_id));
+    }
+
+    /// The list as `item` holds it, for a store that reads its items itself: none when the
+    /// attribute is absent.
+    ///
+    /// # Errors
+    /// What is wrong, when the attribute is not a list of UUID strings.
+    pub fn from_item(item: &Item) -> Result<Self, String> {
+        let Some(value) = item.get(Self::ATTRIBUTE) else {
+            return Ok(Self::default());
+        };
+        let list = value
+            .as_l()
+            .map_err(|_| format!("`{}` is not a list", Self::ATTRIBUTE))?;
+        list.iter()
+            .map(|id| {
+                id.as_s()
+                    .ok()
+                    .and_then(|id| Uuid::parse_str(id).ok())
+                    .ok_or_else(|| format!("`{}` holds {id:?}, not an event id", Self::ATTRIBUTE))
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
     }
 }
 

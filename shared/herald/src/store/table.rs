@@ -20,8 +20,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Item, SdkFailure, lock};
+use super::{Announced, Item, SdkFailure, lock};
 use crate::Classify;
+use crate::publish::Outgoing;
 
 /// A table's primary key: the partition key's attribute and, for a composite key, the sort
 /// key's. Key attributes are strings (`S`).
@@ -91,9 +92,10 @@ pub enum TableError {
         /// The key attribute.
         attribute: &'static str,
     },
-    /// A conditional write was refused by an item that a consistent read then did not find (it
-    /// was deleted in between). Retryable: the next attempt reads the table again.
-    #[error("{operation} on table {table} was refused by an item that a consistent read does not find")]
+    /// An item that must stand is not there: a conditional write was refused by an item that a
+    /// consistent read then did not find, or [`Table::announce`] found no record (it was deleted
+    /// in between). Retryable: the next attempt reads the table again.
+    #[error("{operation} on table {table} needs an item that is no longer there")]
     Vanished {
         /// The refused operation.
         operation: &'static str,
@@ -399,6 +401,65 @@ impl Table {
             Some(Some(item)) => Change::Refused(self.read(item)?),
             Some(None) => Change::Missing,
         })
+    }
+
+    /// Adds the ids of `events`, which the bus accepted, to the [`Announced`] list of the record
+    /// whose key is (`partition`, `sort`): one UpdateItem appending to the list, conditional on
+    /// the record's existence. Adding an id twice (a retry that failed after publishing) keeps
+    /// it once when read back.
+    ///
+    /// # Errors
+    /// [`TableError::Sdk`] when DynamoDB fails; [`TableError::Vanished`] when no record has the
+    /// key (records a function announces about are written before their events are published).
+    pub async fn announce(&self, partition: &str, sort: Option<&str>, events: &[Outgoing]) -> Result<(), TableError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<AttributeValue> = events
+            .iter()
+            .map(|event| AttributeValue::S(event.event_id().to_string()))
+            .collect();
+        let key = self.key_item(partition, sort);
+        let vanished = || TableError::Vanished {
+            operation: "UpdateItem",
+            table: self.name.clone(),
+        };
+        match &self.place {
+            Place::Dynamo { client, .. } => {
+                let update = client
+                    .update_item()
+                    .table_name(&self.name)
+                    .set_key(Some(key))
+                    .condition_expression("attribute_exists(#pk)")
+                    .update_expression("SET #a = list_append(if_not_exists(#a, :none), :ids)")
+                    .expression_attribute_names("#pk", self.key.partition)
+                    .expression_attribute_names("#a", Announced::ATTRIBUTE)
+                    .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+                    .expression_attribute_values(":ids", AttributeValue::L(ids));
+                match update.send().await {
+                    Ok(_) => Ok(()),
+                    Err(error) => match error.into_service_error() {
+                        UpdateItemError::ConditionalCheckFailedException(_) => Err(vanished()),
+                        other => Err(self.sdk("UpdateItem", other)),
+                    },
+                }
+            }
+            Place::Memory(items) => {
+                let key = self.map_key(&key)?;
+                let mut items = lock(items);
+                let item = items.get_mut(&key).ok_or_else(vanished)?;
+                let list = item
+                    .entry(Announced::ATTRIBUTE.to_owned())
+                    .or_insert_with(|| AttributeValue::L(Vec::new()));
+                match list {
+                    AttributeValue::L(list) => {
+                        list.extend(ids);
+                        Ok(())
+                    }
+                    _ => Err(self.corrupt(serde::de::Error::custom("`announced` is not a list"))),
+                }
+            }
+        }
     }
 
     /// PutItem conditional on the key's absence: `None` when written, `Some(old)` when refused
