@@ -479,6 +479,38 @@ async fn two_dead_letters_of_one_event_are_sent_once_and_both_deleted() -> TestR
 }
 
 #[tokio::test]
+async fn two_dead_letters_of_one_event_id_with_different_data_are_both_sent() -> TestResult {
+    // Given two dead letters that carry one event id, the second with another reason (a producer
+    // that reused an id)
+    let setup = Setup::new().await?;
+    let (event_id, event) = cancellation("ord-9001")?;
+    let mut other = event.clone();
+    other["detail"]["data"]["reason"] = "payment_failed".into();
+    for (body, rule) in [(&event, "inventory"), (&other, "notifications")] {
+        setup
+            .dead_letter_from_rule(body, rule, "SDK_CLIENT_ERROR", "Unable to invoke Lambda function")
+            .await?;
+    }
+
+    // When the queue is redriven
+    let report = setup.redrive(setup.config()).await?;
+
+    // Then both are sent, neither deleted unsent: the consumer's guard is the one to refuse
+    // the second as a payload mismatch
+    assert_eq!((report.received, report.redriven, report.deleted), (2, 2, 2));
+    let delivered = setup.delivered(2).await?;
+    let reasons: std::collections::BTreeSet<String> = delivered
+        .iter()
+        .map(|event| event["detail"]["data"]["reason"].to_string())
+        .collect();
+    assert_eq!(reasons.len(), 2, "{delivered:?}");
+    for event in &delivered {
+        assert_eq!(event_id_of(event)?, event_id);
+    }
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_failure_that_never_heals_is_redriven_three_times_to_its_own_consumer_then_parked_with_its_reason()
 -> TestResult {
     // Given inventory's dead letter of an event that fails every time it runs

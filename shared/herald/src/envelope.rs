@@ -345,6 +345,14 @@ impl Classify for EnvelopeError {
     }
 }
 
+/// SHA-256 (hex) of `value` in canonical JSON (object keys sorted, no white space): the same
+/// value hashes the same way however it was written or deserialized.
+pub fn digest(value: &serde_json::Value) -> String {
+    let mut canonical = Vec::new();
+    write_canonical(value, &mut canonical);
+    crate::idempotency::guard::hex(&sha2::Sha256::digest(&canonical))
+}
+
 /// `value` as canonical JSON: objects with their keys in byte order, no white space; strings and
 /// numbers as `serde_json` writes them.
 fn write_canonical(value: &serde_json::Value, out: &mut Vec<u8>) {
@@ -428,12 +436,7 @@ impl RawEvent {
     /// with. Taken from the raw event, not a consumer's typed copy, so a deploy whose types add a
     /// defaulted field, drop an unknown one or reorder fields hashes the same event the same way.
     pub fn data_digest(&self) -> String {
-        let mut canonical = Vec::new();
-        write_canonical(
-            self.value.pointer("/detail/data").unwrap_or(&serde_json::Value::Null),
-            &mut canonical,
-        );
-        crate::idempotency::guard::hex(&sha2::Sha256::digest(&canonical))
+        digest(self.value.pointer("/detail/data").unwrap_or(&serde_json::Value::Null))
     }
 
     /// The event's `detail-type`, if it is a string.

@@ -85,16 +85,21 @@ impl BusEvent {
         }
     }
 
-    /// What names the event in this run: its `event_id`, or for other events a UUID derived
-    /// from EventBridge's id (or the detail), so that two dead letters of one event are sent once.
+    /// What names the message's event in this run, so that two dead letters of one event are
+    /// sent once: for a Herald detail, its `event_id` and the digest of its `data` (a second
+    /// message with the same id and other data is another message, sent too: the consumer's
+    /// guard refuses it as a payload mismatch, for a person to see, instead of the redrive
+    /// deleting it unsent); for other events, EventBridge's id (or the detail).
     pub fn key(&self) -> Uuid {
-        self.event_id().unwrap_or_else(|| {
-            let name = match (&self.id, &self.detail) {
-                (Some(id), _) => format!("{}#{}#{id}", self.source, self.detail_type),
-                (None, detail) => format!("{}#{}#{detail:?}", self.source, self.detail_type),
-            };
-            Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes())
-        })
+        let name = match (&self.detail, &self.id) {
+            (Detail::Herald(detail), _) => {
+                let data = detail.rest.get("data").unwrap_or(&Value::Null);
+                format!("{}#{}", detail.metadata.event_id, herald::envelope::digest(data))
+            }
+            (detail, None) => format!("{}#{}#{detail:?}", self.source, self.detail_type),
+            (Detail::Other(_), Some(id)) => format!("{}#{}#{id}", self.source, self.detail_type),
+        };
+        Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes())
     }
 
     /// How many times a redrive sent this event before: its mark's `attempt`, 0 when it was
