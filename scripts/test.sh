@@ -46,6 +46,11 @@ cargo herald catalog check
 # builds then find them fresh.
 cfn-lint infra/template.yaml
 sam validate --lint -t infra/template.yaml
+# These builds prove every function cross-compiles for Lambda (arm64) and the template packages
+# them; nothing built here is deployed. So they skip the release profile's whole-program LTO,
+# which on two cores costs more than the rest of the run (`make package` and a deploy's own
+# `sam build` keep it).
+export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 cargo lambda build --release --arm64 $(for dir in functions/*/; do printf -- '--bin %s ' "$(basename "$dir")"; done)
 sam build -t infra/template.yaml --build-dir target/sam-build
 
