@@ -9,10 +9,12 @@
 //! | PaymentCaptured | no snapshot | refused, retryable: the order has not arrived yet | — |
 //! | PaymentCaptured | amount or currency ≠ the order's total | refused, not retryable, naming both amounts | — |
 //! | PaymentCaptured | no invoice | the invoice is written, once (conditional) | InvoiceIssued |
-//! | PaymentCaptured | the invoice this delivery wrote (a retry) | nothing new | the same InvoiceIssued again (same `event_id`) |
+//! | PaymentCaptured | the invoice this delivery wrote, its event not yet published (a retry after a failed publish) | nothing new | the same InvoiceIssued again (same `event_id`) |
+//! | PaymentCaptured | the invoice this delivery wrote, its event published (a run after the guard's record expired, a `reprocess-…` replay) | nothing | — |
 //! | PaymentCaptured | an invoice of this payment, written by another delivery | nothing | — |
 //! | PaymentCaptured | an invoice of another payment | refused, not retryable: a second capture, for a human | — |
 
+use herald::store::Announced;
 use herald::{ConfigError, Detail, Emitted, Env, Envelope, Function, Metadata, Outgoing, Publisher};
 use serde::{Deserialize, Serialize};
 use shop_events::{
@@ -70,8 +72,12 @@ pub enum Action {
     OrderAlreadyRecorded,
     /// The payment's invoice is issued.
     Invoiced,
-    /// A retry of the delivery that issued the invoice: the same event is published again.
+    /// A retry of the delivery that issued the invoice, whose event was not published: the same
+    /// event is published now.
     Reissued,
+    /// A late run of the delivery that issued the invoice, whose event is on the bus already:
+    /// nothing new.
+    AlreadyAnnounced,
     /// The payment's invoice was issued by another delivery of the payment: nothing new.
     AlreadyInvoiced,
 }
@@ -143,14 +149,15 @@ async fn invoice(deps: &Deps, captured: &Envelope<PaymentCapturedV1>) -> Result<
             lines: order.lines,
         },
         issued_by: cause.event_id,
+        announced: Announced::default(),
     };
     match deps.store.issue(&stored).await? {
         Issue::Issued => {
             tracing::info!(invoice_id = %stored.invoice.invoice_id, "invoice issued");
-            publish(deps, cause, stored.invoice, Action::Invoiced).await
+            publish(deps, cause, stored, Action::Invoiced).await
         }
         Issue::AlreadyIssued(existing) if existing.issued_by == cause.event_id => {
-            publish(deps, cause, existing.invoice, Action::Reissued).await
+            publish(deps, cause, existing, Action::Reissued).await
         }
         Issue::AlreadyIssued(existing) if existing.invoice.payment_id == payment.payment_id => Ok(Reaction {
             action: Action::AlreadyInvoiced,
@@ -165,19 +172,24 @@ async fn invoice(deps: &Deps, captured: &Envelope<PaymentCapturedV1>) -> Result<
     }
 }
 
+/// Publishes the invoice's event unless it was published before, then records it announced.
 async fn publish(
     deps: &Deps,
     cause: &Metadata,
-    invoice: InvoiceIssuedV1,
+    stored: StoredInvoice,
     action: Action,
 ) -> Result<Reaction, BillingError> {
-    let outgoing = vec![Outgoing::new(&Detail::caused_by_stable(
-        cause,
-        "",
-        invoice,
-        Deps::NAME,
-    ))?];
+    let order_id = stored.invoice.order_id.clone();
+    let event = Detail::caused_by_stable(cause, "", stored.invoice, Deps::NAME);
+    let outgoing = stored.announced.unpublished(vec![Outgoing::new(&event)?]);
+    if outgoing.is_empty() {
+        return Ok(Reaction {
+            action: Action::AlreadyAnnounced,
+            emitted: Vec::new(),
+        });
+    }
     deps.publisher.publish(&outgoing).await?;
+    deps.store.announce(&order_id, &outgoing).await?;
     Ok(Reaction {
         action,
         emitted: outgoing.iter().map(Emitted::from).collect(),

@@ -7,10 +7,13 @@
 //!   invoice lines the order will be billed with (a list of `{description, quantity,
 //!   amount_minor}` maps).
 //! - Invoices (`order_id`): the InvoiceIssued data (`invoice_id`, `customer_id`, `payment_id`,
-//!   `total_minor`, `currency`, `lines`) and `issued_by`, the `event_id` of the PaymentCaptured
-//!   delivery that issued it — a retry of that delivery re-emits the same event.
+//!   `total_minor`, `currency`, `lines`), `issued_by`, the `event_id` of the PaymentCaptured
+//!   delivery that issued it — a retry of that delivery re-emits the same event — and
+//!   `announced`, the id of the InvoiceIssued once the bus accepted it: a later run publishes
+//!   nothing.
 
-use herald::store::{Key, Table, TableError};
+use herald::Outgoing;
+use herald::store::{Announced, Key, Table, TableError};
 use serde::{Deserialize, Serialize};
 use shop_events::{InvoiceIssuedV1, InvoiceLine};
 use uuid::Uuid;
@@ -43,6 +46,9 @@ pub struct StoredInvoice {
     pub invoice: InvoiceIssuedV1,
     /// `event_id` of the PaymentCaptured delivery that issued it.
     pub issued_by: Uuid,
+    /// The InvoiceIssued, once published.
+    #[serde(default, skip_serializing_if = "Announced::is_empty")]
+    pub announced: Announced,
 }
 
 /// What an attempt to issue an invoice found.
@@ -100,6 +106,17 @@ impl BillingStore {
             None => Issue::Issued,
             Some(invoice) => Issue::AlreadyIssued(invoice),
         })
+    }
+
+    /// Records the invoice's `events` as published.
+    ///
+    /// # Errors
+    /// [`BillingError::Store`] when DynamoDB fails or the invoice is gone.
+    pub async fn announce(&self, order_id: &str, events: &[Outgoing]) -> Result<(), BillingError> {
+        self.invoices
+            .announce(order_id, None, events)
+            .await
+            .map_err(failed(order_id))
     }
 }
 

@@ -334,6 +334,7 @@ async fn the_store_keeps_the_first_snapshot_and_the_first_invoice_and_hands_back
                 lines: order(1_000).lines,
             },
             issued_by,
+            announced: Default::default(),
         };
         let (first, second) = (
             invoice("pay-1", Uuid::from_u128(1)),

@@ -5,7 +5,8 @@
 //! | none | `third_order` and/or `big_spender`, the customer's voucher of that rule unclaimed (or claimed by this order) | order recorded; the rule claimed for the order; one voucher written (conditional on the order having none) | VoucherIssued |
 //! | none | a rule fires, but another order of the customer holds its voucher (orders arrived out of order) | order recorded; nothing more | — |
 //! | none | nothing fires | order recorded | — |
-//! | issued by this delivery (a retry, e.g. after publishing failed) | — | nothing new | the same VoucherIssued again (same `event_id`) |
+//! | issued by this delivery, its event not yet published (a retry after publishing failed) | — | nothing new | the same VoucherIssued again (same `event_id`) |
+//! | issued by this delivery, its event published (a run after the guard's record expired, a `reprocess-…` replay) | — | nothing | — |
 //! | issued by another delivery of the order (re-published under a new `event_id`) | — | nothing: the order has its voucher | — |
 //!
 //! The guard catches a redelivery of the same `event_id`; the voucher table's condition catches
@@ -15,6 +16,7 @@
 //! so a window that grew in between cannot take the voucher back. Both versions of OrderPlaced are read as v2; the order was
 //! placed at the event's `occurred_at`.
 
+use herald::store::Announced;
 use herald::{ConfigError, Detail, Emitted, Env, Envelope, Function, Metadata, Outgoing, Publisher};
 use serde::{Deserialize, Serialize};
 use shop_events::{OrderPlacedV1, OrderPlacedV2, VoucherIssuedV1, VoucherRule};
@@ -73,8 +75,12 @@ impl Function for Deps {
 pub enum Action {
     /// The order met a rule: its voucher is issued.
     Issued,
-    /// A retry of the delivery that issued the voucher: the same event is published again.
+    /// A retry of the delivery that issued the voucher, whose event was not published: the same
+    /// event is published now.
     Reissued,
+    /// A late run of the delivery that issued the voucher, whose event is on the bus already:
+    /// nothing new.
+    AlreadyAnnounced,
     /// The order's voucher was issued by another delivery of the order: nothing new.
     AlreadyIssued,
     /// The order is recorded and met no rule.
@@ -149,6 +155,7 @@ async fn on_placed(deps: &Deps, placed: &Envelope<OrderPlacedV2>) -> Result<Reac
             valid_until: award.valid_until,
         },
         issued_by: cause.event_id,
+        announced: Announced::default(),
     };
     match deps.store.issue(&stored).await? {
         Issue::Issued => {
@@ -157,7 +164,7 @@ async fn on_placed(deps: &Deps, placed: &Envelope<OrderPlacedV2>) -> Result<Reac
                 rule = ?stored.voucher.rule,
                 "voucher issued"
             );
-            publish(deps, cause, stored.voucher, Action::Issued).await
+            publish(deps, cause, stored, Action::Issued).await
         }
         Issue::AlreadyIssued(existing) => already_issued(deps, cause, existing).await,
     }
@@ -181,7 +188,7 @@ async fn claimed_by(
 /// The order has its voucher: re-emit it when this delivery issued it, else nothing.
 async fn already_issued(deps: &Deps, cause: &Metadata, existing: StoredVoucher) -> Result<Reaction, CampaignsError> {
     if existing.issued_by == cause.event_id {
-        publish(deps, cause, existing.voucher, Action::Reissued).await
+        publish(deps, cause, existing, Action::Reissued).await
     } else {
         Ok(Reaction {
             action: Action::AlreadyIssued,
@@ -190,19 +197,24 @@ async fn already_issued(deps: &Deps, cause: &Metadata, existing: StoredVoucher) 
     }
 }
 
+/// Publishes the voucher's event unless it was published before, then records it announced.
 async fn publish(
     deps: &Deps,
     cause: &Metadata,
-    voucher: VoucherIssuedV1,
+    stored: StoredVoucher,
     action: Action,
 ) -> Result<Reaction, CampaignsError> {
-    let outgoing = vec![Outgoing::new(&Detail::caused_by_stable(
-        cause,
-        "",
-        voucher,
-        Deps::NAME,
-    ))?];
+    let order_id = stored.voucher.qualifying_order_id.clone();
+    let event = Detail::caused_by_stable(cause, "", stored.voucher, Deps::NAME);
+    let outgoing = stored.announced.unpublished(vec![Outgoing::new(&event)?]);
+    if outgoing.is_empty() {
+        return Ok(Reaction {
+            action: Action::AlreadyAnnounced,
+            emitted: Vec::new(),
+        });
+    }
     deps.publisher.publish(&outgoing).await?;
+    deps.store.announce(&order_id, &outgoing).await?;
     Ok(Reaction {
         action,
         emitted: outgoing.iter().map(Emitted::from).collect(),

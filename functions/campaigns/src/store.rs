@@ -7,7 +7,9 @@
 //!   `placed_at` (RFC 3339, UTC).
 //! - Vouchers (`qualifying_order_id`): the VoucherIssued data (`voucher_id`, `customer_id`,
 //!   `rule`, `value_minor`, `currency`, `valid_until`) and `issued_by`, the `event_id` of the
-//!   OrderPlaced delivery that issued it — a retry of that delivery re-emits the same event.
+//!   OrderPlaced delivery that issued it — a retry of that delivery re-emits the same event —
+//!   and `announced`, the id of the VoucherIssued once the bus accepted it: a later run
+//!   publishes nothing.
 //!
 //! - Voucher claims (`claim` = `<customer_id>#<rule>`): `customer_id`, `rule` and `order_id`,
 //!   the order that earned the customer that rule's voucher — at most one per customer and rule,
@@ -15,7 +17,8 @@
 //!
 //! All three are [`Table`]s: in DynamoDB, or inside the process for `herald dev`.
 
-use herald::store::{Key, Table, TableError};
+use herald::Outgoing;
+use herald::store::{Announced, Key, Table, TableError};
 use serde::{Deserialize, Serialize};
 use shop_events::{VoucherIssuedV1, VoucherRule};
 use uuid::Uuid;
@@ -66,6 +69,9 @@ pub struct StoredVoucher {
     pub voucher: VoucherIssuedV1,
     /// `event_id` of the OrderPlaced delivery that issued it.
     pub issued_by: Uuid,
+    /// The VoucherIssued, once published.
+    #[serde(default, skip_serializing_if = "Announced::is_empty")]
+    pub announced: Announced,
 }
 
 /// What an attempt to issue a voucher found.
@@ -160,6 +166,17 @@ impl CampaignStore {
             None => Issue::Issued,
             Some(voucher) => Issue::AlreadyIssued(voucher),
         })
+    }
+
+    /// Records the voucher's `events` as published.
+    ///
+    /// # Errors
+    /// [`CampaignsError::Store`] when DynamoDB fails or the voucher is gone.
+    pub async fn announce(&self, order_id: &str, events: &[Outgoing]) -> Result<(), CampaignsError> {
+        self.vouchers
+            .announce(order_id, None, events)
+            .await
+            .map_err(failed(order_id))
     }
 }
 

@@ -1,6 +1,6 @@
 //! Everything that can go wrong in contracts, each variant retryable or not.
 
-use herald::store::SdkFailure;
+use herald::store::{SdkFailure, TableError};
 use herald::{Classify, PublishError};
 
 /// Contracts' errors.
@@ -36,6 +36,19 @@ pub enum ContractsError {
         #[source]
         source: SdkFailure,
     },
+    /// Recording a published event on its contract failed: DynamoDB failed, or the contract is
+    /// gone. Retryable as the table says: the retry publishes the event again (same id), which
+    /// consumers deduplicate.
+    #[error("order {order_id}: recording the events of contract {contract_id} as published failed: {source}")]
+    Announce {
+        /// The order.
+        order_id: String,
+        /// The contract.
+        contract_id: String,
+        /// The table's error.
+        #[source]
+        source: TableError,
+    },
     /// Publishing the resulting events failed. Retryable as the publisher says.
     #[error(transparent)]
     Publish(#[from] PublishError),
@@ -46,6 +59,7 @@ impl Classify for ContractsError {
         match self {
             Self::ThinOrder { .. } | Self::CorruptContract { .. } => false,
             Self::Store { .. } => true,
+            Self::Announce { source, .. } => source.is_retryable(),
             Self::Publish(error) => error.is_retryable(),
         }
     }
@@ -54,7 +68,7 @@ impl Classify for ContractsError {
         match self {
             Self::ThinOrder { .. } => "Contracts.ThinOrder",
             Self::CorruptContract { .. } => "Contracts.CorruptContract",
-            Self::Store { .. } => "Contracts.Store",
+            Self::Store { .. } | Self::Announce { .. } => "Contracts.Store",
             Self::Publish(error) => error.error_type(),
         }
     }

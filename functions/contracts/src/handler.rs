@@ -3,7 +3,7 @@
 //! | event | stored for the order | what happens | emits |
 //! |---|---|---|---|
 //! | OrderPlaced v1 | nothing | one ACTIVE contract per line with an add-on, each only if absent | ContractCreated per contract |
-//! | OrderPlaced v1 | contracts created by this same event (a retry) | nothing new | the same ContractCreated events again (same `event_id`s), for those still ACTIVE |
+//! | OrderPlaced v1 | contracts created by this same event (a retry) | nothing new | the same ContractCreated events again (same `event_id`s), for those still ACTIVE whose event was not published |
 //! | OrderPlaced v1 | contracts created by this same event, all ended since (a late replay) | nothing | — |
 //! | OrderPlaced v1 | contracts created by another event for the order | nothing: already created | — |
 //! | OrderPlaced v1 | the tombstone only | nothing: the order is already cancelled or returned | — |
@@ -11,7 +11,7 @@
 //! | OrderPlaced v2 | — | refused, not retryable: it does not say which lines carry add-ons | — |
 //! | OrderCancelled | ACTIVE contracts | the tombstone is written, then each ACTIVE one becomes CANCELLED, conditional on ACTIVE | ContractCancelled per contract (order_cancelled) |
 //! | OrderReturned | ACTIVE contracts | the tombstone is written, then each ACTIVE one of a returned SKU becomes CANCELLED (a kept SKU keeps its contract) | ContractCancelled per ended contract (order_returned) |
-//! | OrderCancelled / OrderReturned | contracts cancelled by this same event (a retry) | nothing new | the same ContractCancelled events again |
+//! | OrderCancelled / OrderReturned | contracts cancelled by this same event (a retry) | nothing new | the same ContractCancelled events again, for those whose event was not published |
 //! | OrderCancelled / OrderReturned | contracts cancelled by another event | nothing: already cancelled | — |
 //! | OrderCancelled / OrderReturned | no contracts | the tombstone is recorded (a later OrderPlaced creates none: a return that arrives before its order, days after the goods were delivered, ends the order's coverage whole) | — |
 //!
@@ -21,10 +21,13 @@
 //! active contract behind.
 //!
 //! Every emitted event's `event_id` derives from the cause's and the `contract_id`, so a retry
-//! after a failed publish re-publishes the same events, which consumers deduplicate.
+//! after a failed publish re-publishes the same events, which consumers deduplicate. Each
+//! contract keeps the ids of its events the bus accepted (`announced`): a run after the guard's
+//! record expired, or a `reprocess-…` replay, publishes none of them again.
 
 use std::collections::BTreeSet;
 
+use herald::store::Announced;
 use herald::{ConfigError, Detail, Emitted, Env, Envelope, EventDetail, Function, Metadata, Outgoing, Publisher};
 use serde::{Deserialize, Serialize};
 use shop_events::{
@@ -99,6 +102,9 @@ pub enum Action {
     NothingToCancel,
     /// The cancellation came before the order and is recorded for it to find.
     RecordedEarlyCancel,
+    /// A late run of the event that created or cancelled the contracts, whose events are on the
+    /// bus already: nothing new.
+    AlreadyAnnounced,
 }
 
 /// The handler's result, stored by the guard and answered to duplicates.
@@ -135,14 +141,36 @@ pub async fn handle(deps: &Deps, event: ContractsEvent) -> Result<Reaction, Cont
             cancel(deps, returned.metadata(), &data.order_id, &data.customer_id, ending).await?
         }
     };
-    deps.publisher.publish(&outgoing).await?;
+    let events: Vec<Outgoing> = outgoing.iter().map(|(_, event)| event.clone()).collect();
+    deps.publisher.publish(&events).await?;
+    for (contract, event) in &outgoing {
+        deps.contracts.announce(contract, std::slice::from_ref(event)).await?;
+    }
     Ok(Reaction {
         action,
-        emitted: outgoing.iter().map(Emitted::from).collect(),
+        emitted: events.iter().map(Emitted::from).collect(),
     })
 }
 
-async fn create(deps: &Deps, placed: &Envelope<OrderPlaced>) -> Result<(Action, Vec<Outgoing>), ContractsError> {
+/// A contract and an event about it.
+type About = (Contract, Outgoing);
+
+/// `events` without those their contract says were published; `action`, or
+/// [`Action::AlreadyAnnounced`] when every one was.
+fn unpublished(action: Action, events: Vec<About>) -> (Action, Vec<About>) {
+    let had_any = !events.is_empty();
+    let left: Vec<About> = events
+        .into_iter()
+        .filter(|(contract, event)| !contract.announced.contains(event.event_id()))
+        .collect();
+    if had_any && left.is_empty() {
+        (Action::AlreadyAnnounced, left)
+    } else {
+        (action, left)
+    }
+}
+
+async fn create(deps: &Deps, placed: &Envelope<OrderPlaced>) -> Result<(Action, Vec<About>), ContractsError> {
     let order = placed.data().full().ok_or_else(|| ContractsError::ThinOrder {
         order_id: placed.data().order_id().to_owned(),
     })?;
@@ -178,24 +206,24 @@ async fn create(deps: &Deps, placed: &Envelope<OrderPlaced>) -> Result<(Action, 
     let outgoing = created
         .into_iter()
         .map(|contract| {
-            let discriminator = contract.contract_id.clone();
             let data = ContractCreatedV1 {
-                contract_id: contract.contract_id,
-                order_id: contract.order_id,
-                customer_id: contract.customer_id,
-                customer_email: contract.customer_email,
+                contract_id: contract.contract_id.clone(),
+                order_id: contract.order_id.clone(),
+                customer_id: contract.customer_id.clone(),
+                customer_email: contract.customer_email.clone(),
                 kind: contract.kind,
-                plan: contract.plan,
-                sku: contract.sku,
+                plan: contract.plan.clone(),
+                sku: contract.sku.clone(),
                 quantity: contract.quantity,
                 term_months: contract.term_months,
                 price_minor: contract.price_minor,
-                currency: contract.currency,
+                currency: contract.currency.clone(),
             };
-            outgoing_event(cause, &discriminator, data)
+            let event = outgoing_event(cause, &contract.contract_id, data)?;
+            Ok((contract, event))
         })
-        .collect::<Result<_, _>>()?;
-    Ok((action, outgoing))
+        .collect::<Result<_, ContractsError>>()?;
+    Ok(unpublished(action, outgoing))
 }
 
 /// What ends an order's contracts: a cancellation ends every one; a return ends the contracts
@@ -220,7 +248,7 @@ async fn cancel(
     order_id: &str,
     customer_id: &str,
     ending: Ending,
-) -> Result<(Action, Vec<Outgoing>), ContractsError> {
+) -> Result<(Action, Vec<About>), ContractsError> {
     let reason = ending.reason;
     let event_id = cause.event_id.to_string();
     deps.contracts.record_cancel(order_id, customer_id, &event_id).await?;
@@ -242,7 +270,8 @@ async fn cancel(
                 plan: contract.plan.clone(),
                 reason,
             };
-            outgoing.push(outgoing_event(cause, &contract.contract_id, data)?);
+            let event = outgoing_event(cause, &contract.contract_id, data)?;
+            outgoing.push((contract.clone(), event));
         }
     }
     let action = if !outgoing.is_empty() {
@@ -252,7 +281,7 @@ async fn cancel(
     } else {
         Action::NothingToCancel
     };
-    Ok((action, outgoing))
+    Ok(unpublished(action, outgoing))
 }
 
 /// One contract per line with an add-on, numbered from 1 in line order.
@@ -277,6 +306,7 @@ fn contracts_for(order: &OrderPlacedV1, cause: &str) -> Vec<Contract> {
             status: ContractStatus::Active,
             created_by: cause.to_owned(),
             cancelled_by: None,
+            announced: Announced::default(),
         })
         .collect()
 }

@@ -6,8 +6,9 @@
 //! - A contract (`contract_id` derived from the order and line, e.g. `ctr-1001-1`): `status`
 //!   (ACTIVE or CANCELLED), what was sold (`kind`, `plan`, `sku`, `quantity`, `term_months`,
 //!   `price_minor`, `currency`), who holds it (`customer_id`, `customer_email`), `created_by` (the
-//!   `event_id` of the OrderPlaced that created it) and `cancelled_by` (the `event_id` of the
-//!   OrderCancelled or OrderReturned that cancelled it).
+//!   `event_id` of the OrderPlaced that created it), `cancelled_by` (the `event_id` of the
+//!   OrderCancelled or OrderReturned that cancelled it) and `announced` (the ids of its
+//!   ContractCreated and ContractCancelled once the bus accepted them: never published again).
 //! - The order's tombstone (`contract_id` [`TOMBSTONE`]): written by the first cancellation or
 //!   return, with `customer_id` and `cancelled_by`. Creating contracts is one transaction
 //!   conditional on its absence, so no contract can be created after it, whatever the order in
@@ -20,7 +21,8 @@ mod dynamodb;
 mod memory;
 
 use aws_sdk_dynamodb::Client;
-use herald::store::Stored;
+use herald::Outgoing;
+use herald::store::{Announced, Stored};
 use shop_events::AddOnKind;
 
 use crate::error::ContractsError;
@@ -119,6 +121,8 @@ pub struct Contract {
     pub created_by: String,
     /// `event_id` of the event that cancelled it, once cancelled.
     pub cancelled_by: Option<String>,
+    /// The events about it that were published.
+    pub announced: Announced,
 }
 
 /// Everything stored for one order.
@@ -204,6 +208,22 @@ impl ContractStore {
             Stored::Dynamo(tables) => tables.cancel(contract, cause).await,
             Stored::Memory(memory) => Ok(memory.cancel(contract, cause)),
         }
+    }
+
+    /// Records `events` about the contract as published.
+    ///
+    /// # Errors
+    /// [`ContractsError::Announce`] when DynamoDB fails or the contract is gone.
+    pub async fn announce(&self, contract: &Contract, events: &[Outgoing]) -> Result<(), ContractsError> {
+        let announced = match &self.storage {
+            Stored::Dynamo(tables) => tables.announce(contract, events).await,
+            Stored::Memory(memory) => memory.announce(contract, events),
+        };
+        announced.map_err(|source| ContractsError::Announce {
+            order_id: contract.order_id.clone(),
+            contract_id: contract.contract_id.clone(),
+            source,
+        })
     }
 
     /// Everything stored for the order: its contracts (in `contract_id` order) and its

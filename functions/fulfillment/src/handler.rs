@@ -3,20 +3,23 @@
 //! | event | shipment record found | what happens | emits |
 //! |---|---|---|---|
 //! | StockReserved | none | REQUESTED is recorded, with the lines to ship | ShipmentRequested |
-//! | StockReserved | requested by this same event (a retry), still REQUESTED | nothing new | the same ShipmentRequested again (same `event_id`) |
+//! | StockReserved | requested by this same event (a retry), still REQUESTED | nothing new | the same ShipmentRequested again (same `event_id`), unless it was published |
 //! | StockReserved | requested by this same event, since DISPATCHED or CANCELLED (a late replay) | nothing: what was requested has moved on | — |
 //! | StockReserved | requested by another event for the order | nothing: already requested | — |
 //! | StockReserved | CANCELLED_EARLY | nothing: the order is already cancelled | — |
 //! | OrderCancelled | REQUESTED | CANCELLED, conditional on REQUESTED | ShipmentCancelled (order_cancelled) |
-//! | OrderCancelled | CANCELLED by this same event (a retry) | nothing new | the same ShipmentCancelled again |
+//! | OrderCancelled | CANCELLED by this same event (a retry) | nothing new | the same ShipmentCancelled again, unless it was published |
 //! | OrderCancelled | CANCELLED by another event, or CANCELLED_EARLY | nothing: already cancelled | — |
 //! | OrderCancelled | DISPATCHED | nothing: too late, the parcel has left | — |
 //! | OrderCancelled | none | CANCELLED_EARLY is recorded (found by a later StockReserved) | — |
 //!
 //! Every emitted event's `event_id` derives from the cause's, so a retry after a failed publish
 //! re-publishes the same event, which consumers deduplicate; the record names its cause
-//! (`requested_by`, `cancelled_by`) so a retry can tell itself from another event.
+//! (`requested_by`, `cancelled_by`) so a retry can tell itself from another event, and keeps
+//! the ids of the events the bus accepted (`announced`), so a run after the guard's record
+//! expired, or a `reprocess-…` replay, publishes nothing again.
 
+use herald::store::Announced;
 use herald::{ConfigError, Detail, Emitted, Env, Envelope, Function, Metadata, Outgoing, Publisher};
 use serde::{Deserialize, Serialize};
 use shop_events::{OrderCancelledV1, ShipmentCancelReason, ShipmentCancelledV1, ShipmentRequestedV1, StockReservedV1};
@@ -80,6 +83,9 @@ pub enum Action {
     AlreadyCancelled,
     /// The cancellation came first and is recorded for the reservation to find.
     RecordedEarlyCancel,
+    /// A late run of the event that requested or cancelled the shipment, whose event is on the
+    /// bus already: nothing new.
+    AlreadyAnnounced,
 }
 
 /// The handler's result, stored by the guard and answered to duplicates.
@@ -97,11 +103,12 @@ pub struct Reaction {
 /// [`FulfillmentError`]: a corrupt record (not retryable), DynamoDB or publishing failures
 /// (retryable).
 pub async fn handle(deps: &Deps, event: FulfillmentEvent) -> Result<Reaction, FulfillmentError> {
-    let (action, outgoing) = match event {
-        FulfillmentEvent::Reserved(reserved) => request(deps, &reserved).await?,
-        FulfillmentEvent::Cancelled(cancelled) => cancel(deps, &cancelled).await?,
+    let (order_id, (action, outgoing)) = match event {
+        FulfillmentEvent::Reserved(reserved) => (reserved.data().order_id.clone(), request(deps, &reserved).await?),
+        FulfillmentEvent::Cancelled(cancelled) => (cancelled.data().order_id.clone(), cancel(deps, &cancelled).await?),
     };
     deps.publisher.publish(&outgoing).await?;
+    deps.shipments.announce(&order_id, &outgoing).await?;
     Ok(Reaction {
         action,
         emitted: outgoing.iter().map(Emitted::from).collect(),
@@ -133,7 +140,11 @@ async fn request(
         // A retry after the write: publish the same event again, from what was recorded, while
         // it still holds; once dispatched or cancelled, a late redelivery asks for nothing.
         Some(existing) if existing.requested_by.as_deref() == Some(event_id.as_str()) => match existing.status {
-            ShipmentStatus::Requested => (Action::Requested, vec![requested(cause, existing)?]),
+            ShipmentStatus::Requested => again(
+                &existing.announced.clone(),
+                Action::Requested,
+                requested(cause, existing)?,
+            ),
             _ => (Action::MovedOnSince, vec![]),
         },
         Some(_) => (Action::AlreadyRequested, vec![]),
@@ -172,7 +183,11 @@ async fn cancel(
     Ok(match settled.status {
         ShipmentStatus::Dispatched => (Action::TooLateDispatched, vec![]),
         // A retry after the write: publish the same event again.
-        ShipmentStatus::Cancelled if ours => (Action::Cancelled, vec![shipment_cancelled(cause, settled)?]),
+        ShipmentStatus::Cancelled if ours => again(
+            &settled.announced.clone(),
+            Action::Cancelled,
+            shipment_cancelled(cause, settled)?,
+        ),
         ShipmentStatus::CancelledEarly if ours => (Action::RecordedEarlyCancel, vec![]),
         ShipmentStatus::Cancelled | ShipmentStatus::CancelledEarly => (Action::AlreadyCancelled, vec![]),
         // `cancel` refuses only a record that is no longer REQUESTED; if the store says otherwise,
@@ -185,6 +200,16 @@ async fn cancel(
             });
         }
     })
+}
+
+/// A retry's `event`, unless the record says the bus has it: then nothing.
+fn again(announced: &Announced, action: Action, event: Outgoing) -> (Action, Vec<Outgoing>) {
+    let outgoing = announced.unpublished(vec![event]);
+    if outgoing.is_empty() {
+        (Action::AlreadyAnnounced, outgoing)
+    } else {
+        (action, outgoing)
+    }
 }
 
 fn requested(cause: &Metadata, shipment: Shipment) -> Result<Outgoing, FulfillmentError> {

@@ -7,14 +7,16 @@
 //! to ship), `requested_by` (the `event_id` of the StockReserved that requested it) and
 //! `cancelled_by` (the `event_id` of the OrderCancelled that cancelled it). The two cause ids
 //! tell a retry of the same event, which re-emits, from another event about the same order,
-//! which does not.
+//! which does not; `announced` holds the ids of the events the bus accepted, which nothing
+//! re-emits.
 //!
 //! The table is a [`Table`]: in DynamoDB, or inside the process for `herald dev`. The two
 //! conditions, on either:
 //! a request or an early cancellation is written only if the order has no record, and a status
 //! change only if the shipment is REQUESTED; a refused write returns the record as it stands.
 
-use herald::store::{Change, Key, Table, TableError, s};
+use herald::Outgoing;
+use herald::store::{Announced, Change, Key, Table, TableError, s};
 use serde::{Deserialize, Serialize};
 use shop_events::StockLine;
 
@@ -69,6 +71,9 @@ pub struct Shipment {
     /// `event_id` of the OrderCancelled that cancelled it, once cancelled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancelled_by: Option<String>,
+    /// The events about it that were published.
+    #[serde(default, skip_serializing_if = "Announced::is_empty")]
+    pub announced: Announced,
 }
 
 /// The shipment id of an order: `shp-` and the order's number (`ord-1001` → `shp-1001`), the
@@ -109,6 +114,7 @@ impl ShipmentStore {
             lines: lines.to_vec(),
             requested_by: Some(cause.to_owned()),
             cancelled_by: None,
+            announced: Announced::default(),
         })
         .await
     }
@@ -132,6 +138,7 @@ impl ShipmentStore {
             lines: Vec::new(),
             requested_by: None,
             cancelled_by: Some(cause.to_owned()),
+            announced: Announced::default(),
         })
         .await
     }
@@ -172,6 +179,17 @@ impl ShipmentStore {
     /// [`FulfillmentError::Store`] when DynamoDB fails; `CorruptShipment` for an unreadable record.
     pub async fn shipment(&self, order_id: &str) -> Result<Option<Shipment>, FulfillmentError> {
         self.table.get(order_id).await.map_err(failed(order_id))
+    }
+
+    /// Records the shipment's `events` as published.
+    ///
+    /// # Errors
+    /// [`FulfillmentError::Store`] when DynamoDB fails or the record is gone.
+    pub async fn announce(&self, order_id: &str, events: &[Outgoing]) -> Result<(), FulfillmentError> {
+        self.table
+            .announce(order_id, None, events)
+            .await
+            .map_err(failed(order_id))
     }
 
     /// Moves a REQUESTED shipment to `to`, recording `cause` as `cancelled_by` when given.

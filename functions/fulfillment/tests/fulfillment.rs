@@ -74,9 +74,10 @@ async fn a_reservation_requests_a_shipment_and_emits_shipment_requested() -> Tes
                 quantity: 2,
             },
         ];
+        let stored = shipments(&world).shipment("ord-1001").await?.ok_or("no shipment")?;
         assert_eq!(
-            shipments(&world).shipment("ord-1001").await?,
-            Some(Shipment {
+            stored,
+            Shipment {
                 order_id: "ord-1001".to_owned(),
                 shipment_id: "shp-1001".to_owned(),
                 customer_id: "cus-42".to_owned(),
@@ -84,7 +85,8 @@ async fn a_reservation_requests_a_shipment_and_emits_shipment_requested() -> Tes
                 lines: lines.clone(),
                 requested_by: cause_id.clone(),
                 cancelled_by: None,
-            })
+                announced: stored.announced.clone(),
+            }
         );
         let emitted = world.bus.emitted(1).await?;
         assert_eq!(emitted.len(), 1);
@@ -101,6 +103,7 @@ async fn a_reservation_requests_a_shipment_and_emits_shipment_requested() -> Tes
         );
         assert_eq!(requested.metadata().causation_id.map(|c| c.to_string()), cause_id);
         assert_eq!(requested.metadata().producer, Deps::NAME);
+        assert!(stored.announced.contains(requested.metadata().event_id));
         assert_eq!(
             reaction.emitted.first().map(|e| e.event_id),
             Some(requested.metadata().event_id)
@@ -305,15 +308,25 @@ async fn a_retry_after_a_failed_publish_re_emits_the_same_shipment_requested() -
             .err()
             .ok_or("publishing to a missing bus must fail")?;
         assert!(failed.is_retryable(), "{failed}");
-        let written = shipments(&world).shipment("ord-1001").await?;
+        let written = shipments(&world).shipment("ord-1001").await?.ok_or("no shipment")?;
+        assert!(written.announced.is_empty());
 
         // When the same event is retried through the consumer
         let retry = world.deliver(reserved).await?.result.ok_or("no result")?;
 
-        // Then the record is untouched and the event published carries the id the first try made
+        // Then the record is untouched but for its event now recorded published, and the event
+        // published carries the id the first try made
         assert_eq!(retry.action, Action::Requested);
         assert_eq!(retry.emitted.first().map(|e| e.event_id), unpublished(&failed));
-        assert_eq!(shipments(&world).shipment("ord-1001").await?, written);
+        let after = shipments(&world).shipment("ord-1001").await?.ok_or("no shipment")?;
+        assert!(unpublished(&failed).is_some_and(|id| after.announced.contains(id)));
+        assert_eq!(
+            Shipment {
+                announced: written.announced.clone(),
+                ..after
+            },
+            written
+        );
         let requested = world.bus.emitted_one::<ShipmentRequestedV1>().await?;
         assert_eq!(
             retry.emitted.first().map(|e| e.event_id),

@@ -3,7 +3,7 @@
 //! | event | reservation found | what happens | emits |
 //! |---|---|---|---|
 //! | OrderPlaced v1 | none | hold every line, or nothing if any SKU is short | StockReserved / StockShortage |
-//! | OrderPlaced v1 | RESERVED, nothing released yet, or SHORT (a retry) | nothing new | the same event again (same `event_id`) |
+//! | OrderPlaced v1 | RESERVED, nothing released yet, or SHORT (a retry) | nothing new | the same event again (same `event_id`), unless it was published |
 //! | OrderPlaced v1 | RELEASED, or RESERVED with units released since | nothing: what was reserved no longer holds | — |
 //! | OrderPlaced v1 | CANCELLED_EARLY | nothing: the order is already cancelled | — |
 //! | OrderPlaced v2 | — | refused, not retryable: no lines to reserve | — |
@@ -27,7 +27,7 @@ use shop_events::{
 };
 
 use crate::error::InventoryError;
-use crate::store::{ReservationStatus, Reserve, StockStore};
+use crate::store::{Reservation, ReservationStatus, Reserve, StockStore};
 
 herald::event_set! {
     /// What inventory reacts to.
@@ -114,6 +114,9 @@ pub enum Action {
     NothingToRelease,
     /// The cancellation came first and is recorded for the order to find.
     RecordedEarlyCancel,
+    /// A late run of the order whose StockReserved or StockShortage is on the bus already:
+    /// nothing new.
+    AlreadyAnnounced,
 }
 
 /// The handler's result, stored by the guard and answered to duplicates.
@@ -167,26 +170,39 @@ async fn reserve(deps: &Deps, placed: &Envelope<OrderPlaced>) -> Result<Reaction
     let (action, outgoing) = match deps.stock.reserve(&order.order_id, customer_id, &lines).await? {
         Reserve::Reserved => (Action::Reserved, vec![reserved(placed.metadata(), order, lines)?]),
         Reserve::Short(short) => (Action::Shortage, vec![shortage(placed.metadata(), order, short)?]),
-        Reserve::AlreadyRecorded(existing) => match existing.status {
-            // A retry after the write: publish the same event again; consumers deduplicate it.
-            ReservationStatus::Reserved if existing.version == 0 => (
-                Action::Reserved,
-                vec![reserved(placed.metadata(), order, existing.lines)?],
-            ),
-            // Units went back since (a cancellation or a return): what StockReserved said no
-            // longer holds, so it is not said again.
-            ReservationStatus::Reserved | ReservationStatus::Released => (Action::ReleasedSince, Vec::new()),
-            ReservationStatus::Short => (
-                Action::Shortage,
-                vec![shortage(placed.metadata(), order, existing.short)?],
-            ),
-            ReservationStatus::CancelledEarly => (Action::SkippedCancelledOrder, Vec::new()),
-        },
+        Reserve::AlreadyRecorded(existing) => again(placed.metadata(), order, existing)?,
     };
     deps.publisher.publish(&outgoing).await?;
+    deps.stock.announce(&order.order_id, &outgoing).await?;
     Ok(Reaction {
         action,
         emitted: outgoing.iter().map(Emitted::from).collect(),
+    })
+}
+
+/// What a second run of the order finds to say about the reservation it recorded.
+fn again(
+    cause: &Metadata,
+    order: &OrderPlacedV1,
+    existing: Reservation,
+) -> Result<(Action, Vec<Outgoing>), InventoryError> {
+    let announced = existing.announced.clone();
+    let (action, event) = match existing.status {
+        // A retry after the write: publish the same event again, unless the bus has it.
+        ReservationStatus::Reserved if existing.version == 0 => {
+            (Action::Reserved, reserved(cause, order, existing.lines)?)
+        }
+        // Units went back since (a cancellation or a return): what StockReserved said no
+        // longer holds, so it is not said again.
+        ReservationStatus::Reserved | ReservationStatus::Released => return Ok((Action::ReleasedSince, Vec::new())),
+        ReservationStatus::Short => (Action::Shortage, shortage(cause, order, existing.short)?),
+        ReservationStatus::CancelledEarly => return Ok((Action::SkippedCancelledOrder, Vec::new())),
+    };
+    let outgoing = announced.unpublished(vec![event]);
+    Ok(if outgoing.is_empty() {
+        (Action::AlreadyAnnounced, outgoing)
+    } else {
+        (action, outgoing)
     })
 }
 

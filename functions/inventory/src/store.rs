@@ -5,8 +5,9 @@
 //! - Stock (`sku`): `available` units, never below zero, and `reserved` units.
 //! - Reservations (`order_id`): `status` (RESERVED, SHORT, RELEASED or CANCELLED_EARLY),
 //!   `customer_id`, `lines` (what is still held), `short` (what was missing), `released_by`
-//!   (the `event_id`s of the cancellation and returns that gave units back) and `version`
-//!   (one more on every release; absent reads 0).
+//!   (the `event_id`s of the cancellation and returns that gave units back), `version`
+//!   (one more on every release; absent reads 0) and `announced` (the ids of the StockReserved
+//!   or StockShortage the bus accepted, so a late run publishes nothing again).
 //!
 //! [`StockStore::new`] keeps them in two DynamoDB tables (`dynamodb`, one transaction per
 //! change); [`StockStore::memory`] keeps them inside the process (`memory`, one lock per
@@ -28,7 +29,8 @@ mod dynamodb;
 mod memory;
 
 use aws_sdk_dynamodb::Client;
-use herald::store::Stored;
+use herald::Outgoing;
+use herald::store::{Announced, Stored};
 use shop_events::{ShortLine, StockLine};
 
 use crate::error::InventoryError;
@@ -110,6 +112,8 @@ pub struct Reservation {
     pub released_by: Vec<String>,
     /// One more on every release: a release applies only to the version it read.
     pub version: u64,
+    /// The events about it that were published.
+    pub announced: Announced,
 }
 
 impl Reservation {
@@ -237,6 +241,7 @@ impl StockStore {
             short: Vec::new(),
             released_by: Vec::new(),
             version: 0,
+            announced: Announced::default(),
         };
         match &self.storage {
             Stored::Dynamo(tables) => tables.put_if_absent(&tombstone).await,
@@ -267,6 +272,17 @@ impl StockStore {
         match &self.storage {
             Stored::Dynamo(tables) => tables.release(&release).await,
             Stored::Memory(memory) => memory.release(&release),
+        }
+    }
+
+    /// Records the reservation's `events` as published.
+    ///
+    /// # Errors
+    /// [`InventoryError::Store`] when DynamoDB fails; `Vanished` when the reservation is gone.
+    pub async fn announce(&self, order_id: &str, events: &[Outgoing]) -> Result<(), InventoryError> {
+        match &self.storage {
+            Stored::Dynamo(tables) => tables.announce(order_id, events).await,
+            Stored::Memory(memory) => memory.announce(order_id, events),
         }
     }
 

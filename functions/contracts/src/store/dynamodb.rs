@@ -7,7 +7,8 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
-use herald::store::{Item, SdkFailure, n, number, s, text};
+use herald::Outgoing;
+use herald::store::{Announced, Item, Key, SdkFailure, Table, TableError, n, number, s, text};
 use shop_events::AddOnKind;
 
 use super::{CONTRACTS_PER_TRANSACTION, Contract, ContractStatus, Create, OrderContracts, TOMBSTONE, attr};
@@ -24,6 +25,14 @@ pub(super) struct Tables {
 impl Tables {
     pub(super) fn new(client: Client, table: String) -> Self {
         Self { client, table }
+    }
+
+    /// [`super::ContractStore::announce`]: [`Table::announce`] on the contract's item.
+    pub(super) async fn announce(&self, contract: &Contract, events: &[Outgoing]) -> Result<(), TableError> {
+        let key = Key::partition(attr::ORDER_ID).sorted_by(attr::CONTRACT_ID);
+        Table::dynamo(self.client.clone(), &self.table, key)
+            .announce(&contract.order_id, Some(&contract.contract_id), events)
+            .await
     }
 
     /// [`super::ContractStore::create`]: one `TransactWriteItems` per chunk, the tombstone checked
@@ -234,6 +243,11 @@ fn contract_from(order_id: &str, item: &Item) -> Result<Contract, ContractsError
             .ok_or_else(|| corrupt(attr::STATUS))?,
         created_by: required(attr::CREATED_BY)?,
         cancelled_by: text(item, attr::CANCELLED_BY),
+        announced: Announced::from_item(item).map_err(|reason| ContractsError::CorruptContract {
+            order_id: order_id.to_owned(),
+            contract_id: contract_id.clone(),
+            reason,
+        })?,
         contract_id: contract_id.clone(),
     })
 }

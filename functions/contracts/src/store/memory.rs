@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use herald::store::lock;
+use herald::Outgoing;
+use herald::store::{TableError, lock};
 
 use super::{CONTRACTS_PER_TRANSACTION, Contract, ContractStatus, Create, OrderContracts};
 
@@ -79,6 +80,20 @@ impl Memory {
             }
             _ => false,
         }
+    }
+
+    /// [`super::ContractStore::announce`].
+    pub(super) fn announce(&self, contract: &Contract, events: &[Outgoing]) -> Result<(), TableError> {
+        let mut orders = lock(&self.orders);
+        let stored = orders
+            .get_mut(&contract.order_id)
+            .and_then(|order| order.contracts.get_mut(&contract.contract_id))
+            .ok_or_else(|| TableError::Vanished {
+                operation: "UpdateItem",
+                table: "contracts".to_owned(),
+            })?;
+        stored.announced.add(events);
+        Ok(())
     }
 
     /// [`super::ContractStore::order`].

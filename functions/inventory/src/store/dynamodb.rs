@@ -7,7 +7,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
-use herald::store::{Item, SdkFailure, n, number, s, text};
+use herald::Outgoing;
+use herald::store::{Announced, Item, Key, SdkFailure, Table, TableError, n, number, s, text};
 use shop_events::{ShortLine, StockLine};
 
 use super::{Release, Reservation, ReservationStatus, Reserve, attr};
@@ -46,6 +47,7 @@ impl Tables {
             short: Vec::new(),
             released_by: Vec::new(),
             version: 0,
+            announced: Announced::default(),
         };
         let mut items = vec![
             TransactWriteItem::builder()
@@ -238,6 +240,26 @@ impl Tables {
         Ok(())
     }
 
+    /// Adds `events` to the reservation's announced ids: [`Table::announce`] on the reservations
+    /// table.
+    pub(super) async fn announce(&self, order_id: &str, events: &[Outgoing]) -> Result<(), InventoryError> {
+        let reservations = Table::dynamo(
+            self.client.clone(),
+            &self.reservations_table,
+            Key::partition(attr::ORDER_ID),
+        );
+        reservations
+            .announce(order_id, None, events)
+            .await
+            .map_err(|error| match error {
+                TableError::Sdk { operation, source, .. } => store_error(operation, order_id, source),
+                _ => InventoryError::Vanished {
+                    operation: "UpdateItem",
+                    order_id: order_id.to_owned(),
+                },
+            })
+    }
+
     /// Writes the reservation unless the order has one; returns the existing one if so.
     pub(super) async fn put_if_absent(&self, reservation: &Reservation) -> Result<Option<Reservation>, InventoryError> {
         let order_id = reservation.order_id.as_str();
@@ -355,6 +377,7 @@ fn reservation_from(order_id: &str, item: &Item) -> Result<Reservation, Inventor
             .cloned()
             .unwrap_or_default(),
         version: number(item, attr::VERSION).unwrap_or(0),
+        announced: Announced::from_item(item).map_err(|reason| corrupt(&reason))?,
     })
 }
 

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use herald::store::{SdkFailure, lock};
+use herald::Outgoing;
+use herald::store::{Announced, SdkFailure, lock};
 use shop_events::{ShortLine, StockLine};
 
 use super::{Release, Reservation, ReservationStatus, Reserve};
@@ -93,6 +94,7 @@ impl Memory {
             short: short.clone(),
             released_by: Vec::new(),
             version: 0,
+            announced: Announced::default(),
         };
         let reserve = if short.is_empty() {
             for line in lines {
@@ -158,6 +160,23 @@ impl Memory {
                 None
             }
         }
+    }
+
+    /// Adds `events` to the reservation's announced ids.
+    pub(super) fn announce(&self, order_id: &str, events: &[Outgoing]) -> Result<(), InventoryError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut state = lock(&self.state);
+        let reservation = state
+            .reservations
+            .get_mut(order_id)
+            .ok_or_else(|| InventoryError::Vanished {
+                operation: "UpdateItem",
+                order_id: order_id.to_owned(),
+            })?;
+        reservation.announced.add(events);
+        Ok(())
     }
 
     pub(super) fn reservation(&self, order_id: &str) -> Option<Reservation> {
