@@ -222,25 +222,27 @@ pub struct Destination {
     pub destination: Value,
 }
 
-/// Properties of an `AWS::CloudWatch::Alarm`.
+/// Properties of an `AWS::CloudWatch::Alarm`, read alike whether it watches one metric
+/// (`Namespace`, `MetricName`, …) or a metric-math expression (`Metrics`): then its metric is the
+/// first query's, and the others are in [`Alarm::less`].
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(try_from = "RawAlarm")]
 pub struct Alarm {
     /// The alarm's name (usually a `Fn::Sub`).
-    #[serde(default)]
     pub alarm_name: Value,
     /// The metric's namespace.
     pub namespace: String,
     /// The metric.
     pub metric_name: String,
     /// Its dimensions.
-    #[serde(default)]
     pub dimensions: Vec<Dimension>,
+    /// Metrics subtracted from it by the alarm's expression (none for a one-metric alarm).
+    pub less: Vec<Metric>,
+    /// The expression whose value is compared (`None` for a one-metric alarm).
+    pub expression: Option<String>,
     /// Who is told on ALARM.
-    #[serde(default)]
     pub alarm_actions: Vec<Value>,
     /// Who is told on OK.
-    #[serde(rename = "OKActions", default)]
     pub ok_actions: Vec<Value>,
     /// The threshold.
     pub threshold: f64,
@@ -251,8 +253,93 @@ pub struct Alarm {
     /// Datapoints the alarm looks back over.
     pub evaluation_periods: u32,
     /// Breaching datapoints among them that make it ALARM (default: all of them).
-    #[serde(default)]
     pub datapoints_to_alarm: Option<u32>,
+}
+
+/// One metric an alarm reads.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Metric {
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub metric_name: String,
+    /// Its dimensions.
+    #[serde(default)]
+    pub dimensions: Vec<Dimension>,
+}
+
+/// An alarm as the template writes it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RawAlarm {
+    #[serde(default)]
+    alarm_name: Value,
+    #[serde(flatten)]
+    metric: Option<Metric>,
+    #[serde(default)]
+    period: Option<u32>,
+    #[serde(default)]
+    metrics: Vec<MetricQuery>,
+    #[serde(default)]
+    alarm_actions: Vec<Value>,
+    #[serde(rename = "OKActions", default)]
+    ok_actions: Vec<Value>,
+    threshold: f64,
+    comparison_operator: String,
+    evaluation_periods: u32,
+    #[serde(default)]
+    datapoints_to_alarm: Option<u32>,
+}
+
+/// One query of a metric-math alarm: a metric, or the expression.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct MetricQuery {
+    #[serde(default)]
+    metric_stat: Option<MetricStat>,
+    #[serde(default)]
+    expression: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct MetricStat {
+    metric: Metric,
+    period: u32,
+}
+
+impl TryFrom<RawAlarm> for Alarm {
+    type Error = String;
+
+    fn try_from(raw: RawAlarm) -> Result<Self, String> {
+        let expression = raw.metrics.iter().find_map(|q| q.expression.clone());
+        let mut stats = raw.metrics.into_iter().filter_map(|q| q.metric_stat);
+        let (metric, period, less) = match (raw.metric, raw.period) {
+            (Some(metric), Some(period)) => (metric, period, Vec::new()),
+            _ => {
+                let first = stats
+                    .next()
+                    .ok_or("an alarm with neither a metric nor metric queries")?;
+                (first.metric, first.period, stats.map(|s| s.metric).collect())
+            }
+        };
+        Ok(Self {
+            alarm_name: raw.alarm_name,
+            namespace: metric.namespace,
+            metric_name: metric.metric_name,
+            dimensions: metric.dimensions,
+            less,
+            expression,
+            alarm_actions: raw.alarm_actions,
+            ok_actions: raw.ok_actions,
+            threshold: raw.threshold,
+            comparison_operator: raw.comparison_operator,
+            period,
+            evaluation_periods: raw.evaluation_periods,
+            datapoints_to_alarm: raw.datapoints_to_alarm,
+        })
+    }
 }
 
 /// An alarm dimension.

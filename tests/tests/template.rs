@@ -729,3 +729,57 @@ fn an_errors_alarm_pages_on_the_first_error_and_signals_recovery_only_after_quie
     }
     Ok(())
 }
+
+/// An event that arrives before the one it depends on (a payment before its order) fails once
+/// and succeeds on Lambda's next attempt: a race of unordered delivery, which must neither page
+/// nor, by the alarm's return to OK, set off a redrive. The consumer counts it as the EMF metric
+/// `DeferredEvents` (namespace `Herald`, dimension `function`), and every errors alarm compares
+/// Lambda's `Errors` less that count (CloudWatch metric math: `FILL` makes a minute without
+/// deferrals count 0). One that never heals ends in the dead-letter queue, whose alarm pages.
+/// A throttled asynchronous invocation is retried by Lambda, not lost (Lambda developer guide,
+/// "Asynchronous invocation": throttles are retried for up to the event's maximum age), so the
+/// throttles alarm pages only after five throttled minutes in a row.
+#[test]
+fn a_deferred_event_or_a_burst_of_throttles_does_not_page() -> TestResult {
+    let template = Template::load()?;
+    for spec in FUNCTIONS.iter() {
+        let alarm = |kind: &str| -> TestResult<Alarm> {
+            let id = format!("{}{kind}Alarm", pascal(spec.name));
+            template.resources.get(&id).ok_or(format!("no {id}"))?.properties()
+        };
+        let errors = alarm("Errors")?;
+        let less: Vec<(&str, &str, Vec<&Value>)> = errors
+            .less
+            .iter()
+            .map(|m| {
+                let dimensions = m
+                    .dimensions
+                    .iter()
+                    .filter(|d| d.name == "function")
+                    .map(|d| &d.value)
+                    .collect();
+                (m.namespace.as_str(), m.metric_name.as_str(), dimensions)
+            })
+            .collect();
+        assert_eq!(
+            less,
+            [("Herald", "DeferredEvents", vec![&Value::from(spec.name)])],
+            "{}",
+            spec.name
+        );
+        assert_eq!(errors.expression.as_deref(), Some("FILL(all, 0) - FILL(less, 0)"));
+        let throttles = alarm("Throttles")?;
+        assert_eq!(throttles.metric_name, "Throttles");
+        assert_eq!(
+            (
+                throttles.datapoints_to_alarm,
+                throttles.evaluation_periods,
+                throttles.period
+            ),
+            (Some(5), 5, 60),
+            "{}",
+            spec.name
+        );
+    }
+    Ok(())
+}

@@ -97,4 +97,10 @@ impl Classify for BillingError {
             Self::Publish(error) => error.error_type(),
         }
     }
+
+    /// A payment before its order is a race of unordered delivery: the order arrives within
+    /// seconds, and Lambda's next attempt (a minute later) finds it.
+    fn is_deferred(&self) -> bool {
+        matches!(self, Self::OrderNotYetKnown { .. })
+    }
 }

@@ -104,6 +104,8 @@ async fn a_payment_before_its_order_is_retried_and_invoiced_once_the_order_arriv
         );
         assert!(early.is_retryable());
         assert_eq!(early.error_type(), "Billing.OrderNotYetKnown");
+        // deferred: counted as DeferredEvents, which the errors alarm subtracts (no page)
+        assert!(early.is_deferred());
 
         // When the order arrives and the same payment event is delivered again
         world.deliver(fresh_sample(ORDER_PLACED)?).await?;

@@ -66,6 +66,10 @@ pub fn deduplication_window_seconds(declaration: &Declaration) -> i64 {
 /// The metric namespace of herald's own metrics (`UncataloguedEvents`).
 const HERALD_NAMESPACE: &str = "Herald";
 
+/// The metric a consumer writes for a deferred event (`herald::emf::DEFERRED_EVENTS`), which
+/// the errors alarm subtracts from Lambda's `Errors`.
+const DEFERRED_EVENTS: &str = "DeferredEvents";
+
 /// Environment variable naming the idempotency table (read by `herald`).
 const IDEMPOTENCY_VARIABLE: &str = "IDEMPOTENCY_TABLE";
 
@@ -526,8 +530,13 @@ struct AlarmSpec {
     metric: &'static str,
     dimensions: Vec<Node>,
     statistic: &'static str,
-    /// Minutes without a breach before the alarm returns to OK (it goes to ALARM on the first).
+    /// A Herald metric (by `function`) subtracted from the one above before the threshold:
+    /// deferred events are not failures that page.
+    less: Option<&'static str>,
+    /// Minutes without a breach before the alarm returns to OK.
     quiet_minutes: i64,
+    /// Minutes in a row that must breach before it goes to ALARM.
+    breaching_minutes: i64,
 }
 
 /// How long a consumer's errors alarm must stay quiet before it returns to OK. Its return to OK
@@ -535,6 +544,11 @@ struct AlarmSpec {
 /// be enough: with `DatapointsToAlarm: 1` of `EvaluationPeriods: 10`, CloudWatch keeps the alarm
 /// in ALARM until ten minutes in a row had no error.
 const ERRORS_QUIET_MINUTES: i64 = 10;
+
+/// Throttled invocations are not lost (Lambda keeps retrying an asynchronous one for up to its
+/// event age), so a burst must not page: only throttling that lasts this many minutes in a row,
+/// which says the function's concurrency is too low for its traffic.
+const THROTTLES_BREACHING_MINUTES: i64 = 5;
 
 /// One alarm per way a consumer can fail; each pages on ALARM and on recovery.
 fn alarms(declaration: &Declaration, platform: &Platform, function: &str, queue: &str) -> Vec<(String, Node)> {
@@ -550,7 +564,9 @@ fn alarms(declaration: &Declaration, platform: &Platform, function: &str, queue:
             metric: "ApproximateNumberOfMessagesVisible",
             dimensions: vec![dimension("QueueName", get_att(queue, "QueueName"))],
             statistic: "Maximum",
+            less: None,
             quiet_minutes: 1,
+            breaching_minutes: 1,
         },
         AlarmSpec {
             id: "Errors",
@@ -560,7 +576,9 @@ fn alarms(declaration: &Declaration, platform: &Platform, function: &str, queue:
             metric: "Errors",
             dimensions: vec![dimension("FunctionName", reference(function))],
             statistic: "Sum",
+            less: Some(DEFERRED_EVENTS),
             quiet_minutes: ERRORS_QUIET_MINUTES,
+            breaching_minutes: 1,
         },
         AlarmSpec {
             id: "Throttles",
@@ -570,7 +588,9 @@ fn alarms(declaration: &Declaration, platform: &Platform, function: &str, queue:
             metric: "Throttles",
             dimensions: vec![dimension("FunctionName", reference(function))],
             statistic: "Sum",
-            quiet_minutes: 1,
+            less: None,
+            quiet_minutes: THROTTLES_BREACHING_MINUTES,
+            breaching_minutes: THROTTLES_BREACHING_MINUTES,
         },
         AlarmSpec {
             id: "FailedInvocations",
@@ -583,7 +603,9 @@ fn alarms(declaration: &Declaration, platform: &Platform, function: &str, queue:
                 dimension("EventBusName", reference(&platform.bus)),
             ],
             statistic: "Sum",
+            less: None,
             quiet_minutes: 1,
+            breaching_minutes: 1,
         },
         AlarmSpec {
             id: "UncataloguedEvents",
@@ -593,7 +615,9 @@ fn alarms(declaration: &Declaration, platform: &Platform, function: &str, queue:
             metric: "UncataloguedEvents",
             dimensions: vec![dimension("function", str(name))],
             statistic: "Sum",
+            less: None,
             quiet_minutes: 1,
+            breaching_minutes: 1,
         },
     ];
     specs
@@ -607,28 +631,74 @@ fn alarms(declaration: &Declaration, platform: &Platform, function: &str, queue:
                  metric,
                  dimensions,
                  statistic,
+                 less,
                  quiet_minutes,
+                 breaching_minutes,
              }| {
+                let mut properties = vec![
+                    ("AlarmName", sub(format!("${{AWS::StackName}}-{name}-{suffix}"))),
+                    ("AlarmDescription", str(format!("{name}: {why}"))),
+                ];
+                match less {
+                    None => properties.extend([
+                        ("Namespace", str(namespace)),
+                        ("MetricName", str(metric)),
+                        ("Dimensions", Node::Seq(dimensions)),
+                        ("Statistic", str(statistic)),
+                        ("Period", Node::Int(60)),
+                    ]),
+                    Some(subtracted) => {
+                        let stat = |id: &str, namespace: &str, metric: &str, dimensions: Vec<Node>| {
+                            map([
+                                ("Id", str(id)),
+                                (
+                                    "MetricStat",
+                                    map([
+                                        (
+                                            "Metric",
+                                            map([
+                                                ("Namespace", str(namespace)),
+                                                ("MetricName", str(metric)),
+                                                ("Dimensions", Node::Seq(dimensions)),
+                                            ]),
+                                        ),
+                                        ("Period", Node::Int(60)),
+                                        ("Stat", str(statistic)),
+                                    ]),
+                                ),
+                                ("ReturnData", Node::Bool(false)),
+                            ])
+                        };
+                        let by_function = vec![dimension("function", str(name))];
+                        properties.push((
+                            "Metrics",
+                            Node::Seq(vec![
+                                stat("all", namespace, metric, dimensions),
+                                stat("less", HERALD_NAMESPACE, subtracted, by_function),
+                                map([
+                                    ("Id", str("paging")),
+                                    ("Label", str(format!("{metric} less {subtracted}"))),
+                                    ("Expression", str("FILL(all, 0) - FILL(less, 0)")),
+                                    ("ReturnData", Node::Bool(true)),
+                                ]),
+                            ]),
+                        ));
+                    }
+                }
+                properties.extend([
+                    ("EvaluationPeriods", Node::Int(quiet_minutes)),
+                    ("DatapointsToAlarm", Node::Int(breaching_minutes)),
+                    ("Threshold", Node::Int(0)),
+                    ("ComparisonOperator", str("GreaterThanThreshold")),
+                    ("TreatMissingData", str("notBreaching")),
+                    ("AlarmActions", Node::Seq(vec![reference(&platform.alert_topic)])),
+                    ("OKActions", Node::Seq(vec![reference(&platform.alert_topic)])),
+                ]);
                 let alarm = map([
                     ("Type", str("AWS::CloudWatch::Alarm")),
                     (
                         "Properties",
-                        map([
-                            ("AlarmName", sub(format!("${{AWS::StackName}}-{name}-{suffix}"))),
-                            ("AlarmDescription", str(format!("{name}: {why}"))),
-                            ("Namespace", str(namespace)),
-                            ("MetricName", str(metric)),
-                            ("Dimensions", Node::Seq(dimensions)),
-                            ("Statistic", str(statistic)),
-                            ("Period", Node::Int(60)),
-                            ("EvaluationPeriods", Node::Int(quiet_minutes)),
-                            ("DatapointsToAlarm", Node::Int(1)),
-                            ("Threshold", Node::Int(0)),
-                            ("ComparisonOperator", str("GreaterThanThreshold")),
-                            ("TreatMissingData", str("notBreaching")),
-                            ("AlarmActions", Node::Seq(vec![reference(&platform.alert_topic)])),
-                            ("OKActions", Node::Seq(vec![reference(&platform.alert_topic)])),
-                        ]),
+                        Node::Map(properties.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()),
                     ),
                 ]);
                 (format!("{prefix}{id}Alarm"), alarm)

@@ -15,10 +15,13 @@
 //!    redrive whose `target` names another Lambda function than this one
 //!    (`AWS_LAMBDA_FUNCTION_NAME`) is answered [`Outcome::ForAnotherConsumer`] before the guard:
 //!    nothing runs, nothing is written;
-//! 4. answers a delivery whose event another invocation holds (the guard's `AlreadyInProgress`)
+//! 4. writes the `DeferredEvents` metric for a handler error that is deferred
+//!    ([`Classify::is_deferred`]: it heals on Lambda's next attempt), which the errors alarm
+//!    subtracts, and still fails the invocation so Lambda delivers the event again;
+//! 5. answers a delivery whose event another invocation holds (the guard's `AlreadyInProgress`)
 //!    as [`Outcome::InProgress`], not as an error: the holder completes it, or fails and is
 //!    retried by Lambda, and a duplicate racing it must not count an invocation error that pages;
-//! 5. logs one outcome line with the outcome, the duration and, on failure, the error type and
+//! 6. logs one outcome line with the outcome, the duration and, on failure, the error type and
 //!    whether it is retryable.
 //!
 //! [`Consumer::handle`] does all of that without the Lambda runtime, for tests and local runs.
@@ -64,6 +67,10 @@ impl<E: Classify> Classify for ConsumerError<E> {
             Self::Envelope(error) => error.error_type(),
             Self::Guard(error) => error.error_type(),
         }
+    }
+
+    fn is_deferred(&self) -> bool {
+        matches!(self, Self::Guard(error) if error.is_deferred())
     }
 }
 
@@ -204,12 +211,31 @@ impl<D: Function> Consumer<D> {
         deadline_ms: Option<i64>,
     ) -> Result<Guarded<D::Reaction>, ConsumerError<D::Error>> {
         let span = event_span(&raw);
+        let detail_type = raw.detail_type().unwrap_or_default().to_owned();
         async move {
             let started = Instant::now();
             let result = self.decode_and_run(raw, deadline_ms).await;
             let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             match &result {
                 Ok(guarded) => tracing::info!(outcome = guarded.outcome.as_str(), duration_ms, "event handled"),
+                Err(error) if error.is_deferred() => {
+                    tracing::warn!(
+                        outcome = "deferred",
+                        error_type = error.error_type(),
+                        error = %error,
+                        duration_ms,
+                        "event deferred: Lambda delivers it again"
+                    );
+                    println!(
+                        "{}",
+                        crate::emf::deferred_event(
+                            D::NAME,
+                            &detail_type,
+                            error.error_type(),
+                            chrono::Utc::now().timestamp_millis()
+                        )
+                    );
+                }
                 Err(error) => tracing::error!(
                     outcome = "error",
                     error_type = error.error_type(),

@@ -1,11 +1,17 @@
 //! CloudWatch Embedded Metric Format (EMF): metrics written as structured log lines, which
 //! CloudWatch Logs turns into metrics without any API call from the function.
 //!
-//! A consumer that receives a detail-type or version it does not know writes one
-//! `UncataloguedEvents` line (namespace `Herald`), with the dimension sets `[function]` (what the
-//! template's alarm watches) and `[function, source, detail-type, version]` (what to look at).
+//! A consumer writes one line (namespace `Herald`, unit `Count`) per:
+//! - event whose detail-type or version it does not know: `UncataloguedEvents`, with the
+//!   dimension sets `[function]` (what the template's alarm watches) and
+//!   `[function, source, detail-type, version]` (what to look at);
+//! - event its handler deferred (a retryable failure that heals on Lambda's next attempt, such
+//!   as a payment that arrived before its order, see
+//!   [`Classify::is_deferred`](crate::Classify::is_deferred)): `DeferredEvents`, with
+//!   `[function]` (which the template's errors alarm subtracts from Lambda's `Errors`, so a
+//!   deferral does not page) and `[function, detail-type, error-type]`.
 
-use serde::Serialize;
+use serde_json::{Map, Value, json};
 
 /// The namespace of Herald's metrics.
 pub const NAMESPACE: &str = "Herald";
@@ -13,39 +19,29 @@ pub const NAMESPACE: &str = "Herald";
 /// The metric a consumer emits for an event it does not know.
 pub const UNCATALOGUED_EVENTS: &str = "UncataloguedEvents";
 
-#[derive(Debug, Serialize)]
-struct Line<'a> {
-    #[serde(rename = "_aws")]
-    aws: Metadata<'a>,
-    function: &'a str,
-    source: &'a str,
-    #[serde(rename = "detail-type")]
-    detail_type: &'a str,
-    version: String,
-    #[serde(rename = "UncataloguedEvents")]
-    count: u32,
-}
+/// The metric a consumer emits for an event its handler deferred.
+pub const DEFERRED_EVENTS: &str = "DeferredEvents";
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Metadata<'a> {
-    timestamp: i64,
-    cloud_watch_metrics: [Directive<'a>; 1],
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Directive<'a> {
-    namespace: &'a str,
-    dimensions: [&'a [&'a str]; 2],
-    metrics: [MetricDefinition<'a>; 1],
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct MetricDefinition<'a> {
-    name: &'a str,
-    unit: &'a str,
+/// One EMF line counting one occurrence of `metric`: `dimensions` are the root's string
+/// members, `sets` the dimension sets CloudWatch aggregates by (each key one of `dimensions`).
+fn count(metric: &str, dimensions: &[(&str, &str)], sets: &[&[&str]], now_ms: i64) -> String {
+    let mut root = Map::new();
+    root.insert(
+        "_aws".to_owned(),
+        json!({
+            "Timestamp": now_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": sets,
+                "Metrics": [{ "Name": metric, "Unit": "Count" }],
+            }],
+        }),
+    );
+    for (key, value) in dimensions {
+        root.insert((*key).to_owned(), Value::from(*value));
+    }
+    root.insert(metric.to_owned(), Value::from(1));
+    Value::Object(root).to_string()
 }
 
 /// The EMF line recording one uncatalogued event.
@@ -56,42 +52,75 @@ pub fn uncatalogued_event(
     version: Option<u32>,
     now_ms: i64,
 ) -> String {
-    let line = Line {
-        aws: Metadata {
-            timestamp: now_ms,
-            cloud_watch_metrics: [Directive {
-                namespace: NAMESPACE,
-                dimensions: [&["function"], &["function", "source", "detail-type", "version"]],
-                metrics: [MetricDefinition {
-                    name: UNCATALOGUED_EVENTS,
-                    unit: "Count",
-                }],
-            }],
-        },
-        function,
-        source,
-        detail_type,
-        version: version.map_or_else(|| "unknown".to_owned(), |v| v.to_string()),
-        count: 1,
-    };
-    // Serializing these plain fields cannot fail; an empty line would only lose one data point.
-    serde_json::to_string(&line).unwrap_or_default()
+    let version = version.map_or_else(|| "unknown".to_owned(), |v| v.to_string());
+    count(
+        UNCATALOGUED_EVENTS,
+        &[
+            ("function", function),
+            ("source", source),
+            ("detail-type", detail_type),
+            ("version", &version),
+        ],
+        &[&["function"], &["function", "source", "detail-type", "version"]],
+        now_ms,
+    )
+}
+
+/// The EMF line recording one deferred event.
+pub fn deferred_event(function: &str, detail_type: &str, error_type: &str, now_ms: i64) -> String {
+    count(
+        DEFERRED_EVENTS,
+        &[
+            ("function", function),
+            ("detail-type", detail_type),
+            ("error-type", error_type),
+        ],
+        &[&["function"], &["function", "detail-type", "error-type"]],
+        now_ms,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The EMF specification's rules for a metric line, checked one by one.
     #[test]
     fn an_uncatalogued_event_line_has_every_field_the_emf_specification_requires() -> Result<(), serde_json::Error> {
-        let line: serde_json::Value = serde_json::from_str(&uncatalogued_event(
+        let line = follows_the_emf_specification(&uncatalogued_event(
             "inventory",
             "shop.orders",
             "OrderShipped",
             Some(3),
             1_800_000_000_000,
         ))?;
+        assert_eq!(line["function"], "inventory");
+        assert_eq!(line["detail-type"], "OrderShipped");
+        assert_eq!(line["version"], "3");
+        assert_eq!(line[UNCATALOGUED_EVENTS], 1);
+        Ok(())
+    }
+
+    #[test]
+    fn a_deferred_event_line_has_every_field_the_emf_specification_requires() -> Result<(), serde_json::Error> {
+        let line = follows_the_emf_specification(&deferred_event(
+            "billing",
+            "PaymentCaptured",
+            "Billing.OrderNotYetKnown",
+            1_800_000_000_000,
+        ))?;
+        assert_eq!(line["function"], "billing");
+        assert_eq!(line["error-type"], "Billing.OrderNotYetKnown");
+        assert_eq!(line[DEFERRED_EVENTS], 1);
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0],
+            json!(["function"])
+        );
+        Ok(())
+    }
+
+    /// The EMF specification's rules for a metric line, checked one by one; the line as JSON.
+    fn follows_the_emf_specification(text: &str) -> Result<serde_json::Value, serde_json::Error> {
+        let line: serde_json::Value = serde_json::from_str(text)?;
 
         // The root has `_aws` with an integer Timestamp (ms) and a CloudWatchMetrics array.
         let aws = &line["_aws"];
@@ -128,9 +157,6 @@ mod tests {
             assert!(line[name].is_number(), "metric {name} must be a root number member");
             assert_eq!(metric["Unit"], "Count");
         }
-        assert_eq!(line["function"], "inventory");
-        assert_eq!(line["detail-type"], "OrderShipped");
-        assert_eq!(line["version"], "3");
-        Ok(())
+        Ok(line)
     }
 }

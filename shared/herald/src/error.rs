@@ -12,4 +12,14 @@ pub trait Classify {
 
     /// A stable, dotted name for the error kind, used as Lambda's `errorType` and in logs.
     fn error_type(&self) -> &'static str;
+
+    /// True for a retryable failure that is expected to heal by itself on Lambda's next attempt,
+    /// because the event arrived before one it depends on (a payment before its order): a race
+    /// of unordered delivery, not an outage. The consumer counts it as `DeferredEvents` (see
+    /// [`emf`](crate::emf)), which the generated errors alarm subtracts from Lambda's `Errors`:
+    /// it does not page and does not set off a redrive. If it never heals, Lambda's retries end
+    /// in the dead-letter queue, whose alarm pages. Default: false.
+    fn is_deferred(&self) -> bool {
+        false
+    }
 }

@@ -300,6 +300,10 @@ impl<E: Classify> Classify for GuardError<E> {
             Self::Store { .. } => "Idempotency.Store",
         }
     }
+
+    fn is_deferred(&self) -> bool {
+        matches!(self, Self::Handler(error) if error.is_deferred())
+    }
 }
 
 impl<E: Classify + fmt::Display> From<GuardError<E>> for lambda_runtime::Diagnostic {
