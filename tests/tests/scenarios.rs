@@ -675,10 +675,15 @@ async fn an_order_cancelled_and_an_order_returned_after_payment_leave_every_tabl
     ] {
         let order_id = &placed.data().order_id;
         let stored = contracts.order(order_id).await?;
-        assert_eq!(stored.cancelled_by.as_ref(), Some(ended_by), "{order_id}: tombstone");
         let [contract] = stored.contracts.as_slice() else {
             return Err(format!("{order_id}: expected one contract, found {:?}", stored.contracts).into());
         };
+        // A cancellation tombstones the order; a return, each SKU it brings back
+        let tombstone = match reason {
+            ContractCancelReason::OrderCancelled => stored.cancelled_by.as_ref(),
+            ContractCancelReason::OrderReturned => stored.returned.get(&contract.sku),
+        };
+        assert_eq!(tombstone, Some(ended_by), "{order_id}: tombstone");
         assert_eq!(contract.contract_id, contracts::store::contract_id(order_id, 1));
         assert_eq!((contract.kind, contract.plan.as_str()), (kind, plan));
         assert_eq!(contract.status, contracts::store::ContractStatus::Cancelled);

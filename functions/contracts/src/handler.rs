@@ -6,19 +6,22 @@
 //! | OrderPlaced v1 | contracts created by this same event (a retry) | nothing new | the same ContractCreated events again (same `event_id`s), for those still ACTIVE whose event was not published |
 //! | OrderPlaced v1 | contracts created by this same event, all ended since (a late replay) | nothing | — |
 //! | OrderPlaced v1 | contracts created by another event for the order | nothing: already created | — |
-//! | OrderPlaced v1 | the tombstone only | nothing: the order is already cancelled or returned | — |
+//! | OrderPlaced v1 | the order's tombstone only | nothing: the order is already cancelled | — |
+//! | OrderPlaced v1 | returned SKUs' tombstones only (returns that came first) | one ACTIVE contract per line with an add-on whose SKU was not returned (a kept phone keeps its insurance) | ContractCreated per contract |
 //! | OrderPlaced v1 without add-ons | — | nothing to create | — |
 //! | OrderPlaced v2 | — | refused, not retryable: it does not say which lines carry add-ons | — |
 //! | OrderCancelled | ACTIVE contracts | the tombstone is written, then each ACTIVE one becomes CANCELLED, conditional on ACTIVE | ContractCancelled per contract (order_cancelled) |
 //! | OrderReturned | ACTIVE contracts | the tombstone is written, then each ACTIVE one of a returned SKU becomes CANCELLED (a kept SKU keeps its contract) | ContractCancelled per ended contract (order_returned) |
 //! | OrderCancelled / OrderReturned | contracts cancelled by this same event (a retry) | nothing new | the same ContractCancelled events again, for those whose event was not published |
 //! | OrderCancelled / OrderReturned | contracts cancelled by another event | nothing: already cancelled | — |
-//! | OrderCancelled / OrderReturned | no contracts | the tombstone is recorded (a later OrderPlaced creates none: a return that arrives before its order, days after the goods were delivered, ends the order's coverage whole) | — |
+//! | OrderCancelled | no contracts | the order's tombstone is recorded (a later OrderPlaced creates none) | — |
+//! | OrderReturned | no contracts | each returned SKU's tombstone is recorded (a later OrderPlaced creates contracts only for the kept SKUs) | — |
 //!
-//! The tombstone is written first on every cancellation, even when contracts exist: contracts
-//! are created in a transaction conditional on its absence, and the query that follows it sees
-//! every contract created before it, so an OrderPlaced racing a cancellation never leaves an
-//! active contract behind.
+//! The tombstones are written first on every cancellation (the order's) and return (each
+//! returned SKU's), even when contracts exist: contracts are created in a transaction
+//! conditional on the absence of the order's tombstone and of their SKUs', and the query that
+//! follows sees every contract created before it, so an OrderPlaced racing a cancellation or a
+//! return never leaves an active contract of what ended behind.
 //!
 //! Every emitted event's `event_id` derives from the cause's and the `contract_id`, so a retry
 //! after a failed publish re-publishes the same events, which consumers deduplicate. Each
@@ -180,9 +183,23 @@ async fn create(deps: &Deps, placed: &Envelope<OrderPlaced>) -> Result<(Action, 
     if contracts.is_empty() {
         return Ok((Action::NoAddOns, vec![]));
     }
-    let (action, created) = match deps.contracts.create(&order.order_id, &contracts).await? {
-        Create::Created => (Action::Created, contracts),
-        Create::Refused(stored) => {
+    let mut wanted = contracts;
+    let (action, created) = loop {
+        let stored = match deps.contracts.create(&order.order_id, &wanted).await? {
+            Create::Created => break (Action::Created, wanted),
+            Create::Refused(stored) => stored,
+        };
+        let returned = |c: &Contract| stored.returned.contains_key(&c.sku);
+        if stored.contracts.is_empty() && stored.cancelled_by.is_none() && wanted.iter().any(returned) {
+            // Returns came first: their SKUs get no contract, the kept ones still do. Each
+            // round leaves out at least one contract, so this ends.
+            wanted.retain(|c| !returned(c));
+            if wanted.is_empty() {
+                break (Action::SkippedCancelledOrder, vec![]);
+            }
+            continue;
+        }
+        break {
             let (ours, others): (Vec<Contract>, Vec<Contract>) =
                 stored.contracts.into_iter().partition(|c| c.created_by == event_id);
             let active: Vec<Contract> = ours
@@ -201,7 +218,7 @@ async fn create(deps: &Deps, placed: &Envelope<OrderPlaced>) -> Result<(Action, 
             } else {
                 (Action::SkippedCancelledOrder, vec![])
             }
-        }
+        };
     };
     let outgoing = created
         .into_iter()
@@ -251,7 +268,14 @@ async fn cancel(
 ) -> Result<(Action, Vec<About>), ContractsError> {
     let reason = ending.reason;
     let event_id = cause.event_id.to_string();
-    deps.contracts.record_cancel(order_id, customer_id, &event_id).await?;
+    match &ending.skus {
+        None => deps.contracts.record_cancel(order_id, customer_id, &event_id).await?,
+        Some(skus) => {
+            deps.contracts
+                .record_return(order_id, customer_id, &event_id, skus)
+                .await?;
+        }
+    }
     let stored = deps.contracts.order(order_id).await?;
     let mut outgoing = Vec::new();
     for contract in stored.contracts.iter().filter(|c| ending.ends(c)) {
@@ -276,7 +300,10 @@ async fn cancel(
     }
     let action = if !outgoing.is_empty() {
         Action::Cancelled
-    } else if stored.contracts.is_empty() && stored.cancelled_by.as_deref() == Some(event_id.as_str()) {
+    } else if stored.contracts.is_empty()
+        && (stored.cancelled_by.as_deref() == Some(event_id.as_str())
+            || stored.returned.values().any(|cause| *cause == event_id))
+    {
         Action::RecordedEarlyCancel
     } else {
         Action::NothingToCancel

@@ -9,16 +9,21 @@
 //!   `event_id` of the OrderPlaced that created it), `cancelled_by` (the `event_id` of the
 //!   OrderCancelled or OrderReturned that cancelled it) and `announced` (the ids of its
 //!   ContractCreated and ContractCancelled once the bus accepted them: never published again).
-//! - The order's tombstone (`contract_id` [`TOMBSTONE`]): written by the first cancellation or
-//!   return, with `customer_id` and `cancelled_by`. Creating contracts is one transaction
-//!   conditional on its absence, so no contract can be created after it, whatever the order in
-//!   which the events arrive.
+//! - The order's tombstone (`contract_id` [`TOMBSTONE`]): written by the first cancellation,
+//!   with `customer_id` and `cancelled_by`; and one per returned SKU (`contract_id`
+//!   `#returned#<sku>`, see [`returned_key`]), written by the first return that names the SKU.
+//!   Creating contracts is one transaction conditional on the order's tombstone and on the
+//!   tombstone of each contract's SKU being absent, so no contract is created after the
+//!   cancellation, nor for a SKU after its return, whatever the order in which the events arrive
+//!   — and a kept SKU still gets its contract when a partial return came first.
 //!
 //! The cause ids tell a retry of the same event, which re-emits, from another event about the
 //! same order, which does not.
 
 mod dynamodb;
 mod memory;
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_dynamodb::Client;
 use herald::Outgoing;
@@ -64,9 +69,17 @@ pub mod attr {
 /// The sort key of an order's tombstone: the order was cancelled or returned.
 pub const TOMBSTONE: &str = "#cancelled";
 
-/// Most contracts written in one transaction, next to the tombstone check (DynamoDB's limit is
-/// 100 items).
-const CONTRACTS_PER_TRANSACTION: usize = 99;
+/// The sort-key prefix of a returned SKU's tombstone.
+pub const RETURNED_PREFIX: &str = "#returned#";
+
+/// The sort key of the tombstone of `sku`, returned: `#returned#<sku>`.
+pub fn returned_key(sku: &str) -> String {
+    format!("{RETURNED_PREFIX}{sku}")
+}
+
+/// Most contracts written in one transaction, next to the order's tombstone check and one check
+/// per SKU (DynamoDB's limit is 100 items: 1 + 49 + 49).
+const CONTRACTS_PER_TRANSACTION: usize = 49;
 
 /// Where a contract stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,8 +143,10 @@ pub struct Contract {
 pub struct OrderContracts {
     /// The order's contracts, in `contract_id` order.
     pub contracts: Vec<Contract>,
-    /// The `event_id` that wrote the order's tombstone, if the order was cancelled or returned.
+    /// The `event_id` that wrote the order's tombstone, if the order was cancelled.
     pub cancelled_by: Option<String>,
+    /// The returned SKUs, each with the `event_id` of the first return that named it.
+    pub returned: BTreeMap<String, String>,
 }
 
 /// What an attempt to create an order's contracts found.
@@ -193,6 +208,34 @@ impl ContractStore {
             Stored::Dynamo(tables) => tables.record_cancel(order_id, customer_id, cause).await,
             Stored::Memory(memory) => {
                 memory.record_cancel(order_id, cause);
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes the tombstone of each of `skus` unless it has one, so no contract is created for a
+    /// returned SKU later (a kept SKU still gets one).
+    ///
+    /// # Errors
+    /// [`ContractsError::Store`] when DynamoDB fails.
+    pub async fn record_return(
+        &self,
+        order_id: &str,
+        customer_id: &str,
+        cause: &str,
+        skus: &BTreeSet<String>,
+    ) -> Result<(), ContractsError> {
+        match &self.storage {
+            Stored::Dynamo(tables) => {
+                for sku in skus {
+                    tables
+                        .put_tombstone(order_id, &returned_key(sku), customer_id, cause)
+                        .await?;
+                }
+                Ok(())
+            }
+            Stored::Memory(memory) => {
+                memory.record_return(order_id, cause, skus);
                 Ok(())
             }
         }

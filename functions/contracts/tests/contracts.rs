@@ -389,6 +389,40 @@ async fn a_partial_return_ends_only_the_contracts_of_the_returned_skus() -> Test
 }
 
 #[tokio::test]
+async fn a_partial_return_before_its_order_leaves_the_kept_sku_its_contract() -> TestResult {
+    on_every_backend(async |stores| {
+        // Given the return of the mice arriving before ord-1001 (a laptop with a warranty, mice
+        // with an insurance), as when the order was dead-lettered and redriven days later
+        let world = world(stores).await?;
+        let mice_back = fresh_sample_with(
+            ORDER_RETURNED,
+            &[
+                ("/detail/data/order_id", json!("ord-1001")),
+                ("/detail/data/customer_id", json!("cus-42")),
+                ("/detail/data/items", json!([{"sku": "SKU-MOUSE-01", "quantity": 2}])),
+            ],
+        )?;
+        let early = action(&world, mice_back).await?;
+
+        // When the order arrives
+        let late = action(&world, two_add_ons()?).await?;
+
+        // Then the kept laptop gets its warranty, the returned mice no insurance
+        assert_eq!(early, Some(Action::RecordedEarlyCancel));
+        assert_eq!(late, Some(Action::Created));
+        assert_eq!(
+            statuses(&world, "ord-1001").await?,
+            [("ctr-1001-1".to_owned(), ContractStatus::Active)]
+        );
+        let events = created(&world.bus.emitted(1).await?)?;
+        let ids: Vec<&str> = events.iter().map(|e| e.data().contract_id.as_str()).collect();
+        assert_eq!(ids, ["ctr-1001-1"]);
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
 async fn a_cancellation_before_the_order_leaves_it_without_contracts_and_emits_nothing() -> TestResult {
     on_every_backend(async |stores| {
         // Given the cancellation arriving first
@@ -558,9 +592,19 @@ async fn conditional_writes(store: &ContractStore) -> TestResult<Answers> {
     answers
         .created
         .push(store.create("ord-8", &[contract("ord-8", 1)]).await?);
+    let returned = std::collections::BTreeSet::from(["SKU-1".to_owned()]);
+    store.record_return("ord-10", "cus-7", "return-1", &returned).await?;
+    store.record_return("ord-10", "cus-7", "return-2", &returned).await?;
+    answers
+        .created
+        .push(store.create("ord-10", &[contract("ord-10", 1)]).await?);
+    answers
+        .created
+        .push(store.create("ord-10", &[contract("ord-10", 2)]).await?);
     answers.orders.push(store.order("ord-7").await?);
     answers.orders.push(store.order("ord-8").await?);
     answers.orders.push(store.order("ord-9").await?);
+    answers.orders.push(store.order("ord-10").await?);
     Ok(answers)
 }
 
@@ -585,7 +629,13 @@ async fn the_memory_store_answers_every_conditional_write_as_the_dynamodb_table_
     assert_eq!(&ids[..3], ["ctr-7-1", "ctr-7-10", "ctr-7-11"]);
     assert!(matches!(
         in_memory.created[..],
-        [Create::Created, Create::Refused(_), Create::Refused(_)]
+        [
+            Create::Created,
+            Create::Refused(_),
+            Create::Refused(_),
+            Create::Refused(_),
+            Create::Created
+        ]
     ));
     assert_eq!(in_memory.cancelled, [true, false, false]);
     assert_eq!(
@@ -601,6 +651,14 @@ async fn the_memory_store_answers_every_conditional_write_as_the_dynamodb_table_
         (0, Some("cancel-3"))
     );
     assert_eq!(in_memory.orders[3], OrderContracts::default());
+    // A returned SKU's tombstone refuses only its own contracts, and the first return stands
+    let ord_10 = &in_memory.orders[4];
+    assert_eq!(
+        ord_10.contracts.iter().map(|c| c.sku.as_str()).collect::<Vec<_>>(),
+        ["SKU-2"]
+    );
+    assert_eq!(ord_10.returned.get("SKU-1").map(String::as_str), Some("return-1"));
+    assert_eq!(ord_10.cancelled_by, None);
     Ok(())
 }
 

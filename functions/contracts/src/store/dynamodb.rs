@@ -11,7 +11,12 @@ use herald::Outgoing;
 use herald::store::{Announced, Item, Key, SdkFailure, Table, TableError, n, number, s, text};
 use shop_events::AddOnKind;
 
-use super::{CONTRACTS_PER_TRANSACTION, Contract, ContractStatus, Create, OrderContracts, TOMBSTONE, attr};
+use std::collections::BTreeSet;
+
+use super::{
+    CONTRACTS_PER_TRANSACTION, Contract, ContractStatus, Create, OrderContracts, RETURNED_PREFIX, TOMBSTONE, attr,
+    returned_key,
+};
 use crate::error::ContractsError;
 
 /// The contracts table in DynamoDB.
@@ -39,15 +44,19 @@ impl Tables {
     /// in each.
     pub(super) async fn create(&self, order_id: &str, contracts: &[Contract]) -> Result<Create, ContractsError> {
         for chunk in contracts.chunks(CONTRACTS_PER_TRANSACTION) {
-            let no_tombstone = ConditionCheck::builder()
-                .table_name(&self.table)
-                .key(attr::ORDER_ID, s(order_id))
-                .key(attr::CONTRACT_ID, s(TOMBSTONE))
-                .condition_expression("attribute_not_exists(#order_id)")
-                .expression_attribute_names("#order_id", attr::ORDER_ID)
-                .build()
-                .map_err(|e| store_error("TransactWriteItems", order_id, SdkFailure::new(e)))?;
-            let mut items = vec![TransactWriteItem::builder().condition_check(no_tombstone).build()];
+            let skus: BTreeSet<String> = chunk.iter().map(|c| returned_key(&c.sku)).collect();
+            let mut items = Vec::new();
+            for tombstone in std::iter::once(TOMBSTONE.to_owned()).chain(skus) {
+                let absent = ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .key(attr::ORDER_ID, s(order_id))
+                    .key(attr::CONTRACT_ID, s(tombstone))
+                    .condition_expression("attribute_not_exists(#order_id)")
+                    .expression_attribute_names("#order_id", attr::ORDER_ID)
+                    .build()
+                    .map_err(|e| store_error("TransactWriteItems", order_id, SdkFailure::new(e)))?;
+                items.push(TransactWriteItem::builder().condition_check(absent).build());
+            }
             for contract in chunk {
                 items.push(TransactWriteItem::builder().put(self.put_new(contract)?).build());
             }
@@ -74,7 +83,7 @@ impl Tables {
                 return Err(store_error("TransactWriteItems", order_id, SdkFailure::new(error)));
             }
             let stored = self.order(order_id).await?;
-            if stored.contracts.is_empty() && stored.cancelled_by.is_none() {
+            if stored.contracts.is_empty() && stored.cancelled_by.is_none() && stored.returned.is_empty() {
                 // Nothing stored explains the failed condition: fail with the cancellation itself
                 // (its reasons name the condition), retryable, rather than refuse the order.
                 tracing::warn!(
@@ -88,10 +97,22 @@ impl Tables {
         Ok(Create::Created)
     }
 
-    /// [`super::ContractStore::record_cancel`]: a `PutItem` conditional on the tombstone's absence.
+    /// [`super::ContractStore::record_cancel`]: the order's tombstone.
     pub(super) async fn record_cancel(
         &self,
         order_id: &str,
+        customer_id: &str,
+        cause: &str,
+    ) -> Result<(), ContractsError> {
+        self.put_tombstone(order_id, TOMBSTONE, customer_id, cause).await
+    }
+
+    /// A tombstone (the order's, or a returned SKU's) under the sort key `key`: a `PutItem`
+    /// conditional on its absence, so the first stands.
+    pub(super) async fn put_tombstone(
+        &self,
+        order_id: &str,
+        key: &str,
         customer_id: &str,
         cause: &str,
     ) -> Result<(), ContractsError> {
@@ -100,7 +121,7 @@ impl Tables {
             .put_item()
             .table_name(&self.table)
             .item(attr::ORDER_ID, s(order_id))
-            .item(attr::CONTRACT_ID, s(TOMBSTONE))
+            .item(attr::CONTRACT_ID, s(key))
             .item(attr::CUSTOMER_ID, s(customer_id))
             .item(attr::CANCELLED_BY, s(cause))
             .condition_expression("attribute_not_exists(#order_id)")
@@ -162,8 +183,12 @@ impl Tables {
                 .await
                 .map_err(|e| store_error("Query", order_id, SdkFailure::new(e)))?;
             for item in page.items() {
-                if text(item, attr::CONTRACT_ID).as_deref() == Some(TOMBSTONE) {
+                let key = text(item, attr::CONTRACT_ID).unwrap_or_default();
+                if key == TOMBSTONE {
                     stored.cancelled_by = text(item, attr::CANCELLED_BY);
+                } else if let Some(sku) = key.strip_prefix(RETURNED_PREFIX) {
+                    let cause = text(item, attr::CANCELLED_BY).unwrap_or_default();
+                    stored.returned.insert(sku.to_owned(), cause);
                 } else {
                     stored.contracts.push(contract_from(order_id, item)?);
                 }

@@ -4,7 +4,7 @@
 //! contract is cancelled only from ACTIVE; an order's contracts read back in `contract_id` order,
 //! as the table's sort key returns them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use herald::Outgoing;
@@ -17,8 +17,10 @@ use super::{CONTRACTS_PER_TRANSACTION, Contract, ContractStatus, Create, OrderCo
 struct Order {
     /// By `contract_id`, so they read back in the table's sort-key order.
     contracts: BTreeMap<String, Contract>,
-    /// The tombstone's `cancelled_by`: set once the order is cancelled or returned, never changed.
+    /// The tombstone's `cancelled_by`: set once the order is cancelled, never changed.
     tombstone: Option<String>,
+    /// Each returned SKU's tombstone: the first return's `event_id`.
+    returned: BTreeMap<String, String>,
 }
 
 impl Order {
@@ -26,6 +28,7 @@ impl Order {
         OrderContracts {
             contracts: self.contracts.values().cloned().collect(),
             cancelled_by: self.tombstone.clone(),
+            returned: self.returned.clone(),
         }
     }
 }
@@ -42,8 +45,10 @@ impl Memory {
         let mut orders = lock(&self.orders);
         for chunk in contracts.chunks(CONTRACTS_PER_TRANSACTION) {
             let order = orders.entry(order_id.to_owned()).or_default();
-            let refused =
-                order.tombstone.is_some() || chunk.iter().any(|c| order.contracts.contains_key(&c.contract_id));
+            let refused = order.tombstone.is_some()
+                || chunk
+                    .iter()
+                    .any(|c| order.contracts.contains_key(&c.contract_id) || order.returned.contains_key(&c.sku));
             if refused {
                 return Create::Refused(order.stored());
             }
@@ -64,6 +69,15 @@ impl Memory {
         let mut orders = lock(&self.orders);
         let order = orders.entry(order_id.to_owned()).or_default();
         order.tombstone.get_or_insert_with(|| cause.to_owned());
+    }
+
+    /// [`super::ContractStore::record_return`]: the first tombstone of each SKU stands.
+    pub(super) fn record_return(&self, order_id: &str, cause: &str, skus: &BTreeSet<String>) {
+        let mut orders = lock(&self.orders);
+        let order = orders.entry(order_id.to_owned()).or_default();
+        for sku in skus {
+            order.returned.entry(sku.clone()).or_insert_with(|| cause.to_owned());
+        }
     }
 
     /// [`super::ContractStore::cancel`]: only an existing ACTIVE contract moves to CANCELLED.
