@@ -5,7 +5,9 @@
 //! Lambda on-failure invocation records, which name none ([`RedriveConfig::default_bus`]
 //! supplies it). [`Redriver::run`]:
 //! 1. receives up to ten messages at a time, hidden for [`RedriveConfig::visibility_timeout`],
-//!    until a receive brings nothing it has not seen or [`RedriveConfig::max`] messages came;
+//!    until [`IDLE_RECEIVES`] receives in a row bring nothing it has not seen (a message it left
+//!    in the queue comes back once its visibility timeout passes in a long run: that alone does
+//!    not end the run) or [`RedriveConfig::max`] messages came;
 //! 2. counts them by origin (rule or function) and error;
 //! 3. marks each Herald event with this run's [`RedriveMark`] (keeping its `event_id`, so
 //!    consumers that completed it answer from their idempotency record, and those whose record
@@ -138,8 +140,10 @@ impl Redriver {
         Ok(report)
     }
 
-    /// Receives and handles batches until nothing new comes or `config.max` was reached.
+    /// Receives and handles batches until [`IDLE_RECEIVES`] receives in a row bring nothing new,
+    /// or `config.max` was reached.
     async fn drain(&self, config: &RedriveConfig, mark: &RedriveMark, state: &mut RunState) -> Result<(), OpsError> {
+        let mut idle = Idle::default();
         while state.received < config.max {
             let wanted = (config.max - state.received).min(SQS_BATCH);
             let messages = self.receive(config, wanted).await?;
@@ -147,8 +151,11 @@ impl Redriver {
                 .into_iter()
                 .filter(|message| state.first_sight(message))
                 .collect();
-            if fresh.is_empty() {
+            if idle.stops_after(fresh.len()) {
                 break;
+            }
+            if fresh.is_empty() {
+                continue;
             }
             state.received += fresh.len();
             let letters: Vec<DeadLetter> = fresh.iter().map(DeadLetter::parse).collect();
@@ -443,6 +450,28 @@ struct Entry {
     messages: Vec<String>,
 }
 
+/// Receives in a row that bring no message a run has not seen before it ends. One is not
+/// enough: a receive may hand back only messages the run left in the queue (unreadable, or
+/// refused), visible again once their visibility timeout passed in a long run, while others
+/// were never received; and a receive may come back empty while messages remain.
+pub const IDLE_RECEIVES: u32 = 3;
+
+/// Counts the receives in a row that brought nothing new.
+#[derive(Debug, Default)]
+struct Idle(u32);
+
+impl Idle {
+    /// After a receive that brought `fresh` unseen messages: true when the run should stop.
+    fn stops_after(&mut self, fresh: usize) -> bool {
+        if fresh > 0 {
+            self.0 = 0;
+            return false;
+        }
+        self.0 += 1;
+        self.0 >= IDLE_RECEIVES
+    }
+}
+
 /// What a run has seen and done so far.
 #[derive(Debug, Default)]
 struct RunState {
@@ -521,6 +550,19 @@ fn seconds_or_count(value: impl TryInto<i32>) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_goes_on_past_receives_of_messages_it_has_seen_and_stops_after_three_with_nothing_new() {
+        // Given a run whose receives bring 10 new, then only seen ones twice, then 4 new, then nothing
+        let mut idle = Idle::default();
+        let stops: Vec<bool> = [10, 0, 0, 4, 0, 0, 0]
+            .into_iter()
+            .map(|fresh| idle.stops_after(fresh))
+            .collect();
+
+        // Then two receives of seen messages do not end it; the third in a row with nothing new does
+        assert_eq!(stops, [false, false, false, false, false, false, true]);
+    }
 
     #[test]
     fn a_queue_is_named_by_the_last_segment_of_its_url() -> Result<(), OpsError> {
