@@ -30,6 +30,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
@@ -42,6 +43,22 @@ use crate::idempotency::{ChosenStore, GuardError, Guarded, GuardedEvent, Idempot
 
 /// The variable Lambda (and `herald dev`) sets to the function's name.
 pub const LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
+
+/// The variable Lambda (and `herald dev`) sets to the function's version (`$LATEST`, `3`).
+pub const LAMBDA_FUNCTION_VERSION: &str = "AWS_LAMBDA_FUNCTION_VERSION";
+
+/// What Lambda says about one invocation besides its event (the Runtime API's headers), as
+/// [`Consumer::run`] reads it from `lambda_runtime`'s context; tests and local runs give what
+/// they have ([`Call::default`]: nothing).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Call {
+    /// Lambda's request id.
+    pub request_id: Option<String>,
+    /// When the invocation times out, epoch milliseconds.
+    pub deadline_ms: Option<i64>,
+    /// The X-Ray trace header (`Root=…;Parent=…;Sampled=…`), when the invocation is traced.
+    pub trace_header: Option<String>,
+}
 
 /// Why a consumer did not handle an event.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +122,10 @@ pub struct Consumer<D: Function> {
     /// The Lambda function this consumer runs as (`AWS_LAMBDA_FUNCTION_NAME`), which a redrive's
     /// `target` is compared with; unknown outside Lambda and `herald dev`.
     function_name: Option<Arc<str>>,
+    /// Its version (`AWS_LAMBDA_FUNCTION_VERSION`), for the logs.
+    function_version: Option<Arc<str>>,
+    /// True until the first invocation: that one is the cold start.
+    cold: Arc<AtomicBool>,
 }
 
 impl<D: Function> Clone for Consumer<D> {
@@ -114,6 +135,8 @@ impl<D: Function> Clone for Consumer<D> {
             guard: self.guard.clone(),
             handler: Arc::clone(&self.handler),
             function_name: self.function_name.clone(),
+            function_version: self.function_version.clone(),
+            cold: Arc::clone(&self.cold),
         }
     }
 }
@@ -140,6 +163,7 @@ impl<D: Function> Consumer<D> {
         let consumer = Self::new(D::from_env(env)?, IdempotencyGuard::new(store, config), handler);
         Ok(Self {
             function_name: env.var(LAMBDA_FUNCTION_NAME).map(Arc::from),
+            function_version: env.var(LAMBDA_FUNCTION_VERSION).map(Arc::from),
             ..consumer
         })
     }
@@ -154,6 +178,8 @@ impl<D: Function> Consumer<D> {
             guard,
             handler: Arc::new(Erased(handler)),
             function_name: None,
+            function_version: None,
+            cold: Arc::new(AtomicBool::new(true)),
         }
     }
 
@@ -193,8 +219,12 @@ impl<D: Function> Consumer<D> {
             // Boxed: the nested futures of runtime, guard and handler are otherwise too deep a
             // type for the compiler's layout computation in each function's `main`.
             let handled: Handled<D::Reaction, D::Error> = Box::pin(async move {
-                let deadline = i64::try_from(event.context.deadline).ok();
-                consumer.handle(event.payload, deadline).await
+                let call = Call {
+                    request_id: Some(event.context.request_id.clone()),
+                    deadline_ms: i64::try_from(event.context.deadline).ok(),
+                    trace_header: event.context.xray_trace_id.clone(),
+                };
+                consumer.handle_call(event.payload, call).await
             });
             handled
         }))
@@ -210,9 +240,39 @@ impl<D: Function> Consumer<D> {
         raw: RawEvent,
         deadline_ms: Option<i64>,
     ) -> Result<Guarded<D::Reaction>, ConsumerError<D::Error>> {
-        let span = event_span(&raw);
+        self.handle_call(
+            raw,
+            Call {
+                deadline_ms,
+                ..Call::default()
+            },
+        )
+        .await
+    }
+
+    /// Handles one raw event of the invocation `call`: every log line carries the call's request
+    /// id and trace id, and every event the handler publishes carries its trace header.
+    ///
+    /// # Errors
+    /// [`ConsumerError`]: the decode error, or the guard's or handler's error.
+    pub async fn handle_call(
+        &self,
+        raw: RawEvent,
+        call: Call,
+    ) -> Result<Guarded<D::Reaction>, ConsumerError<D::Error>> {
+        let cold_start = self.cold.swap(false, Ordering::Relaxed);
+        let span = event_span(
+            &raw,
+            &CallFields {
+                call: &call,
+                cold_start,
+                function_name: self.function_name.as_deref().unwrap_or(D::NAME),
+                function_version: self.function_version.as_deref().unwrap_or(""),
+            },
+        );
         let detail_type = raw.detail_type().unwrap_or_default().to_owned();
-        async move {
+        let deadline_ms = call.deadline_ms;
+        let handled = async move {
             let started = Instant::now();
             let result = self.decode_and_run(raw, deadline_ms).await;
             let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -247,8 +307,10 @@ impl<D: Function> Consumer<D> {
             }
             result
         }
-        .instrument(span)
-        .await
+        .instrument(span);
+        // Boxed: wrapped in the trace scope, the nested futures of guard and handler are otherwise
+        // too deep a type for the compiler's layout computation in callers that nest it further.
+        crate::trace::scope(call.trace_header, Box::pin(handled)).await
     }
 
     async fn decode_and_run(
@@ -386,8 +448,16 @@ impl<D: Function> Consumer<D> {
     }
 }
 
-/// The span every log line of one event carries.
-fn event_span(raw: &RawEvent) -> tracing::Span {
+/// What every log line says about the invocation, as Powertools' Logger does.
+struct CallFields<'a> {
+    call: &'a Call,
+    cold_start: bool,
+    function_name: &'a str,
+    function_version: &'a str,
+}
+
+/// The span every log line of one event carries: the event's ids and the invocation's.
+fn event_span(raw: &RawEvent, invocation: &CallFields<'_>) -> tracing::Span {
     let text = |pointer: &str| {
         raw.as_value()
             .pointer(pointer)
@@ -403,6 +473,16 @@ fn event_span(raw: &RawEvent) -> tracing::Span {
         replay_name = raw.replay_name().unwrap_or(""),
         redrive_run = text("/detail/metadata/redrive/run"),
         id = raw.ids().id.as_deref().unwrap_or(""),
+        request_id = invocation.call.request_id.as_deref().unwrap_or(""),
+        cold_start = invocation.cold_start,
+        function_name = invocation.function_name,
+        function_version = invocation.function_version,
+        xray_trace_id = invocation
+            .call
+            .trace_header
+            .as_deref()
+            .map(crate::trace::root)
+            .unwrap_or(""),
     )
 }
 

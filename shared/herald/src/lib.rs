@@ -17,7 +17,9 @@
 //! - [`emf`]: CloudWatch Embedded Metric Format lines (the `UncataloguedEvents` metric).
 //! - [`env`]: required environment variables, read once at cold start, from the process or any
 //!   lookup.
-//! - [`telemetry`]: JSON logs whose every line carries the event's ids.
+//! - [`telemetry`]: JSON logs whose every line carries the event's ids and the invocation's
+//!   (request id, cold start, function name and version, X-Ray trace id).
+//! - [`trace`]: the invocation's X-Ray trace header, forwarded on every event it publishes.
 //! - [`error`]: the [`Classify`] trait that sorts every error into retryable or not.
 
 pub mod consumer;
@@ -30,8 +32,9 @@ pub mod idempotency;
 pub mod publish;
 pub mod store;
 pub mod telemetry;
+pub mod trace;
 
-pub use consumer::{Consumer, ConsumerError};
+pub use consumer::{Call, Consumer, ConsumerError};
 pub use envelope::{Detail, Envelope, EnvelopeError, EventDetail, Metadata, RawEvent};
 pub use error::Classify;
 pub use function::{ConfigError, Env, Function, RunError, run};

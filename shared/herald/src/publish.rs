@@ -154,8 +154,11 @@ impl Outgoing {
             + self.resources.iter().map(String::len).sum::<usize>()
     }
 
+    /// The PutEvents entry, carrying the current invocation's X-Ray trace header
+    /// ([`trace::current`](crate::trace::current)) so the targets continue its trace.
     fn entry(&self, bus_name: &str) -> PutEventsRequestEntry {
         PutEventsRequestEntry::builder()
+            .set_trace_header(crate::trace::current())
             .event_bus_name(bus_name)
             .source(&self.source)
             .detail_type(&self.detail_type)
