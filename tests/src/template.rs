@@ -182,6 +182,17 @@ pub struct Function {
     pub role: Value,
     /// Its environment.
     pub environment: Environment,
+    /// X-Ray tracing (`Mode: Active` or `PassThrough`), when set.
+    #[serde(default)]
+    pub tracing_config: Option<TracingConfig>,
+}
+
+/// A function's `TracingConfig`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TracingConfig {
+    /// `Active` or `PassThrough`.
+    pub mode: String,
 }
 
 /// A function's environment.

@@ -243,9 +243,13 @@ fn no_iam_statement_has_a_wildcard_and_each_role_names_only_its_own_tables() -> 
             for action in statement.actions() {
                 assert!(!action.contains('*'), "{}/{sid}: wildcard action {action}", spec.name);
             }
+            // X-Ray's trace-writing actions take no resource-level permission (Service
+            // Authorization Reference, "Actions defined by AWS X-Ray": no resource types for
+            // PutTraceSegments and PutTelemetryRecords): `*` is their only resource.
+            let writes_traces_only = statement.actions() == XRAY_ACTIONS;
             for resource in statement.resources() {
                 assert!(
-                    resource.as_str().is_none_or(|r| !r.contains('*')),
+                    writes_traces_only || resource.as_str().is_none_or(|r| !r.contains('*')),
                     "{}/{sid}: wildcard resource",
                     spec.name
                 );
@@ -277,6 +281,46 @@ fn no_iam_statement_has_a_wildcard_and_each_role_names_only_its_own_tables() -> 
                 );
             }
         }
+    }
+    Ok(())
+}
+
+/// The only actions a statement with resource `*` may allow.
+const XRAY_ACTIONS: [&str; 2] = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"];
+
+/// With active tracing Lambda samples invocations, sends their segments to X-Ray and hands the
+/// function its trace header (Lambda developer guide, "Visualize Lambda function invocations
+/// using AWS X-Ray"), which Herald forwards on every event it publishes. A function whose role
+/// cannot call `xray:PutTraceSegments` and `xray:PutTelemetryRecords` loses its segments (the
+/// developer guide names both permissions). moto enforces no IAM, so the template stands for it:
+/// every function, the redrive function too, traces actively and may write traces.
+#[test]
+fn every_function_is_traced_by_x_ray_and_its_role_may_write_traces() -> TestResult {
+    let template = Template::load()?;
+    let ids: Vec<String> = FUNCTIONS
+        .iter()
+        .map(|spec| function_id(spec.name))
+        .chain(["RedriveFunction".to_owned()])
+        .collect();
+    for id in ids {
+        let function: Function = template
+            .resources
+            .get(&id)
+            .ok_or(format!("{id} missing"))?
+            .properties()?;
+        assert_eq!(
+            function.tracing_config.map(|t| t.mode).as_deref(),
+            Some("Active"),
+            "{id}"
+        );
+        let (role_id, _) = get_att(&function.role).ok_or(format!("{id}: role must be the template's own"))?;
+        let role: Role = template.resources.get(role_id).ok_or("role missing")?.properties()?;
+        let writes_traces = role
+            .policies
+            .iter()
+            .flat_map(|p| &p.policy_document.statement)
+            .any(|s| s.actions() == XRAY_ACTIONS && s.resources() == [Value::from("*")]);
+        assert!(writes_traces, "{id}: its role cannot write traces");
     }
     Ok(())
 }

@@ -331,6 +331,21 @@ fn actions(actions: &[impl AsRef<str>]) -> Node {
     Node::Seq(actions.iter().map(|a| str(a.as_ref())).collect())
 }
 
+/// Active tracing (`Tracing: Active`, set in the template's `Globals`) needs the function's role
+/// to send segments to X-Ray. These two actions support no resource-level permissions (the
+/// Service Authorization Reference lists no resource types for them), so `"*"` is the only
+/// resource they take; they write traces and read nothing.
+pub const XRAY_ACTIONS: [&str; 2] = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"];
+
+fn xray_statement() -> Node {
+    map([
+        ("Sid", str("WriteTraces")),
+        ("Effect", str("Allow")),
+        ("Action", actions(&XRAY_ACTIONS)),
+        ("Resource", str("*")),
+    ])
+}
+
 fn role_resource(declaration: &Declaration, platform: &Platform, log_group: &str, queue: &str) -> Node {
     let name = declaration.name.as_str();
     let mut statements = vec![map([
@@ -360,6 +375,7 @@ fn role_resource(declaration: &Declaration, platform: &Platform, log_group: &str
             )]),
         ),
     ]));
+    statements.push(xray_statement());
     statements.push(map([
         ("Sid", str("FailedInvocationsToOwnQueue")),
         ("Effect", str("Allow")),
