@@ -361,3 +361,54 @@ fn a_replayed_or_redriven_event_is_logged_with_its_replay_name_or_redrive_run() 
     }
     Ok(())
 }
+
+#[test]
+fn one_input_event_and_everything_it_sets_off_share_one_x_ray_trace_in_the_trace_and_the_logs() -> TestResult {
+    // Given ord-1001 placed, run through the template with every function's log kept
+    let dir = std::env::temp_dir().join(format!("herald-dev-trace-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir)?;
+    let logs = dir.to_string_lossy().into_owned();
+    let run = herald_dev(
+        &[
+            "--json",
+            "--logs",
+            &logs,
+            "events/shop.orders/OrderPlaced/v1.sample.json",
+        ],
+        &dir.join("dead-letters.jsonl"),
+    )?;
+
+    // Then every event of the flow (the order and what inventory, fulfillment and the rest
+    // published because of it) names the same X-Ray trace id
+    let events = kind(&run.lines, "event");
+    assert!(events.len() >= 3, "{:?}", run.lines);
+    let trace = events[0]["trace_id"].as_str().unwrap_or_default().to_owned();
+    let shape = trace.split('-').map(str::len).collect::<Vec<_>>();
+    assert_eq!(shape, [1, 8, 24], "an X-Ray trace id: {trace}");
+    assert!(events.iter().all(|e| e["trace_id"] == trace.as_str()), "{events:?}");
+    // And every line each function logged while handling them carries it, as on Lambda
+    let mut handled = 0;
+    for entry in std::fs::read_dir(&dir)? {
+        let path = entry?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("log") {
+            continue;
+        }
+        for line in std::fs::read_to_string(&path)?.lines() {
+            let Ok(line) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            if line["span"]["event_id"].is_string() {
+                handled += 1;
+                assert_eq!(
+                    line["span"]["xray_trace_id"],
+                    trace.as_str(),
+                    "{}: {line}",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(handled >= events.len(), "{handled} log lines");
+    std::fs::remove_dir_all(dir)?;
+    Ok(())
+}

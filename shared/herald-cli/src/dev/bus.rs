@@ -19,7 +19,7 @@ use tokio::sync::Mutex;
 /// Events published and not yet routed.
 #[derive(Debug, Clone, Default)]
 pub struct LocalBus {
-    published: Arc<Mutex<Vec<serde_json::Value>>>,
+    published: Arc<Mutex<Vec<Published>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -36,6 +36,18 @@ struct RequestEntry {
     detail: Option<String>,
     #[serde(default)]
     resources: Vec<String>,
+    /// The X-Ray trace header the publisher sent, which EventBridge passes on to its targets.
+    #[serde(default)]
+    trace_header: Option<String>,
+}
+
+/// An event published to the local bus, and the trace header it came with.
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// The event as a target receives it.
+    pub event: serde_json::Value,
+    /// The publisher's `TraceHeader`, if it sent one.
+    pub trace_header: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -71,7 +83,7 @@ impl LocalBus {
     }
 
     /// Takes every event published since the last call, in publication order.
-    pub async fn take(&self) -> Vec<serde_json::Value> {
+    pub async fn take(&self) -> Vec<Published> {
         std::mem::take(&mut *self.published.lock().await)
     }
 }
@@ -99,17 +111,20 @@ async fn put_events(State(bus): State<LocalBus>, headers: HeaderMap, body: Bytes
         match (entry.source, entry.detail_type, detail) {
             (Some(source), Some(detail_type), Some(Ok(detail))) => {
                 let id = uuid::Uuid::new_v4().to_string();
-                published.push(serde_json::json!({
-                    "version": "0",
-                    "id": id,
-                    "detail-type": detail_type,
-                    "source": source,
-                    "account": "000000000000",
-                    "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    "region": "us-east-1",
-                    "resources": entry.resources,
-                    "detail": detail,
-                }));
+                published.push(Published {
+                    event: serde_json::json!({
+                        "version": "0",
+                        "id": id,
+                        "detail-type": detail_type,
+                        "source": source,
+                        "account": "000000000000",
+                        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        "region": "us-east-1",
+                        "resources": entry.resources,
+                        "detail": detail,
+                    }),
+                    trace_header: entry.trace_header,
+                });
                 entries.push(ResultEntry {
                     event_id: Some(id),
                     error_code: None,

@@ -198,13 +198,13 @@ impl LocalStack {
     /// theirs, depth first; returns the trace.
     pub async fn deliver(&mut self, event: serde_json::Value) -> EventNode {
         self.summary.inputs += 1;
-        self.route(event, None, 0).await
+        self.route(event, None, new_trace(), 0).await
     }
 
     /// Invokes one function once with an event (for `herald invoke`).
     pub async fn invoke_one(&mut self, event: &serde_json::Value) -> Option<Ended> {
         let (_, local) = self.functions.first_mut()?;
-        Some(local.invoke(event).await)
+        Some(local.invoke(event, &new_trace()).await)
     }
 
     /// What has been done so far.
@@ -223,11 +223,13 @@ impl LocalStack {
         &'a mut self,
         event: serde_json::Value,
         published_by: Option<String>,
+        trace_header: String,
         depth: usize,
     ) -> Pin<Box<dyn Future<Output = EventNode> + 'a>> {
         Box::pin(async move {
             self.summary.events += 1;
             let mut node = node_of(&event, published_by);
+            node.trace_id = herald::trace::root(&trace_header).to_owned();
             if depth >= MAX_DEPTH {
                 tracing::warn!(event_id = %node.event_id, "event chain deeper than {MAX_DEPTH}: not routed further");
                 return node;
@@ -247,13 +249,16 @@ impl LocalStack {
                 for attempt in 1..=retries + 1 {
                     let _stale = self.bus.take().await;
                     let started = Instant::now();
-                    let ended = self.functions[index].1.invoke(&event).await;
+                    let ended = self.functions[index].1.invoke(&event, &trace_header).await;
                     self.summary.invocations += 1;
                     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
                     run.attempts.push(attempt_of(attempt, &ended, duration_ms));
                     for published in self.bus.take().await {
+                        // As EventBridge does: the publisher's trace header goes on to the
+                        // targets; an event published without one starts a trace of its own.
+                        let trace = published.trace_header.unwrap_or_else(new_trace);
                         run.emitted
-                            .push(self.route(published, Some(name.clone()), depth + 1).await);
+                            .push(self.route(published.event, Some(name.clone()), trace, depth + 1).await);
                     }
                     if ended.is_ok() {
                         break;
@@ -307,6 +312,14 @@ fn local_environment(bus_url: &str, aws_endpoint: Option<&str>, memory_mb: u64) 
     environment
 }
 
+/// A new X-Ray trace header, as the producer of an input event would start one: `Root=1-` the
+/// epoch seconds in 8 hex digits, `-` 24 random hex digits; sampled.
+fn new_trace() -> String {
+    let seconds = u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(u32::MAX);
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("Root=1-{seconds:08x}-{};Sampled=1", &random[..24])
+}
+
 fn node_of(event: &serde_json::Value, published_by: Option<String>) -> EventNode {
     let text = |pointer: &str| {
         event
@@ -326,6 +339,7 @@ fn node_of(event: &serde_json::Value, published_by: Option<String>) -> EventNode
         correlation_id: text("/detail/metadata/correlation_id").unwrap_or_default(),
         caused_by: text("/detail/metadata/causation_id"),
         published_by,
+        trace_id: String::new(),
         runs: Vec::new(),
     }
 }

@@ -74,6 +74,7 @@ pub enum RuntimeError {
 struct Pending {
     request_id: String,
     deadline_ms: i64,
+    trace_header: String,
     event: Vec<u8>,
 }
 
@@ -158,8 +159,9 @@ impl LocalFunction {
         })
     }
 
-    /// Invokes the function with one event and waits for its answer, its deadline or its crash.
-    pub async fn invoke(&mut self, event: &serde_json::Value) -> Ended {
+    /// Invokes the function with one event in the X-Ray trace `trace_header` (as Lambda's
+    /// `Lambda-Runtime-Trace-Id`) and waits for its answer, its deadline or its crash.
+    pub async fn invoke(&mut self, event: &serde_json::Value, trace_header: &str) -> Ended {
         if let Err(reason) = self.ensure_running().await {
             return Ended::Crashed(reason);
         }
@@ -173,6 +175,7 @@ impl LocalFunction {
         let pending = Pending {
             request_id: request_id.clone(),
             deadline_ms: deadline,
+            trace_header: trace_header.to_owned(),
             event: event.to_string().into_bytes(),
         };
         if self.queue.send(pending).await.is_err() {
@@ -263,14 +266,7 @@ async fn next(State(api): State<Arc<ApiState>>) -> Response {
     set("lambda-runtime-aws-request-id", pending.request_id.clone());
     set("lambda-runtime-deadline-ms", pending.deadline_ms.to_string());
     set("lambda-runtime-invoked-function-arn", api.function_arn.clone());
-    set(
-        "lambda-runtime-trace-id",
-        format!(
-            "Root=1-{}-{}",
-            &pending.request_id[..8],
-            pending.request_id.replace('-', "")[..24].to_owned()
-        ),
-    );
+    set("lambda-runtime-trace-id", pending.trace_header.clone());
     set("content-type", "application/json".to_owned());
     (StatusCode::OK, headers, pending.event).into_response()
 }

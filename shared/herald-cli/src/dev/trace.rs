@@ -25,6 +25,9 @@ pub struct EventNode {
     pub published_by: Option<String>,
     /// `detail.metadata.causation_id`.
     pub caused_by: Option<String>,
+    /// The X-Ray trace id it travelled in (the `Root` of the trace header the functions it
+    /// reached were invoked with, which their log lines carry as `xray_trace_id`).
+    pub trace_id: String,
     /// Each function its rules matched, in order.
     pub runs: Vec<FunctionRun>,
 }
@@ -77,6 +80,7 @@ enum Line<'a> {
         published_by: Option<&'a str>,
         #[serde(skip_serializing_if = "Option::is_none")]
         caused_by: Option<&'a str>,
+        trace_id: &'a str,
         matched: Vec<&'a str>,
     },
     Invocation {
@@ -107,6 +111,7 @@ pub fn write_json(node: &EventNode, out: &mut impl Write) -> std::io::Result<()>
         correlation_id: &node.correlation_id,
         published_by: node.published_by.as_deref(),
         caused_by: node.caused_by.as_deref(),
+        trace_id: &node.trace_id,
         matched: node.runs.iter().map(|r| r.function.as_str()).collect(),
     };
     writeln!(out, "{}", serde_json::to_string(&line).unwrap_or_default())?;
@@ -143,10 +148,11 @@ pub fn write_json(node: &EventNode, out: &mut impl Write) -> std::io::Result<()>
 pub fn write_tree(node: &EventNode, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(
         out,
-        "{} {}  correlation {}",
+        "{} {}  correlation {}  trace {}",
         node.detail_type,
         short(&node.event_id),
-        short(&node.correlation_id)
+        short(&node.correlation_id),
+        node.trace_id
     )?;
     if node.runs.is_empty() {
         writeln!(out, "└─ (no rule matched)")?;
