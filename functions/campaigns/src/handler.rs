@@ -164,6 +164,7 @@ async fn on_placed(deps: &Deps, placed: &Envelope<OrderPlacedV2>) -> Result<Reac
                 rule = ?stored.voucher.rule,
                 "voucher issued"
             );
+            herald::emf::record("VouchersIssued", herald::emf::Unit::Count, 1.0);
             publish(deps, cause, stored, Action::Issued).await
         }
         Issue::AlreadyIssued(existing) => already_issued(deps, cause, existing).await,

@@ -169,7 +169,10 @@ async fn reserve(deps: &Deps, placed: &Envelope<OrderPlaced>) -> Result<Reaction
     let customer_id = &order.customer.customer_id;
     let (action, outgoing) = match deps.stock.reserve(&order.order_id, customer_id, &lines).await? {
         Reserve::Reserved => (Action::Reserved, vec![reserved(placed.metadata(), order, lines)?]),
-        Reserve::Short(short) => (Action::Shortage, vec![shortage(placed.metadata(), order, short)?]),
+        Reserve::Short(short) => {
+            herald::emf::record("StockShortages", herald::emf::Unit::Count, 1.0);
+            (Action::Shortage, vec![shortage(placed.metadata(), order, short)?])
+        }
         Reserve::AlreadyRecorded(existing) => again(placed.metadata(), order, existing)?,
     };
     deps.publisher.publish(&outgoing).await?;

@@ -412,3 +412,48 @@ fn one_input_event_and_everything_it_sets_off_share_one_x_ray_trace_in_the_trace
     std::fs::remove_dir_all(dir)?;
     Ok(())
 }
+
+#[test]
+fn every_invocation_writes_its_outcome_time_and_cold_start_and_the_functions_own_metrics_as_emf() -> TestResult {
+    // Given ord-1001 placed (a big spender's order: campaigns issues a voucher), delivered twice
+    let dir = std::env::temp_dir().join(format!("herald-dev-metrics-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir)?;
+    let logs = dir.to_string_lossy().into_owned();
+    herald_dev(
+        &[
+            "--json",
+            "--repeat",
+            "2",
+            "--logs",
+            &logs,
+            "events/shop.orders/OrderPlaced/v1.sample.json",
+        ],
+        &dir.join("dead-letters.jsonl"),
+    )?;
+
+    // Then campaigns' log holds, per delivery, one Herald line (claimed then cached, the
+    // handling time, the cold start only first), and its own VouchersIssued once
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("campaigns.log"))?
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line.get("_aws").is_some())
+        .collect();
+    let herald: Vec<&serde_json::Value> = lines.iter().filter(|l| l.get("Events").is_some()).collect();
+    let outcomes: Vec<&str> = herald.iter().filter_map(|l| l["outcome"].as_str()).collect();
+    assert_eq!(outcomes, ["claimed", "cached"], "{lines:?}");
+    assert!(
+        herald
+            .iter()
+            .all(|l| l["function"] == "campaigns" && l["HandlingTime"].is_number())
+    );
+    assert_eq!(herald[0]["ColdStart"], 1);
+    assert!(herald[1].get("ColdStart").is_none());
+    let issued: Vec<&serde_json::Value> = lines.iter().filter(|l| l.get("VouchersIssued").is_some()).collect();
+    assert_eq!(issued.len(), 1, "{lines:?}");
+    assert_eq!(
+        issued[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        serde_json::json!([["function"]])
+    );
+    std::fs::remove_dir_all(dir)?;
+    Ok(())
+}

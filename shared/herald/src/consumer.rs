@@ -274,8 +274,9 @@ impl<D: Function> Consumer<D> {
         let deadline_ms = call.deadline_ms;
         let handled = async move {
             let started = Instant::now();
-            let result = self.decode_and_run(raw, deadline_ms).await;
-            let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let (result, recorded) = crate::emf::collecting(self.decode_and_run(raw, deadline_ms)).await;
+            let elapsed = started.elapsed();
+            let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
             match &result {
                 Ok(guarded) => tracing::info!(outcome = guarded.outcome.as_str(), duration_ms, "event handled"),
                 Err(error) if error.is_deferred() => {
@@ -304,6 +305,23 @@ impl<D: Function> Consumer<D> {
                     duration_ms,
                     "event failed"
                 ),
+            }
+            let outcome = match &result {
+                Ok(guarded) => guarded.outcome.as_str(),
+                Err(error) if error.is_deferred() => "deferred",
+                Err(_) => "error",
+            };
+            let lines = crate::emf::invocation_lines(
+                D::NAME,
+                &detail_type,
+                outcome,
+                elapsed.as_secs_f64() * 1_000.0,
+                cold_start,
+                &recorded,
+                chrono::Utc::now().timestamp_millis(),
+            );
+            for line in lines {
+                println!("{line}");
             }
             result
         }

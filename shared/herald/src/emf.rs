@@ -11,6 +11,10 @@
 //!   `[function]` (which the template's errors alarm subtracts from Lambda's `Errors`, so a
 //!   deferral does not page) and `[function, detail-type, error-type]`.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::future::Future;
+
 use serde_json::{Map, Value, json};
 
 /// The namespace of Herald's metrics.
@@ -21,6 +25,178 @@ pub const UNCATALOGUED_EVENTS: &str = "UncataloguedEvents";
 
 /// The metric a consumer emits for an event its handler deferred.
 pub const DEFERRED_EVENTS: &str = "DeferredEvents";
+
+/// The metric every invocation writes once per event, with the guard's outcome (`claimed`,
+/// `duplicate`, `cached`, `in-progress`, `failed`, … or `error`) as dimension `outcome`.
+pub const EVENTS: &str = "Events";
+
+/// How long the consumer took over one event, in milliseconds, by `function` and by
+/// `function, detail-type`.
+pub const HANDLING_TIME: &str = "HandlingTime";
+
+/// Written once, by the first invocation of a process: the cold start.
+pub const COLD_START: &str = "ColdStart";
+
+/// Most metrics one EMF directive may name (the EMF specification's limit).
+pub const MAX_METRICS_PER_LINE: usize = 100;
+
+/// Most values one metric may carry in one line (the EMF specification's limit on an array).
+pub const MAX_VALUES_PER_METRIC: usize = 100;
+
+/// The longest metric name CloudWatch accepts.
+pub const MAX_NAME_CHARS: usize = 255;
+
+/// A metric's unit, as CloudWatch names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Unit {
+    /// How many.
+    Count,
+    /// A duration.
+    Milliseconds,
+    /// A size.
+    Bytes,
+    /// A plain number.
+    None,
+}
+
+impl Unit {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Count => "Count",
+            Self::Milliseconds => "Milliseconds",
+            Self::Bytes => "Bytes",
+            Self::None => "None",
+        }
+    }
+}
+
+/// What a handler recorded during one invocation: each metric's unit and values.
+pub type Recorded = BTreeMap<String, (Unit, Vec<f64>)>;
+
+tokio::task_local! {
+    static RECORDED: RefCell<Recorded>;
+}
+
+/// Records a business metric of the function (`VouchersIssued`, `StockShortages`): written with
+/// dimension `function` in the invocation's one flush, at its end. A name that CloudWatch would
+/// refuse (empty, longer than [`MAX_NAME_CHARS`], or one of the line's own members), a value
+/// that is not finite, a unit other than the metric's first, or a call outside an invocation is
+/// dropped with a warning: a metric never fails an event.
+pub fn record(name: &str, unit: Unit, value: f64) {
+    let refused = if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        Some("a metric name has 1 to 255 characters")
+    } else if matches!(name, "_aws" | "function" | "detail-type" | "outcome") {
+        Some("the name is one of the line's own members")
+    } else if !value.is_finite() {
+        Some("the value is not a finite number")
+    } else {
+        None
+    };
+    if let Some(reason) = refused {
+        tracing::warn!(metric = name, value, reason, "metric dropped");
+        return;
+    }
+    let kept = RECORDED.try_with(|recorded| {
+        let mut recorded = recorded.borrow_mut();
+        let (first_unit, values) = recorded.entry(name.to_owned()).or_insert_with(|| (unit, Vec::new()));
+        if *first_unit == unit {
+            values.push(value);
+            Ok(())
+        } else {
+            Err("the metric was recorded with another unit in this invocation")
+        }
+    });
+    match kept {
+        Ok(Ok(())) => {}
+        Ok(Err(reason)) => tracing::warn!(metric = name, value, reason, "metric dropped"),
+        Err(_) => tracing::warn!(metric = name, value, reason = "outside an invocation", "metric dropped"),
+    }
+}
+
+/// Runs `work`, collecting what [`record`] is given inside it.
+pub(crate) async fn collecting<F: Future>(work: F) -> (F::Output, Recorded) {
+    RECORDED
+        .scope(RefCell::new(Recorded::new()), async {
+            let output = work.await;
+            let recorded = RECORDED.with(|recorded| std::mem::take(&mut *recorded.borrow_mut()));
+            (output, recorded)
+        })
+        .await
+}
+
+/// The invocation's one flush: Herald's line (`Events` by outcome, `HandlingTime`, and
+/// `ColdStart` on the first invocation) and the handler's recorded metrics, at most
+/// [`MAX_METRICS_PER_LINE`] per line and [`MAX_VALUES_PER_METRIC`] values per metric.
+pub fn invocation_lines(
+    function: &str,
+    detail_type: &str,
+    outcome: &str,
+    handling_ms: f64,
+    cold_start: bool,
+    recorded: &Recorded,
+    now_ms: i64,
+) -> Vec<String> {
+    let mut directives = vec![
+        json!({ "Namespace": NAMESPACE, "Dimensions": [["function", "outcome"]],
+                "Metrics": [{ "Name": EVENTS, "Unit": "Count" }] }),
+        json!({ "Namespace": NAMESPACE, "Dimensions": [["function"], ["function", "detail-type"]],
+                "Metrics": [{ "Name": HANDLING_TIME, "Unit": "Milliseconds" }] }),
+    ];
+    let mut root = Map::new();
+    root.insert("function".to_owned(), Value::from(function));
+    root.insert("detail-type".to_owned(), Value::from(detail_type));
+    root.insert("outcome".to_owned(), Value::from(outcome));
+    root.insert(EVENTS.to_owned(), Value::from(1));
+    root.insert(HANDLING_TIME.to_owned(), Value::from(handling_ms));
+    if cold_start {
+        directives.push(json!({ "Namespace": NAMESPACE, "Dimensions": [["function"]],
+                                "Metrics": [{ "Name": COLD_START, "Unit": "Count" }] }));
+        root.insert(COLD_START.to_owned(), Value::from(1));
+    }
+    let mut lines = vec![with_directives(root, directives, now_ms)];
+    let metrics: Vec<(&String, &(Unit, Vec<f64>))> = recorded.iter().collect();
+    for chunk in metrics.chunks(MAX_METRICS_PER_LINE) {
+        let mut root = Map::new();
+        root.insert("function".to_owned(), Value::from(function));
+        let mut definitions = Vec::new();
+        // A metric with more values than a line may carry goes on in further lines.
+        let mut overflow: Vec<(&str, Unit, &[f64])> = Vec::new();
+        for (name, (unit, values)) in chunk {
+            let (first, rest) = values.split_at(values.len().min(MAX_VALUES_PER_METRIC));
+            root.insert((*name).clone(), number_or_array(first));
+            definitions.push(json!({ "Name": name, "Unit": unit.as_str() }));
+            for more in rest.chunks(MAX_VALUES_PER_METRIC) {
+                overflow.push((name.as_str(), *unit, more));
+            }
+        }
+        let directive = json!({ "Namespace": NAMESPACE, "Dimensions": [["function"]], "Metrics": definitions });
+        lines.push(with_directives(root, vec![directive], now_ms));
+        for (name, unit, values) in overflow {
+            let mut root = Map::new();
+            root.insert("function".to_owned(), Value::from(function));
+            root.insert(name.to_owned(), number_or_array(values));
+            let directive = json!({ "Namespace": NAMESPACE, "Dimensions": [["function"]],
+                                    "Metrics": [{ "Name": name, "Unit": unit.as_str() }] });
+            lines.push(with_directives(root, vec![directive], now_ms));
+        }
+    }
+    lines
+}
+
+fn number_or_array(values: &[f64]) -> Value {
+    match values {
+        [one] => Value::from(*one),
+        many => Value::from(many.to_vec()),
+    }
+}
+
+fn with_directives(mut root: Map<String, Value>, directives: Vec<Value>, now_ms: i64) -> String {
+    root.insert(
+        "_aws".to_owned(),
+        json!({ "Timestamp": now_ms, "CloudWatchMetrics": directives }),
+    );
+    Value::Object(root).to_string()
+}
 
 /// One EMF line counting one occurrence of `metric`: `dimensions` are the root's string
 /// members, `sets` the dimension sets CloudWatch aggregates by (each key one of `dimensions`).
@@ -118,6 +294,66 @@ mod tests {
         Ok(())
     }
 
+    #[tokio::test]
+    async fn an_invocations_flush_holds_herald_metrics_and_the_handlers_within_the_emf_limits()
+    -> Result<(), serde_json::Error> {
+        // Given a handler that records 150 distinct metrics, one of them 120 times, and a bad one
+        let ((), recorded) = collecting(async {
+            for i in 0..150 {
+                record(&format!("Metric{i}"), Unit::Count, 1.0);
+            }
+            for _ in 0..119 {
+                record("Metric0", Unit::Count, 1.0);
+            }
+            record("Metric1", Unit::Milliseconds, 5.0);
+            record("", Unit::Count, 1.0);
+            record("Nan", Unit::Count, f64::NAN);
+        })
+        .await;
+
+        // When the cold invocation flushes
+        let lines = invocation_lines(
+            "campaigns",
+            "OrderPlaced",
+            "claimed",
+            12.5,
+            true,
+            &recorded,
+            1_800_000_000_000,
+        );
+
+        // Then every line follows the specification, Herald's says outcome, time and cold start,
+        // and the handler's 150 metrics fill two lines and the 120 values of one a third
+        let lines: Vec<serde_json::Value> = lines
+            .iter()
+            .map(|line| follows_the_emf_specification(line))
+            .collect::<Result<_, _>>()?;
+        assert_eq!(lines.len(), 4);
+        assert_eq!(
+            (lines[0]["outcome"].clone(), lines[0][EVENTS].clone()),
+            (json!("claimed"), json!(1))
+        );
+        assert_eq!(lines[0][HANDLING_TIME], 12.5);
+        assert_eq!(lines[0][COLD_START], 1);
+        assert_eq!(
+            lines[1]["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .map(Vec::len),
+            Some(100)
+        );
+        assert_eq!(lines[1]["Metric0"].as_array().map(Vec::len), Some(100));
+        assert_eq!(lines[2]["Metric0"].as_array().map(Vec::len), Some(20));
+        assert_eq!(
+            lines[3]["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .map(Vec::len),
+            Some(50)
+        );
+        assert_eq!(lines[1]["Metric1"], 1.0, "the value of another unit is dropped");
+        assert!(lines.iter().all(|l| l.get("").is_none() && l.get("Nan").is_none()));
+        Ok(())
+    }
+
     /// The EMF specification's rules for a metric line, checked one by one; the line as JSON.
     fn follows_the_emf_specification(text: &str) -> Result<serde_json::Value, serde_json::Error> {
         let line: serde_json::Value = serde_json::from_str(text)?;
@@ -129,33 +365,42 @@ mod tests {
             .as_array()
             .map(Vec::as_slice)
             .unwrap_or_default();
-        assert_eq!(directives.len(), 1);
-        let directive = &directives[0];
-        // Each directive: a Namespace (1–255 chars), Dimensions as an array of arrays of at most
-        // 30 strings, Metrics as an array of at most 100 objects with a Name.
-        let namespace = directive["Namespace"].as_str().unwrap_or_default();
-        assert!((1..=255).contains(&namespace.len()));
-        let sets = directive["Dimensions"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        assert!(!sets.is_empty());
-        for set in sets {
-            let keys = set.as_array().map(Vec::as_slice).unwrap_or_default();
-            assert!(!keys.is_empty() && keys.len() <= 30);
-            // Every dimension key is a string member of the root.
-            for key in keys {
-                let key = key.as_str().unwrap_or_default();
-                assert!(line[key].is_string(), "dimension {key} must be a root string member");
+        assert!(!directives.is_empty());
+        for directive in directives {
+            // Each directive: a Namespace (1–255 chars), Dimensions as an array of arrays of at
+            // most 30 strings, Metrics as an array of at most 100 objects with a Name.
+            let namespace = directive["Namespace"].as_str().unwrap_or_default();
+            assert!((1..=255).contains(&namespace.len()));
+            let sets = directive["Dimensions"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            assert!(!sets.is_empty());
+            for set in sets {
+                let keys = set.as_array().map(Vec::as_slice).unwrap_or_default();
+                assert!(!keys.is_empty() && keys.len() <= 30);
+                // Every dimension key is a string member of the root.
+                for key in keys {
+                    let key = key.as_str().unwrap_or_default();
+                    assert!(line[key].is_string(), "dimension {key} must be a root string member");
+                }
             }
-        }
-        let metrics = directive["Metrics"].as_array().map(Vec::as_slice).unwrap_or_default();
-        assert!(!metrics.is_empty() && metrics.len() <= 100);
-        for metric in metrics {
-            // Every metric name is a numeric member of the root; the unit is a known one.
-            let name = metric["Name"].as_str().unwrap_or_default();
-            assert!(line[name].is_number(), "metric {name} must be a root number member");
-            assert_eq!(metric["Unit"], "Count");
+            let metrics = directive["Metrics"].as_array().map(Vec::as_slice).unwrap_or_default();
+            assert!(!metrics.is_empty() && metrics.len() <= 100);
+            for metric in metrics {
+                // Every metric name (1–255 chars) is a root member: a number, or an array of at
+                // most 100 numbers; the unit is one CloudWatch knows.
+                let name = metric["Name"].as_str().unwrap_or_default();
+                assert!((1..=255).contains(&name.chars().count()));
+                let value = &line[name];
+                let numbers = value.as_array().map_or(vec![value], |values| values.iter().collect());
+                assert!(
+                    numbers.len() <= 100 && numbers.iter().all(|v| v.is_number()),
+                    "metric {name}: {value}"
+                );
+                let unit = metric["Unit"].as_str().unwrap_or_default();
+                assert!(["Count", "Milliseconds", "Bytes", "None"].contains(&unit), "{unit}");
+            }
         }
         Ok(line)
     }
