@@ -827,3 +827,66 @@ fn a_deferred_event_or_a_burst_of_throttles_does_not_page() -> TestResult {
     }
     Ok(())
 }
+
+/// An operator sees every consumer on one page: the stack's dashboard has the unrouted queue and,
+/// per consumer, its invocations and errors, duration, dead-letter queue, guard outcomes, and
+/// uncatalogued and deferred events. CloudFormation resolves a `!Sub` placeholder only if it names
+/// a resource (or its attribute) or a pseudo parameter, and fails the deployment otherwise; moto
+/// deploys nothing of it, so the template stands for the rule: every placeholder resolves.
+#[test]
+fn the_dashboard_shows_every_consumer_and_every_placeholder_of_its_body_resolves() -> TestResult {
+    let template = Template::load()?;
+    let dashboard = template
+        .resources
+        .get("OperationsDashboard")
+        .ok_or("no OperationsDashboard")?;
+    let text = dashboard.properties["DashboardBody"]["Fn::Sub"]
+        .as_str()
+        .ok_or("the body is a !Sub of one string")?;
+    let placeholders: BTreeSet<&str> = text
+        .split("${")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+        .collect();
+    for placeholder in &placeholders {
+        let resource = placeholder.split('.').next().unwrap_or_default();
+        assert!(
+            resource.starts_with("AWS::") || template.resources.contains_key(resource),
+            "${{{placeholder}}} names no resource"
+        );
+    }
+    let body: Value = serde_json::from_str(text)?;
+    let widgets = body["widgets"].as_array().ok_or("no widgets")?;
+    let titles: Vec<&str> = widgets
+        .iter()
+        .filter_map(|w| w["properties"]["title"].as_str())
+        .collect();
+    assert!(titles.iter().any(|t| t.contains("unrouted")), "{titles:?}");
+    for spec in FUNCTIONS.iter() {
+        let prefix = pascal(spec.name);
+        let of: Vec<&Value> = widgets
+            .iter()
+            .filter(|w| {
+                w["properties"]["title"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with(&format!("{}:", spec.name)))
+            })
+            .collect();
+        assert_eq!(of.len(), 5, "{}: {titles:?}", spec.name);
+        let text = serde_json::to_string(&of)?;
+        for expected in [
+            format!("${{{prefix}Function}}"),
+            format!("${{{prefix}DeadLetterQueue.QueueName}}"),
+            format!("function=\\\"{}\\\"", spec.name),
+            "UncataloguedEvents".to_owned(),
+            "DeferredEvents".to_owned(),
+        ] {
+            assert!(
+                text.contains(&expected),
+                "{}: {expected} missing from {text}",
+                spec.name
+            );
+        }
+    }
+    Ok(())
+}

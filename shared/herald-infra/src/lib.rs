@@ -11,12 +11,14 @@
 //! - [`event_ref`]: `source/DetailType/vN`, the catalog's name of one event version.
 //! - [`declaration`] validates a declaration into a [`Declaration`], naming manifest and key.
 //! - [`render`] turns declarations into resources: the per-consumer block lives there, once.
+//! - [`dashboard`]: the stack's CloudWatch dashboard, a row per consumer.
 //! - [`yaml`] writes those resources as readable YAML with CloudFormation's short-form tags.
 //! - [`template`] splices the rendered regions into the template, and compares a template
 //!   with what generation gives (`herald infra check`).
 //! - [`stack`] reads a whole template back as the stack it describes (functions, rules,
 //!   retries, environment, tables), for running it locally and for the event catalog.
 
+pub mod dashboard;
 pub mod declaration;
 pub mod event_ref;
 pub mod render;

@@ -36,8 +36,9 @@ const BEGIN: &str = "# BEGIN GENERATED ";
 const END: &str = "# END GENERATED ";
 
 /// Every region generation knows, and whether a template must have it.
-const REGIONS: [(&str, bool); 7] = [
+const REGIONS: [(&str, bool); 8] = [
     ("consumers", true),
+    ("dashboard", false),
     ("consumer-outputs", false),
     ("dead-letter-queue-arns", false),
     ("errors-alarm-names", false),
@@ -247,6 +248,12 @@ fn region(
     }
     match name {
         "unrouted" | "unrouted-outputs" => {}
+        "dashboard" => {
+            for (id, resource) in crate::dashboard::resources(declarations) {
+                yaml::write_entry(&mut out, &id, &resource, indent);
+                out.push('\n');
+            }
+        }
         "consumers" => {
             for declaration in declarations {
                 out.push_str(&format!(
