@@ -261,6 +261,7 @@ impl<D: Function> Consumer<D> {
         call: Call,
     ) -> Result<Guarded<D::Reaction>, ConsumerError<D::Error>> {
         let cold_start = self.cold.swap(false, Ordering::Relaxed);
+        crate::telemetry::sample_invocation();
         let span = event_span(
             &raw,
             &CallFields {

@@ -9,11 +9,29 @@
 //!
 //! The level comes from `AWS_LAMBDA_LOG_LEVEL` (Lambda's advanced logging controls: `TRACE`,
 //! `DEBUG`, `INFO`, `WARN`, `ERROR` or `FATAL`), else from `RUST_LOG` (any `EnvFilter`
-//! directives), else `info`.
+//! directives), else `info`. `HERALD_LOG_DEBUG_SAMPLE_RATE` (0 to 1, default 0: Powertools'
+//! `POWERTOOLS_LOGGER_SAMPLE_RATE`) is the share of invocations that log at debug whatever the
+//! level, drawn once per invocation ([`sample_invocation`]), so a rare failure in production
+//! comes with its debug lines now and then without every invocation paying for them.
 
-use tracing::Subscriber;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use tracing::{Level, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{FilterExt, dynamic_filter_fn};
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::{Layer, Registry};
+
+/// The variable naming the share of invocations that log at debug.
+pub const DEBUG_SAMPLE_RATE: &str = "HERALD_LOG_DEBUG_SAMPLE_RATE";
+
+/// The debug sample rate in force, as `f64` bits (0 until [`init`] or [`set_debug_sample_rate`]).
+static RATE: AtomicU64 = AtomicU64::new(0);
+
+/// Whether the invocation under way logs at debug: drawn by [`sample_invocation`]. A Lambda
+/// process runs one invocation at a time, so one flag serves the process.
+static SAMPLED: AtomicBool = AtomicBool::new(false);
 
 /// The variable Lambda sets from a function's advanced logging controls.
 pub const LAMBDA_LOG_LEVEL: &str = "AWS_LAMBDA_LOG_LEVEL";
@@ -21,8 +39,31 @@ pub const LAMBDA_LOG_LEVEL: &str = "AWS_LAMBDA_LOG_LEVEL";
 /// Installs the JSON subscriber on standard output once, its level from the process's
 /// environment ([`filter`]); later calls do nothing (tests may call it repeatedly).
 pub fn init() {
-    let filter = filter(|name| std::env::var(name).ok());
-    let _already_installed = tracing::subscriber::set_global_default(subscriber(filter, std::io::stdout));
+    let var = |name: &str| std::env::var(name).ok();
+    set_debug_sample_rate(debug_sample_rate(var));
+    let _already_installed = tracing::subscriber::set_global_default(subscriber(filter(var), std::io::stdout));
+}
+
+/// The share `var` (an environment lookup) asks for in `HERALD_LOG_DEBUG_SAMPLE_RATE`: a number
+/// from 0 to 1; anything else is 0 (no sampling), as a typo must not turn debug logs on.
+pub fn debug_sample_rate(var: impl Fn(&str) -> Option<String>) -> f64 {
+    var(DEBUG_SAMPLE_RATE)
+        .and_then(|text| text.trim().parse::<f64>().ok())
+        .filter(|rate| (0.0..=1.0).contains(rate))
+        .unwrap_or(0.0)
+}
+
+/// Sets the debug sample rate in force.
+pub fn set_debug_sample_rate(rate: f64) {
+    RATE.store(rate.clamp(0.0, 1.0).to_bits(), Ordering::Relaxed);
+}
+
+/// Draws whether the invocation starting now logs at debug, at the rate in force; returns it.
+pub fn sample_invocation() -> bool {
+    let rate = f64::from_bits(RATE.load(Ordering::Relaxed));
+    let sampled = rate > 0.0 && fastrand::f64() < rate;
+    SAMPLED.store(sampled, Ordering::Relaxed);
+    sampled
 }
 
 /// The level filter `var` (an environment lookup) asks for: `AWS_LAMBDA_LOG_LEVEL` when it names
@@ -44,22 +85,26 @@ pub fn filter(var: impl Fn(&str) -> Option<String>) -> EnvFilter {
 }
 
 /// The subscriber [`init`] installs, writing to `writer`: one JSON object per line, the event's
-/// fields at the top level with the current span's (the `event` span), no ANSI colours.
+/// fields at the top level with the current span's (the `event` span), no ANSI colours; what
+/// `filter` lets through, and debug lines too while the invocation is sampled.
 pub fn subscriber<W>(filter: EnvFilter, writer: W) -> impl Subscriber + Send + Sync + 'static
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
+    // Dynamic: asked at every line, not once per callsite, as the flag changes per invocation.
+    let sampled_debug =
+        dynamic_filter_fn(|metadata, _| *metadata.level() <= Level::DEBUG && SAMPLED.load(Ordering::Relaxed));
     // Lambda adds its own timestamps and request ids to each line; keep ours for local runs.
-    tracing_subscriber::fmt()
+    let lines = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(filter)
         .with_current_span(true)
         .with_span_list(false)
         .flatten_event(true)
         .with_target(false)
         .with_ansi(false)
         .with_writer(writer)
-        .finish()
+        .with_filter(filter.or(sampled_debug));
+    Registry::default().with(lines)
 }
 
 #[cfg(test)]
@@ -70,6 +115,51 @@ mod tests {
 
     fn level(pairs: &[(&str, &str)]) -> Option<LevelFilter> {
         filter(|name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())).max_level_hint()
+    }
+
+    #[test]
+    fn a_sampled_invocation_logs_at_debug_and_an_unsampled_one_at_the_level() {
+        // Given info logs written to memory, and a debug sample rate of 1, then of 0
+        let written = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+        let sink = written.clone();
+        let subscriber = subscriber(EnvFilter::new("info"), move || Sink(sink.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            for rate in [1.0, 0.0] {
+                set_debug_sample_rate(rate);
+                let sampled = sample_invocation();
+                tracing::debug!(rate, sampled, "a debug line");
+                tracing::info!(rate, "an info line");
+            }
+        });
+        set_debug_sample_rate(0.0);
+        sample_invocation();
+
+        // Then the sampled invocation wrote both lines, the other its info line only
+        let text = String::from_utf8(written.lock().map(|w| w.clone()).unwrap_or_default()).unwrap_or_default();
+        let messages: Vec<&str> = text
+            .lines()
+            .map(|line| if line.contains("a debug line") { "debug" } else { "info" })
+            .collect();
+        assert_eq!(messages, ["debug", "info", "info"], "{text}");
+        assert_eq!(debug_sample_rate(|_| Some("0.1".to_owned())), 0.1);
+        assert_eq!(debug_sample_rate(|_| Some("10%".to_owned())), 0.0);
+        assert_eq!(debug_sample_rate(|_| Some("2".to_owned())), 0.0);
+    }
+
+    /// Log lines into shared memory.
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut written) = self.0.lock() {
+                written.extend_from_slice(bytes);
+            }
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
 
     #[test]
