@@ -427,11 +427,23 @@ fn every_invocation_writes_its_outcome_time_and_cold_start_and_the_functions_own
             "--logs",
             &logs,
             "events/shop.orders/OrderPlaced/v1.sample.json",
+            "events/shop.orders/OrderPlaced/v2.sample.json",
         ],
         &dir.join("dead-letters.jsonl"),
     )?;
 
-    // Then campaigns' log holds, per delivery, one Herald line (claimed then cached, the
+    // Then inventory counts the thin v2 order it refuses as an error, once per attempt
+    let inventory: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("inventory.log"))?
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line.get("Events").is_some() && line["detail-type"] == "OrderPlaced")
+        .collect();
+    let outcomes: Vec<&str> = inventory.iter().filter_map(|l| l["outcome"].as_str()).collect();
+    assert!(
+        outcomes.contains(&"claimed") && outcomes.contains(&"error"),
+        "{outcomes:?}"
+    );
+    // And campaigns' log holds, per delivery, one Herald line (claimed then cached, the
     // handling time, the cold start only first), and its own VouchersIssued once
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("campaigns.log"))?
         .lines()
@@ -440,7 +452,7 @@ fn every_invocation_writes_its_outcome_time_and_cold_start_and_the_functions_own
         .collect();
     let herald: Vec<&serde_json::Value> = lines.iter().filter(|l| l.get("Events").is_some()).collect();
     let outcomes: Vec<&str> = herald.iter().filter_map(|l| l["outcome"].as_str()).collect();
-    assert_eq!(outcomes, ["claimed", "cached"], "{lines:?}");
+    assert_eq!(&outcomes[..2], ["claimed", "cached"], "{lines:?}");
     assert!(
         herald
             .iter()
