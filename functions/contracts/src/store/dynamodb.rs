@@ -25,17 +25,20 @@ pub(super) struct Tables {
     client: Client,
     /// The contracts table's name (`CONTRACTS_TABLE`).
     table: String,
+    /// The same table as a [`Table`], for what it offers ([`Table::announce`]).
+    records: Table,
 }
 
 impl Tables {
     pub(super) fn new(client: Client, table: String) -> Self {
-        Self { client, table }
+        let key = Key::partition(attr::ORDER_ID).sorted_by(attr::CONTRACT_ID);
+        let records = Table::dynamo(client.clone(), &table, key);
+        Self { client, table, records }
     }
 
     /// [`super::ContractStore::announce`]: [`Table::announce`] on the contract's item.
     pub(super) async fn announce(&self, contract: &Contract, events: &[Outgoing]) -> Result<(), TableError> {
-        let key = Key::partition(attr::ORDER_ID).sorted_by(attr::CONTRACT_ID);
-        Table::dynamo(self.client.clone(), &self.table, key)
+        self.records
             .announce(&contract.order_id, Some(&contract.contract_id), events)
             .await
     }

@@ -20,14 +20,19 @@ pub(super) struct Tables {
     client: Client,
     stock_table: String,
     reservations_table: String,
+    /// The reservations table as a [`Table`], for what it offers ([`Table::announce`]).
+    reservations: Table,
 }
 
 impl Tables {
     pub(super) fn new(client: Client, stock_table: impl Into<String>, reservations_table: impl Into<String>) -> Self {
+        let reservations_table = reservations_table.into();
+        let reservations = Table::dynamo(client.clone(), &reservations_table, Key::partition(attr::ORDER_ID));
         Self {
             client,
             stock_table: stock_table.into(),
-            reservations_table: reservations_table.into(),
+            reservations_table,
+            reservations,
         }
     }
 
@@ -243,12 +248,7 @@ impl Tables {
     /// Adds `events` to the reservation's announced ids: [`Table::announce`] on the reservations
     /// table.
     pub(super) async fn announce(&self, order_id: &str, events: &[Outgoing]) -> Result<(), InventoryError> {
-        let reservations = Table::dynamo(
-            self.client.clone(),
-            &self.reservations_table,
-            Key::partition(attr::ORDER_ID),
-        );
-        reservations
+        self.reservations
             .announce(order_id, None, events)
             .await
             .map_err(|error| match error {
