@@ -112,8 +112,8 @@ pub struct Contract {
     pub order_id: String,
     /// Who holds the contract.
     pub customer_id: String,
-    /// Where contract documents and notices go.
-    pub customer_email: String,
+    /// Where contract documents and notices go. Redacted in logs.
+    pub customer_email: herald::Sensitive<String>,
     /// Warranty or insurance.
     pub kind: AddOnKind,
     /// The plan's name, e.g. `extended-3y`.

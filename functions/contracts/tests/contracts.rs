@@ -116,7 +116,7 @@ async fn the_laptop_order_creates_one_warranty_contract_and_emits_one_contract_c
                 contract_id: "ctr-1001-1".to_owned(),
                 order_id: "ord-1001".to_owned(),
                 customer_id: "cus-42".to_owned(),
-                customer_email: "ada@example.com".to_owned(),
+                customer_email: "ada@example.com".into(),
                 kind: AddOnKind::Warranty,
                 plan: "extended-3y".to_owned(),
                 sku: "SKU-LAPTOP-14".to_owned(),
@@ -143,7 +143,7 @@ async fn the_laptop_order_creates_one_warranty_contract_and_emits_one_contract_c
                 contract_id: "ctr-1001-1".to_owned(),
                 order_id: "ord-1001".to_owned(),
                 customer_id: "cus-42".to_owned(),
-                customer_email: "ada@example.com".to_owned(),
+                customer_email: "ada@example.com".into(),
                 kind: AddOnKind::Warranty,
                 plan: "extended-3y".to_owned(),
                 sku: "SKU-LAPTOP-14".to_owned(),
@@ -184,7 +184,7 @@ async fn the_insured_order_creates_an_insurance_contract() -> TestResult {
         assert_eq!(events.len(), 1);
         assert_eq!(event.data().kind, AddOnKind::Insurance);
         assert_eq!(event.data().plan, "theft-and-damage");
-        assert_eq!(event.data().customer_email, "grace@example.com");
+        assert_eq!(event.data().customer_email.expose(), "grace@example.com");
         assert_eq!((event.data().term_months, event.data().price_minor), (24, 14900));
         Ok(())
     })
@@ -286,7 +286,7 @@ async fn a_cancellation_cancels_every_contract_and_emits_one_contract_cancelled_
                     contract_id: "ctr-1001-1".to_owned(),
                     order_id: "ord-1001".to_owned(),
                     customer_id: "cus-42".to_owned(),
-                    customer_email: "ada@example.com".to_owned(),
+                    customer_email: "ada@example.com".into(),
                     kind: AddOnKind::Warranty,
                     plan: "extended-3y".to_owned(),
                     reason: ContractCancelReason::OrderCancelled,
@@ -295,7 +295,7 @@ async fn a_cancellation_cancels_every_contract_and_emits_one_contract_cancelled_
                     contract_id: "ctr-1001-2".to_owned(),
                     order_id: "ord-1001".to_owned(),
                     customer_id: "cus-42".to_owned(),
-                    customer_email: "ada@example.com".to_owned(),
+                    customer_email: "ada@example.com".into(),
                     kind: AddOnKind::Insurance,
                     plan: "accidental-damage".to_owned(),
                     reason: ContractCancelReason::OrderCancelled,
@@ -336,7 +336,7 @@ async fn a_return_cancels_the_contracts_with_reason_order_returned() -> TestResu
         let event = events.first().ok_or("no ContractCancelled")?;
         assert_eq!(event.data().contract_id, "ctr-1002-1");
         assert_eq!(event.data().reason, ContractCancelReason::OrderReturned);
-        assert_eq!(event.data().customer_email, "grace@example.com");
+        assert_eq!(event.data().customer_email.expose(), "grace@example.com");
         assert_eq!(event.data().kind, AddOnKind::Insurance);
         Ok(())
     })
@@ -553,7 +553,7 @@ async fn conditional_writes(store: &ContractStore) -> TestResult<Answers> {
         contract_id: contract_id(order_id, n),
         order_id: order_id.to_owned(),
         customer_id: "cus-7".to_owned(),
-        customer_email: "cus-7@example.com".to_owned(),
+        customer_email: "cus-7@example.com".into(),
         kind: AddOnKind::Warranty,
         plan: "extended-3y".to_owned(),
         sku: format!("SKU-{n}"),

@@ -33,7 +33,7 @@
 //!      step 3: go on to step 2 (at least once: a crash after SES accepted the mail and before
 //!      step 3 sends it twice; skipping would lose it instead).
 //!   2. `ses.send_email()` with `.from_email_address(from)`,
-//!      `.destination(Destination::builder().to_addresses(&message.to).build())`,
+//!      `.destination(Destination::builder().to_addresses(message.to.expose()).build())`,
 //!      `.content(EmailContent::builder().simple(Message::builder()
 //!      .subject(Content::builder().data(&message.subject).charset("UTF-8").build()?)
 //!      .body(Body::builder().text(Content::builder().data(&message.body).charset("UTF-8").build()?).build())
@@ -93,8 +93,8 @@ pub struct Message {
     pub message_id: String,
     /// What it is about.
     pub kind: MessageKind,
-    /// The recipient's email address.
-    pub to: String,
+    /// The recipient's email address. Redacted in logs.
+    pub to: herald::Sensitive<String>,
     /// The subject line.
     pub subject: String,
     /// The plain-text body.

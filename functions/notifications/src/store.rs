@@ -70,7 +70,11 @@ impl Outbox {
     /// # Errors
     /// [`NotificationsError::Store`] when DynamoDB fails or a row is unreadable.
     pub async fn sent_to(&self, email: &str) -> Result<Vec<Message>, NotificationsError> {
-        let mut rows: Vec<Row> = self.table.scan_where("to", email).await.map_err(failed(email))?;
+        let mut rows: Vec<Row> = self
+            .table
+            .scan_where("to", email)
+            .await
+            .map_err(failed(&format!("to {}", herald::sensitive::REDACTED)))?;
         // A scan has no order; RFC 3339 UTC timestamps of one width sort as text.
         rows.sort_by(|a, b| (&a.sent_at, &a.message.message_id).cmp(&(&b.sent_at, &b.message.message_id)));
         Ok(rows.into_iter().map(|row| row.message).collect())

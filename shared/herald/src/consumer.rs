@@ -279,7 +279,12 @@ impl<D: Function> Consumer<D> {
             let elapsed = started.elapsed();
             let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
             match &result {
-                Ok(guarded) => tracing::info!(outcome = guarded.outcome.as_str(), duration_ms, "event handled"),
+                Ok(guarded) => tracing::info!(
+                    outcome = guarded.outcome.as_str(),
+                    action = action_of(guarded.result.as_ref()).as_deref(),
+                    duration_ms,
+                    "event handled"
+                ),
                 Err(error) if error.is_deferred() => {
                     tracing::warn!(
                         outcome = "deferred",
@@ -467,6 +472,18 @@ impl<D: Function> Consumer<D> {
     }
 }
 
+/// The `action` of a reaction that says what it did in one (`{"action": "reserved", …}`), as
+/// the outcome line logs it and `herald dev` and `herald trace` print it.
+fn action_of<R: serde::Serialize>(reaction: Option<&R>) -> Option<String> {
+    match serde_json::to_value(reaction?).ok()? {
+        serde_json::Value::Object(mut fields) => match fields.remove("action")? {
+            serde_json::Value::String(action) => Some(action),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// What every log line says about the invocation, as Powertools' Logger does.
 struct CallFields<'a> {
     call: &'a Call,
@@ -489,6 +506,9 @@ fn event_span(raw: &RawEvent, invocation: &CallFields<'_>) -> tracing::Span {
         correlation_id = text("/detail/metadata/correlation_id"),
         causation_id = text("/detail/metadata/causation_id"),
         detail_type = raw.detail_type().unwrap_or(""),
+        source = raw.source().unwrap_or(""),
+        schema_version = raw.schema_version().ok(),
+        subject = tracing::field::Empty,
         replay_name = raw.replay_name().unwrap_or(""),
         redrive_run = text("/detail/metadata/redrive/run"),
         id = raw.ids().id.as_deref().unwrap_or(""),

@@ -32,6 +32,14 @@ pub trait EventDetail: Serialize + DeserializeOwned {
     const DETAIL_TYPE: &'static str;
     /// The `detail.metadata.schema_version` this type describes.
     const VERSION: u32;
+
+    /// What the event is about, e.g. the order id of every order event: the consumer logs it as
+    /// `subject` with every line of the event's handling, so `herald trace ord-1001` and a Logs
+    /// Insights query find the flows of one order. `None` by default. Never a
+    /// [`Sensitive`](crate::Sensitive) value: it is logged as it is.
+    fn subject(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// An EventBridge event whose `detail` is Herald's `{ metadata, data }`.
@@ -707,6 +715,16 @@ pub trait Versions<T> {
     fn decode(raw: RawEvent, version: u32) -> Result<Envelope<T>, EnvelopeError>;
 }
 
+/// Records the decoded event's [`EventDetail::subject`] on the current span (the consumer's
+/// `event` span declares the field; elsewhere recording does nothing), then upcasts it to the
+/// working type.
+fn upcast_and_record_subject<D: EventDetail + Into<T>, T>(event: Envelope<D>) -> Envelope<T> {
+    if let Some(subject) = event.detail.data.subject() {
+        tracing::Span::current().record("subject", subject);
+    }
+    event.map(Into::into)
+}
+
 macro_rules! impl_versions {
     ($first:ident $(, $rest:ident)*) => {
         impl<T, $first $(, $rest)*> Versions<T> for ($first, $($rest,)*)
@@ -720,11 +738,11 @@ macro_rules! impl_versions {
 
             fn decode(raw: RawEvent, version: u32) -> Result<Envelope<T>, EnvelopeError> {
                 if version == $first::VERSION {
-                    return raw.decode_exact::<$first>().map(|e| e.map(Into::into));
+                    return raw.decode_exact::<$first>().map(|e| upcast_and_record_subject(e));
                 }
                 $(
                     if version == $rest::VERSION {
-                        return raw.decode_exact::<$rest>().map(|e| e.map(Into::into));
+                        return raw.decode_exact::<$rest>().map(|e| upcast_and_record_subject(e));
                     }
                 )*
                 Err(raw.unsupported_version(Self::DETAIL_TYPE, version, Self::SUPPORTED))
@@ -824,8 +842,7 @@ macro_rules! event_set {
                 match self {
                     $( Self::$variant(event) => $crate::__serde_json::to_vec(&event.detail.data), )+
                 }
-            }
-        }
+            }        }
     };
 }
 

@@ -19,6 +19,8 @@
 //!   lookup.
 //! - [`telemetry`]: JSON logs whose every line carries the event's ids and the invocation's
 //!   (request id, cold start, function name and version, X-Ray trace id).
+//! - [`sensitive`]: [`Sensitive`], a value (an e-mail, a street) that prints as `[redacted]` in
+//!   every log line and error message, and serializes as itself.
 //! - [`trace`]: the invocation's X-Ray trace header, forwarded on every event it publishes.
 //! - [`error`]: the [`Classify`] trait that sorts every error into retryable or not.
 
@@ -30,6 +32,7 @@ pub mod error;
 pub mod function;
 pub mod idempotency;
 pub mod publish;
+pub mod sensitive;
 pub mod store;
 pub mod telemetry;
 pub mod trace;
@@ -39,6 +42,7 @@ pub use envelope::{Detail, Envelope, EnvelopeError, EventDetail, Metadata, RawEv
 pub use error::Classify;
 pub use function::{ConfigError, Env, Function, RunError, run};
 pub use publish::{Emitted, Outgoing, PublishError, Publisher, PublisherConfig};
+pub use sensitive::Sensitive;
 
 #[doc(hidden)]
 pub use serde_json as __serde_json;

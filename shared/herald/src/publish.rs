@@ -86,6 +86,9 @@ pub struct Outgoing {
     detail: String,
     resources: Vec<String>,
     time: chrono::DateTime<chrono::Utc>,
+    /// `metadata.schema_version` and `metadata.correlation_id`, for the `event published` log
+    /// line; unknown for an event built from its parts.
+    lineage: Option<(u32, Uuid)>,
 }
 
 impl Outgoing {
@@ -104,14 +107,17 @@ impl Outgoing {
     pub fn with_resources<D: EventDetail>(detail: &Detail<D>, resources: Vec<String>) -> Result<Self, PublishError> {
         let event_id = detail.metadata.event_id;
         let json = serde_json::to_string(detail).map_err(|source| PublishError::Serialize { event_id, source })?;
-        Ok(Self::from_parts(
-            event_id,
-            D::SOURCE,
-            D::DETAIL_TYPE,
-            json,
-            resources,
-            detail.metadata.occurred_at,
-        ))
+        Ok(Self {
+            lineage: Some((D::VERSION, detail.metadata.correlation_id)),
+            ..Self::from_parts(
+                event_id,
+                D::SOURCE,
+                D::DETAIL_TYPE,
+                json,
+                resources,
+                detail.metadata.occurred_at,
+            )
+        })
     }
 
     /// An event from its parts, for callers that already hold the serialized detail (redrive,
@@ -131,6 +137,7 @@ impl Outgoing {
             detail,
             resources,
             time,
+            lineage: None,
         }
     }
 
@@ -341,6 +348,21 @@ impl Publisher {
             pending = again;
         }
 
+        for event in events
+            .iter()
+            .filter(|e| !failed.iter().any(|f| f.event_id == e.event_id))
+        {
+            // What `herald trace` follows from one function's invocation to the next: the event
+            // being handled (the span's `event_id`) caused this one.
+            tracing::info!(
+                published_event_id = %event.event_id,
+                published_detail_type = event.detail_type,
+                published_source = event.source,
+                published_schema_version = event.lineage.map(|(version, _)| version),
+                published_correlation_id = event.lineage.map(|(_, correlation)| correlation.to_string()),
+                "event published"
+            );
+        }
         if failed.is_empty() {
             Ok(())
         } else {

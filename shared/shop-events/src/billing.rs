@@ -31,6 +31,10 @@ impl EventDetail for InvoiceIssuedV1 {
     const SOURCE: &'static str = SOURCE;
     const DETAIL_TYPE: &'static str = "InvoiceIssued";
     const VERSION: u32 = 1;
+
+    fn subject(&self) -> Option<&str> {
+        Some(&self.order_id)
+    }
 }
 
 /// One printed line of an invoice.

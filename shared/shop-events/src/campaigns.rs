@@ -32,6 +32,10 @@ impl EventDetail for VoucherIssuedV1 {
     const SOURCE: &'static str = SOURCE;
     const DETAIL_TYPE: &'static str = "VoucherIssued";
     const VERSION: u32 = 1;
+
+    fn subject(&self) -> Option<&str> {
+        Some(&self.qualifying_order_id)
+    }
 }
 
 /// Campaign rules that earn a voucher.

@@ -3,7 +3,7 @@
 //!
 //! Money is always an integer amount in minor units (cents) of the event's `currency`.
 
-use herald::EventDetail;
+use herald::{EventDetail, Sensitive};
 use serde::{Deserialize, Serialize};
 
 use crate::orders::AddOnKind;
@@ -20,8 +20,9 @@ pub struct ContractCreatedV1 {
     pub order_id: String,
     /// Who holds the contract.
     pub customer_id: String,
-    /// Where contract documents go; copied from the order so no call-back is needed.
-    pub customer_email: String,
+    /// Where contract documents go; copied from the order so no call-back is needed. Redacted
+    /// in logs.
+    pub customer_email: Sensitive<String>,
     /// Warranty or insurance.
     pub kind: AddOnKind,
     /// The plan's name, e.g. `extended-3y`.
@@ -42,6 +43,10 @@ impl EventDetail for ContractCreatedV1 {
     const SOURCE: &'static str = SOURCE;
     const DETAIL_TYPE: &'static str = "ContractCreated";
     const VERSION: u32 = 1;
+
+    fn subject(&self) -> Option<&str> {
+        Some(&self.order_id)
+    }
 }
 
 /// A contract was cancelled; its coverage ends.
@@ -53,8 +58,8 @@ pub struct ContractCancelledV1 {
     pub order_id: String,
     /// Who held the contract.
     pub customer_id: String,
-    /// Where the cancellation notice goes.
-    pub customer_email: String,
+    /// Where the cancellation notice goes. Redacted in logs.
+    pub customer_email: Sensitive<String>,
     /// Warranty or insurance.
     pub kind: AddOnKind,
     /// The plan's name, e.g. `extended-3y`.
@@ -67,6 +72,10 @@ impl EventDetail for ContractCancelledV1 {
     const SOURCE: &'static str = SOURCE;
     const DETAIL_TYPE: &'static str = "ContractCancelled";
     const VERSION: u32 = 1;
+
+    fn subject(&self) -> Option<&str> {
+        Some(&self.order_id)
+    }
 }
 
 /// Why a contract was cancelled.

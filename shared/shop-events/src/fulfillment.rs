@@ -25,6 +25,10 @@ impl EventDetail for ShipmentRequestedV1 {
     const SOURCE: &'static str = SOURCE;
     const DETAIL_TYPE: &'static str = "ShipmentRequested";
     const VERSION: u32 = 1;
+
+    fn subject(&self) -> Option<&str> {
+        Some(&self.order_id)
+    }
 }
 
 /// A requested shipment was cancelled and will not leave the warehouse.
@@ -44,6 +48,10 @@ impl EventDetail for ShipmentCancelledV1 {
     const SOURCE: &'static str = SOURCE;
     const DETAIL_TYPE: &'static str = "ShipmentCancelled";
     const VERSION: u32 = 1;
+
+    fn subject(&self) -> Option<&str> {
+        Some(&self.order_id)
+    }
 }
 
 /// Why a shipment was cancelled.

@@ -24,6 +24,10 @@ impl EventDetail for StockReservedV1 {
     const SOURCE: &'static str = SOURCE;
     const DETAIL_TYPE: &'static str = "StockReserved";
     const VERSION: u32 = 1;
+
+    fn subject(&self) -> Option<&str> {
+        Some(&self.order_id)
+    }
 }
 
 /// A number of units of one SKU.
@@ -50,6 +54,10 @@ impl EventDetail for StockShortageV1 {
     const SOURCE: &'static str = SOURCE;
     const DETAIL_TYPE: &'static str = "StockShortage";
     const VERSION: u32 = 1;
+
+    fn subject(&self) -> Option<&str> {
+        Some(&self.order_id)
+    }
 }
 
 /// One SKU with fewer units on hand than the order needs.

@@ -27,8 +27,8 @@ pub use contracts::{ContractCancelReason, ContractCancelledV1, ContractCreatedV1
 pub use fulfillment::{ShipmentCancelReason, ShipmentCancelledV1, ShipmentRequestedV1};
 pub use inventory::{ShortLine, StockLine, StockReservedV1, StockShortageV1};
 pub use orders::{
-    AddOn, AddOnKind, CancelReason, Customer, LineItem, OrderCancelledV1, OrderPlaced, OrderPlacedV1, OrderPlacedV2,
-    OrderReturnedV1, ReturnReason, ReturnedItem, Totals,
+    AddOn, AddOnKind, Address, CancelReason, Customer, LineItem, OrderCancelledV1, OrderPlaced, OrderPlacedV1,
+    OrderPlacedV2, OrderReturnedV1, ReturnReason, ReturnedItem, Totals,
 };
 pub use payments::{PaymentCapturedV1, PaymentMethod};
 

@@ -2,7 +2,7 @@
 //!
 //! Money is always an integer amount in minor units (cents) of the order's `currency`.
 
-use herald::EventDetail;
+use herald::{EventDetail, Sensitive};
 use serde::{Deserialize, Serialize};
 
 /// The order system's EventBridge source.
@@ -21,12 +21,19 @@ pub struct OrderPlacedV1 {
     pub totals: Totals,
     /// ISO 4217 code of every amount.
     pub currency: String,
+    /// Where the order is shipped; absent for orders collected in a store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_address: Option<Address>,
 }
 
 impl EventDetail for OrderPlacedV1 {
     const SOURCE: &'static str = SOURCE;
     const DETAIL_TYPE: &'static str = "OrderPlaced";
     const VERSION: u32 = 1;
+
+    fn subject(&self) -> Option<&str> {
+        Some(&self.order_id)
+    }
 }
 
 /// An order was placed. Version 2 is "thin": ids and a summary; consumers that need the lines or
@@ -49,6 +56,10 @@ impl EventDetail for OrderPlacedV2 {
     const SOURCE: &'static str = SOURCE;
     const DETAIL_TYPE: &'static str = "OrderPlaced";
     const VERSION: u32 = 2;
+
+    fn subject(&self) -> Option<&str> {
+        Some(&self.order_id)
+    }
 }
 
 /// A v1 event carries everything v2 does: consumers that only need the summary read both
@@ -74,10 +85,24 @@ impl From<OrderPlacedV1> for OrderPlacedV2 {
 pub struct Customer {
     /// e.g. `cus-42`.
     pub customer_id: String,
-    /// Where receipts go.
-    pub email: String,
+    /// Where receipts go. Redacted in logs.
+    pub email: Sensitive<String>,
     /// Display name.
     pub name: String,
+}
+
+/// A postal address. The customer's personal data: every field but the country is redacted in
+/// logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    /// Street and number, e.g. `12 Marylebone Road`.
+    pub street: Sensitive<String>,
+    /// Postal code.
+    pub postal_code: Sensitive<String>,
+    /// City.
+    pub city: Sensitive<String>,
+    /// ISO 3166-1 alpha-2 country code, e.g. `GB`.
+    pub country: String,
 }
 
 /// One line of an order.
@@ -147,6 +172,10 @@ impl EventDetail for OrderCancelledV1 {
     const SOURCE: &'static str = SOURCE;
     const DETAIL_TYPE: &'static str = "OrderCancelled";
     const VERSION: u32 = 1;
+
+    fn subject(&self) -> Option<&str> {
+        Some(&self.order_id)
+    }
 }
 
 /// Why an order was cancelled.
@@ -180,6 +209,10 @@ impl EventDetail for OrderReturnedV1 {
     const SOURCE: &'static str = SOURCE;
     const DETAIL_TYPE: &'static str = "OrderReturned";
     const VERSION: u32 = 1;
+
+    fn subject(&self) -> Option<&str> {
+        Some(&self.order_id)
+    }
 }
 
 /// One returned line.

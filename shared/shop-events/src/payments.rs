@@ -27,6 +27,10 @@ impl EventDetail for PaymentCapturedV1 {
     const SOURCE: &'static str = SOURCE;
     const DETAIL_TYPE: &'static str = "PaymentCaptured";
     const VERSION: u32 = 1;
+
+    fn subject(&self) -> Option<&str> {
+        Some(&self.order_id)
+    }
 }
 
 /// Payment methods.

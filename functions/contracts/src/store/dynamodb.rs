@@ -218,7 +218,7 @@ impl Tables {
             .item(attr::PRICE_MINOR, n(contract.price_minor))
             .item(attr::CURRENCY, s(&contract.currency))
             .item(attr::CUSTOMER_ID, s(&contract.customer_id))
-            .item(attr::CUSTOMER_EMAIL, s(&contract.customer_email))
+            .item(attr::CUSTOMER_EMAIL, s(contract.customer_email.expose()))
             .item(attr::CREATED_BY, s(&contract.created_by))
             .condition_expression("attribute_not_exists(#contract_id)")
             .expression_attribute_names("#contract_id", attr::CONTRACT_ID)
@@ -256,7 +256,7 @@ fn contract_from(order_id: &str, item: &Item) -> Result<Contract, ContractsError
     Ok(Contract {
         order_id: order_id.to_owned(),
         customer_id: required(attr::CUSTOMER_ID)?,
-        customer_email: required(attr::CUSTOMER_EMAIL)?,
+        customer_email: required(attr::CUSTOMER_EMAIL)?.into(),
         kind: parse_kind(&required(attr::KIND)?).ok_or_else(|| corrupt(attr::KIND))?,
         plan: required(attr::PLAN)?,
         sku: required(attr::SKU)?,
