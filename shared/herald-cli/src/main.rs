@@ -6,6 +6,9 @@
 //! - `herald invoke FUNCTION --event FILE`: one function, one event, through the same runtime.
 //! - `herald show [PATH…]`: decodes catalogued sample events and prints each business flow as a
 //!   causation tree (see [`show`]).
+//! - `herald trace ID`: one flow's causation tree (a correlation id, an event id or an order id),
+//!   rebuilt from the functions' logs in CloudWatch Logs or `herald dev`'s log files (see
+//!   [`flow`]).
 //! - `herald replay …`: replays an archive's events to chosen rules (see [`replay`]).
 //! - `herald redrive …`: puts a dead-letter queue's events back on their bus (see [`redrive`]).
 //! - `herald catalog check` / `herald catalog build`: checks the event catalog against the
@@ -17,6 +20,7 @@
 
 mod catalog;
 mod dev;
+mod flow;
 mod infra;
 mod redrive;
 mod replay;
@@ -67,6 +71,9 @@ enum Command {
     },
     /// Replay an archive's events of a time window to chosen rules, following it to the end.
     Replay(replay::ReplayArgs),
+    /// Rebuild one flow's causation tree from the functions' logs (CloudWatch Logs, or
+    /// `herald dev`'s log files) and print it as `herald dev` does.
+    Trace(flow::TraceArgs),
     /// Put the events of an EventBridge target dead-letter queue back on their bus.
     Redrive(redrive::RedriveArgs),
     /// Check the event catalog, or build its browsable site.
@@ -255,6 +262,7 @@ fn main() -> ExitCode {
                 })
         }
         Command::Replay(args) => run_async(replay::run(args)),
+        Command::Trace(args) => run_async(flow::run(args)),
         Command::Redrive(args) => run_async(redrive::run(args)),
         Command::Show { paths } => show::run(&paths, &mut std::io::stdout().lock()).map_err(|e| e.to_string()),
         Command::Dev {

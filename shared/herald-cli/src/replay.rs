@@ -146,7 +146,7 @@ fn show(bar: Option<&ProgressBar>, last_line: &mut String, status: &ReplayStatus
 }
 
 /// A time as RFC 3339, `now`, or `-N` seconds, minutes, hours, days or weeks before `now`.
-fn parse_time(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+pub(crate) fn parse_time(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     let invalid = || {
         format!(
             "`{text}` is not a time: use RFC 3339 (2026-11-23T10:00:00Z), `now`, or a time ago \
