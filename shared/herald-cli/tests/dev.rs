@@ -469,3 +469,101 @@ fn every_invocation_writes_its_outcome_time_and_cold_start_and_the_functions_own
     std::fs::remove_dir_all(dir)?;
     Ok(())
 }
+
+/// Every text a catalogued sample holds under a personal-data field (e-mail, street, postal code).
+fn personal_data_of_the_samples() -> TestResult<Vec<String>> {
+    fn walk(value: &serde_json::Value, found: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(fields) => {
+                for (name, field) in fields {
+                    match (name.as_str(), field) {
+                        ("email" | "customer_email" | "street" | "postal_code", serde_json::Value::String(text)) => {
+                            found.push(text.clone());
+                        }
+                        _ => walk(field, found),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|item| walk(item, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    for (_, sample) in herald_tests::fixtures::catalog_samples().map_err(|e| e.to_string())? {
+        walk(sample.as_value(), &mut found);
+    }
+    found.sort();
+    found.dedup();
+    Ok(found)
+}
+
+/// The JSON log lines each consumer wrote into `dir` (EMF lines left out), by function.
+fn consumer_log_lines(dir: &Path) -> TestResult<Vec<(String, serde_json::Value)>> {
+    let mut lines = Vec::new();
+    for spec in herald_tests::functions::FUNCTIONS.iter() {
+        let text = std::fs::read_to_string(dir.join(format!("{}.log", spec.name)))?;
+        for line in text.lines() {
+            let value: serde_json::Value = serde_json::from_str(line)?;
+            if value.get("_aws").is_none() {
+                lines.push((spec.name.to_owned(), value));
+            }
+        }
+    }
+    Ok(lines)
+}
+
+#[test]
+fn every_consumers_log_line_names_its_invocation_and_none_holds_a_customers_email_or_address() -> TestResult {
+    // Given every catalogued sample run through the template, at the default level and at
+    // Lambda's most verbose (AWS_LAMBDA_LOG_LEVEL=TRACE: the SDK's and the runtime's lines too)
+    let personal = personal_data_of_the_samples()?;
+    assert!(
+        personal.iter().any(|p| p.contains('@')) && personal.iter().any(|p| p.contains("Square")),
+        "the samples hold e-mails and streets: {personal:?}"
+    );
+    for level in ["default", "TRACE"] {
+        let dir = std::env::temp_dir().join(format!("herald-dev-pii-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir)?;
+        let logs = dir.to_string_lossy().into_owned();
+        let env = format!("AWS_LAMBDA_LOG_LEVEL={level}");
+        let mut args = vec!["--json", "--logs", logs.as_str(), "events"];
+        if level != "default" {
+            args.extend(["--env", env.as_str()]);
+        }
+        herald_dev(&args, &dir.join("dead-letters.jsonl"))?;
+        let lines = consumer_log_lines(&dir)?;
+        assert!(lines.len() > 50, "{level}: {} lines", lines.len());
+
+        for (function, line) in &lines {
+            // Then no line holds a sample's e-mail, street or postal code
+            let text = line.to_string();
+            for secret in &personal {
+                assert!(
+                    !text.contains(secret.as_str()),
+                    "{level}: {function} logged {secret}: {text}"
+                );
+            }
+            // And every line (at the default level; at TRACE every line at info and above: the
+            // runtime's poll loop and hyper's connection tasks log between and beside invocations)
+            // names the invocation as a Powertools Logger line does
+            if level == "default" || ["INFO", "WARN", "ERROR"].contains(&line["level"].as_str().unwrap_or("")) {
+                let span = &line["span"];
+                for field in [
+                    "request_id",
+                    "function_name",
+                    "function_version",
+                    "xray_trace_id",
+                    "event_id",
+                ] {
+                    assert!(
+                        span[field].as_str().is_some_and(|v| !v.is_empty()),
+                        "{level}: {function}: no {field}: {text}"
+                    );
+                }
+                assert!(span["cold_start"].is_boolean(), "{level}: {function}: {text}");
+            }
+        }
+        std::fs::remove_dir_all(dir)?;
+    }
+    Ok(())
+}

@@ -13,12 +13,16 @@
 //! `POWERTOOLS_LOGGER_SAMPLE_RATE`) is the share of invocations that log at debug whatever the
 //! level, drawn once per invocation ([`sample_invocation`]), so a rare failure in production
 //! comes with its debug lines now and then without every invocation paying for them.
+//!
+//! Customer data stays out of every line: fields an event's type declares
+//! [`Sensitive`](crate::Sensitive) print as `[redacted]`, and `lambda_runtime`'s trace line
+//! holding the raw event is never written, whatever the level.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tracing::{Level, Subscriber};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::filter::{FilterExt, dynamic_filter_fn};
+use tracing_subscriber::filter::{FilterExt, dynamic_filter_fn, filter_fn};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{Layer, Registry};
@@ -32,6 +36,12 @@ static RATE: AtomicU64 = AtomicU64::new(0);
 /// Whether the invocation under way logs at debug: drawn by [`sample_invocation`]. A Lambda
 /// process runs one invocation at a time, so one flag serves the process.
 static SAMPLED: AtomicBool = AtomicBool::new(false);
+
+/// Where `lambda_runtime` logs each raw event at trace level; never written (see [`subscriber`]).
+const RAW_EVENT_TARGET: &str = "lambda_runtime::layers::api_response";
+
+/// Where `lambda_runtime` logs a handler's error (and a handler's panic).
+const HANDLER_ERROR_TARGET: &str = "lambda_runtime::layers::panic";
 
 /// The variable Lambda sets from a function's advanced logging controls.
 pub const LAMBDA_LOG_LEVEL: &str = "AWS_LAMBDA_LOG_LEVEL";
@@ -94,6 +104,17 @@ where
     // Dynamic: asked at every line, not once per callsite, as the flag changes per invocation.
     let sampled_debug =
         dynamic_filter_fn(|metadata, _| *metadata.level() <= Level::DEBUG && SAMPLED.load(Ordering::Relaxed));
+    // Two lambda_runtime lines are never written. Every raw event, at trace ("raw JSON event
+    // received from Lambda"): the whole event, customer data included, which `Sensitive` fields
+    // keep out of every other line. And its `{error:?}` of a handler's error, outside the event's
+    // span: the consumer's own `event failed` line says it with every field (a panic, which the
+    // runtime logs with an `error` field, is still written).
+    let runtime_repeats = filter_fn(|metadata| {
+        let target = metadata.target();
+        let raw_event = *metadata.level() == Level::TRACE && target.starts_with(RAW_EVENT_TARGET);
+        let handler_error = target.starts_with(HANDLER_ERROR_TARGET) && metadata.fields().field("error").is_none();
+        !(raw_event || handler_error)
+    });
     // Lambda adds its own timestamps and request ids to each line; keep ours for local runs.
     let lines = tracing_subscriber::fmt::layer()
         .json()
@@ -103,7 +124,7 @@ where
         .with_target(false)
         .with_ansi(false)
         .with_writer(writer)
-        .with_filter(filter.or(sampled_debug));
+        .with_filter(filter.or(sampled_debug).and(runtime_repeats));
     Registry::default().with(lines)
 }
 
