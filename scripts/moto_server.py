@@ -14,9 +14,17 @@ a replay RUNNING and cancel it.
 
 import os
 import sys
+import tempfile
 import threading
 import time
 from datetime import datetime, timezone
+
+# moto's request recorder (`/moto-api/recorder/…`, off until a test starts it) writes to
+# `moto_recording` in the working directory by default: keep it out of the checkout.
+os.environ.setdefault(
+    "MOTO_RECORDER_FILEPATH",
+    os.path.join(tempfile.gettempdir(), f"herald-moto-recording-{os.getpid()}.jsonl"),
+)
 
 from moto.core.utils import unix_time
 from moto.events import models

@@ -75,3 +75,99 @@ fn start_private_server() -> Result<String, String> {
         "{command} did not listen on {address} within 30 s (run `make tools` first)"
     ))
 }
+
+/// moto's request recorder (`/moto-api/recorder/…`): what moto itself received, for tests that
+/// check what went over the wire. One test at a time may record: the recorder is the server's.
+/// Recording stops when the value is dropped.
+#[derive(Debug)]
+pub struct Recording {
+    endpoint: &'static str,
+}
+
+/// One `PutEvents` entry as moto received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedEntry {
+    /// The entry's `Detail`, parsed.
+    pub detail: serde_json::Value,
+    /// Its `TraceHeader`, if it had one.
+    pub trace_header: Option<String>,
+}
+
+impl Recording {
+    /// Empties the recording and starts recording every request moto receives.
+    ///
+    /// # Errors
+    /// When moto's API does not answer.
+    pub fn start() -> crate::TestResult<Self> {
+        let recording = Self { endpoint: endpoint() };
+        recording.call("reset-recording")?;
+        recording.call("start-recording")?;
+        Ok(recording)
+    }
+
+    fn call(&self, action: &str) -> crate::TestResult<String> {
+        let url = format!("{}/moto-api/recorder/{action}", self.endpoint);
+        let mut response = match action {
+            "download-recording" => ureq::get(&url).call()?,
+            _ => ureq::post(&url).send_empty()?,
+        };
+        Ok(response.body_mut().read_to_string()?)
+    }
+
+    /// Every `PutEvents` entry moto has received since [`Recording::start`], in order.
+    ///
+    /// # Errors
+    /// When moto's API does not answer or a recorded request is not what moto records.
+    pub fn put_events_entries(&self) -> crate::TestResult<Vec<ReceivedEntry>> {
+        #[derive(serde::Deserialize)]
+        struct Request {
+            headers: std::collections::BTreeMap<String, String>,
+            body: Option<String>,
+            #[serde(default)]
+            body_encoded: bool,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct PutEvents {
+            entries: Vec<Entry>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Entry {
+            detail: Option<String>,
+            trace_header: Option<String>,
+        }
+        let mut entries = Vec::new();
+        for line in self.call("download-recording")?.lines() {
+            let request: Request = serde_json::from_str(line)?;
+            let target = request
+                .headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case("x-amz-target"))
+                .map(|(_, value)| value.as_str());
+            if target != Some("AWSEvents.PutEvents") {
+                continue;
+            }
+            let body = request.body.unwrap_or_default();
+            let body = match request.body_encoded {
+                true => aws_smithy_types::base64::decode(&body)?,
+                false => body.into_bytes(),
+            };
+            let put: PutEvents = serde_json::from_slice(&body)?;
+            for entry in put.entries {
+                entries.push(ReceivedEntry {
+                    detail: serde_json::from_str(entry.detail.as_deref().unwrap_or("null"))?,
+                    trace_header: entry.trace_header,
+                });
+            }
+        }
+        Ok(entries)
+    }
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        // Best effort: a recorder left on only costs the server a file write per request.
+        let _stopped = self.call("stop-recording");
+    }
+}

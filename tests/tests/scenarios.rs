@@ -7,7 +7,10 @@
 //! hands every event to that function's consumer. What the functions publish goes back on the
 //! bus and the template's rules route it on, until every queue stays empty. An audit rule of the
 //! test's own copies every `shop.*` event to a queue, so the test sees every event that crossed
-//! the bus, and then reads every table.
+//! the bus, and then reads every table. Each input is put with an X-Ray trace header of its own,
+//! and the pump invokes a function with the header its event was put with, as EventBridge does;
+//! moto's request recorder shows every PutEvents entry the functions sent carrying the trace of
+//! the event that caused it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
@@ -18,11 +21,12 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_eventbridge::types::{PutEventsRequestEntry, Target};
 use herald::idempotency::{DynamoStore, GuardedEvent, IdempotencyConfig, Outcome, Status, Store};
-use herald::{Classify, Consumer, Env, Envelope, Metadata, RawEvent};
+use herald::{Call, Classify, Consumer, Env, Envelope, Metadata, RawEvent};
 use herald_tests::TestResult;
 use herald_tests::aws::{drain_queue, queue_arn, sdk_config, unique};
 use herald_tests::fixtures::sample_json;
 use herald_tests::functions::create_all_tables;
+use herald_tests::moto::Recording;
 use herald_tests::shop::{Deployed, deploy};
 use herald_tests::template::Template;
 use notifications::sender::{Message, MessageKind};
@@ -53,13 +57,25 @@ const QUIET_ROUNDS: u32 = 3;
 
 /// One function as the pump drives it: an event in, how the guard answered out.
 trait Function {
-    fn deliver(&self, raw: RawEvent) -> Pin<Box<dyn Future<Output = Result<Outcome, String>> + '_>>;
+    fn deliver(
+        &self,
+        raw: RawEvent,
+        trace_header: Option<String>,
+    ) -> Pin<Box<dyn Future<Output = Result<Outcome, String>> + '_>>;
 }
 
 impl<D: herald::Function> Function for Consumer<D> {
-    fn deliver(&self, raw: RawEvent) -> Pin<Box<dyn Future<Output = Result<Outcome, String>> + '_>> {
+    fn deliver(
+        &self,
+        raw: RawEvent,
+        trace_header: Option<String>,
+    ) -> Pin<Box<dyn Future<Output = Result<Outcome, String>> + '_>> {
         Box::pin(async move {
-            self.handle(raw, None)
+            let call = Call {
+                trace_header,
+                ..Call::default()
+            };
+            self.handle_call(raw, call)
                 .await
                 .map(|guarded| guarded.outcome)
                 .map_err(|error| format!("{error} (retryable: {})", error.is_retryable()))
@@ -105,6 +121,8 @@ struct Shop {
     audit_queue: String,
     events: aws_sdk_eventbridge::Client,
     sqs: aws_sdk_sqs::Client,
+    /// What moto received: every PutEvents entry, with its trace header.
+    recording: Recording,
 }
 
 impl Shop {
@@ -145,6 +163,7 @@ impl Shop {
         let events = aws_sdk_eventbridge::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let audit_queue = audit(&events, &sqs, &deployed.bus_name).await?;
+        let recording = Recording::start()?;
         Ok(Self {
             sdk,
             deployed,
@@ -153,6 +172,7 @@ impl Shop {
             audit_queue,
             events,
             sqs,
+            recording,
         })
     }
 
@@ -193,6 +213,8 @@ impl Shop {
             .source(raw.source().ok_or("sample without source")?)
             .detail_type(raw.detail_type().ok_or("sample without detail-type")?)
             .detail(raw.as_value()["detail"].to_string())
+            // The producer's X-Ray trace: a new one per input, as a traced order service starts.
+            .trace_header(new_trace())
             .build();
         let output = self.events.put_events().entries(entry).send().await?;
         if output.failed_entry_count() > 0 {
@@ -233,8 +255,11 @@ impl Shop {
                     let raw = RawEvent::from_value(body);
                     let detail_type = raw.detail_type().unwrap_or_default().to_owned();
                     let event_id = raw.ids().event_id.clone().unwrap_or_default();
+                    // As EventBridge does for a Lambda target: the invocation continues the
+                    // trace the event was put with (moto's SQS stand-in does not carry it).
+                    let trace_header = self.trace_header_of(&event_id)?;
                     let outcome = consumer
-                        .deliver(raw)
+                        .deliver(raw, trace_header)
                         .await
                         .map_err(|error| format!("{function} failed on {detail_type} {event_id}: {error}"))?;
                     deliveries.push(Delivery {
@@ -261,6 +286,16 @@ impl Shop {
             }
         }
         Ok(deliveries)
+    }
+
+    /// The trace header the event with `event_id` was put on the bus with, as moto received it.
+    fn trace_header_of(&self, event_id: &str) -> TestResult<Option<String>> {
+        Ok(self
+            .recording
+            .put_events_entries()?
+            .into_iter()
+            .find(|entry| entry.detail["metadata"]["event_id"] == event_id)
+            .and_then(|entry| entry.trace_header))
     }
 
     /// Every event the audit queue holds, decoded as the catalog types it; waits for `expected`.
@@ -303,6 +338,13 @@ impl Shop {
         }
         Ok(snapshot)
     }
+}
+
+/// A new X-Ray trace header: `Root=1-<epoch seconds, 8 hex>-<24 hex>`, sampled.
+fn new_trace() -> String {
+    let seconds = u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(u32::MAX);
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("Root=1-{seconds:08x}-{};Sampled=1", &random[..24])
 }
 
 /// A queue and a rule sending it every `shop.*` event on the bus.
@@ -526,6 +568,69 @@ async fn an_order_cancelled_and_an_order_returned_after_payment_leave_every_tabl
     );
     let event_ids: BTreeSet<_> = audited.iter().map(|event| event.metadata().event_id).collect();
     assert_eq!(event_ids.len(), audited.len(), "no event crossed the bus twice");
+
+    // and every PutEvents entry moto received for a follow-on event carried the X-Ray trace of
+    // the event that caused it, so each input's trace runs to the last event it set off
+    let received: HashMap<String, Option<String>> = shop
+        .recording
+        .put_events_entries()?
+        .into_iter()
+        .filter_map(|entry| {
+            let id = entry.detail["metadata"]["event_id"].as_str()?.to_owned();
+            Some((id, entry.trace_header))
+        })
+        .collect();
+    let root = |event: &Audited| -> TestResult<String> {
+        let header = received
+            .get(&event.metadata().event_id.to_string())
+            .cloned()
+            .flatten()
+            .ok_or(format!("moto received {} without a trace header", event.detail_type()))?;
+        Ok(herald::trace::root(&header).to_owned())
+    };
+    let by_id: HashMap<String, &Audited> = audited.iter().map(|e| (e.metadata().event_id.to_string(), e)).collect();
+    let mut inputs = BTreeSet::new();
+    for event in &audited {
+        let trace = root(event)?;
+        match event.metadata().causation_id.map(|id| id.to_string()) {
+            // The six inputs come from the order and payment services (an input may name its
+            // cause, as a cancellation names its order); the functions published the rest.
+            Some(cause) if !matches!(event.source.as_str(), "shop.orders" | "shop.payments") => {
+                let cause = by_id
+                    .get(&cause)
+                    .ok_or(format!("{} has no cause on the bus", event.detail_type()))?;
+                assert_eq!(
+                    trace,
+                    root(cause)?,
+                    "{} continues {}'s trace",
+                    event.detail_type(),
+                    cause.detail_type()
+                );
+            }
+            _ => {
+                inputs.insert(trace);
+            }
+        }
+    }
+    assert_eq!(
+        inputs.len(),
+        6,
+        "each of the six inputs started a trace of its own: {inputs:?}"
+    );
+    let shipment = life_a
+        .iter()
+        .find(|event| event.detail_type() == "ShipmentRequested")
+        .ok_or("ord-1001 was not shipped")?;
+    assert_eq!(
+        root(shipment)?,
+        root(
+            life_a
+                .iter()
+                .find(|e| e.detail_type() == "OrderPlaced")
+                .ok_or("no OrderPlaced")?
+        )?,
+        "two hops on, ord-1001's shipment is in its order's trace"
+    );
     for event in &audited {
         if !matches!(event.source.as_str(), "shop.orders" | "shop.payments") {
             assert_eq!(
