@@ -513,7 +513,8 @@ fn consumer_log_lines(dir: &Path) -> TestResult<Vec<(String, serde_json::Value)>
 }
 
 #[test]
-fn every_consumers_log_line_names_its_invocation_and_none_holds_a_customers_email_or_address() -> TestResult {
+fn every_consumers_log_line_names_its_invocation_none_holds_a_customers_email_or_address_and_every_metric_line_follows_emf()
+-> TestResult {
     // Given every catalogued sample run through the template, at the default level and at
     // Lambda's most verbose (AWS_LAMBDA_LOG_LEVEL=TRACE: the SDK's and the runtime's lines too)
     let personal = personal_data_of_the_samples()?;
@@ -533,6 +534,19 @@ fn every_consumers_log_line_names_its_invocation_and_none_holds_a_customers_emai
         herald_dev(&args, &dir.join("dead-letters.jsonl"))?;
         let lines = consumer_log_lines(&dir)?;
         assert!(lines.len() > 50, "{level}: {} lines", lines.len());
+        // And every EMF line any function wrote follows the EMF specification
+        let mut metric_lines = 0;
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            for line in std::fs::read_to_string(&path).unwrap_or_default().lines() {
+                if line.contains("\"_aws\"") {
+                    metric_lines += 1;
+                    let problems = herald::emf::problems(line);
+                    assert!(problems.is_empty(), "{}: {problems:?}: {line}", path.display());
+                }
+            }
+        }
+        assert!(metric_lines >= 40, "{level}: {metric_lines} EMF lines");
 
         for (function, line) in &lines {
             // Then no line holds a sample's e-mail, street or postal code
@@ -565,5 +579,72 @@ fn every_consumers_log_line_names_its_invocation_and_none_holds_a_customers_emai
         }
         std::fs::remove_dir_all(dir)?;
     }
+    Ok(())
+}
+
+#[test]
+fn the_events_metric_counts_first_duplicate_cached_and_failed_deliveries_by_the_guards_outcome() -> TestResult {
+    // Given an order never seen before (a fresh event id), the functions' tables on moto
+    let moto = herald_tests::moto::endpoint();
+    let dir = std::env::temp_dir().join(format!("herald-dev-outcomes-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir)?;
+    let mut placed: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+        root().join("events/shop.orders/OrderPlaced/v1.sample.json"),
+    )?)?;
+    placed["detail"]["metadata"]["event_id"] = uuid::Uuid::new_v4().to_string().into();
+    let mut thin: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+        root().join("events/shop.orders/OrderPlaced/v2.sample.json"),
+    )?)?;
+    thin["detail"]["metadata"]["event_id"] = uuid::Uuid::new_v4().to_string().into();
+    let (placed_file, thin_file) = (dir.join("placed.json"), dir.join("thin.json"));
+    std::fs::write(&placed_file, placed.to_string())?;
+    std::fs::write(&thin_file, thin.to_string())?;
+    let run = |name: &str, repeat: &str, input: &Path| -> TestResult<Vec<serde_json::Value>> {
+        let logs = dir.join(name);
+        herald_dev(
+            &[
+                "--json",
+                "--aws-endpoint",
+                moto,
+                "--repeat",
+                repeat,
+                "--logs",
+                &logs.to_string_lossy(),
+                &input.to_string_lossy(),
+            ],
+            &dir.join("dead-letters.jsonl"),
+        )?;
+        Ok(std::fs::read_to_string(logs.join("order-history.log"))?
+            .lines()
+            .chain(std::fs::read_to_string(logs.join("notifications.log"))?.lines())
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|line| line.get("Events").is_some())
+            .collect())
+    };
+    let outcomes = |lines: &[serde_json::Value], function: &str| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| l["function"] == function)
+            .map(|l| l["outcome"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+
+    // When it is delivered once; then, to new processes (nothing cached), twice; and a thin
+    // order notifications refuses for good is delivered once
+    let first = run("first", "1", &placed_file)?;
+    let again = run("again", "2", &placed_file)?;
+    let refused = run("refused", "1", &thin_file)?;
+
+    // Then order-history's Events metric says claimed, then duplicate (the record in DynamoDB),
+    // then cached (the warm process remembers it), and notifications' says error on each of
+    // Lambda's three attempts at the refused one
+    assert_eq!(outcomes(&first, "order-history"), ["claimed"]);
+    assert_eq!(outcomes(&again, "order-history"), ["duplicate", "cached"]);
+    assert_eq!(outcomes(&refused, "notifications"), ["error", "error", "error"]);
+    for line in first.iter().chain(&again).chain(&refused) {
+        assert_eq!(line["Events"], 1, "{line}");
+        assert_eq!(herald::emf::problems(&line.to_string()), Vec::<String>::new());
+    }
+    std::fs::remove_dir_all(dir)?;
     Ok(())
 }

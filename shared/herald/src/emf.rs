@@ -37,6 +37,9 @@ pub const HANDLING_TIME: &str = "HandlingTime";
 /// Written once, by the first invocation of a process: the cold start.
 pub const COLD_START: &str = "ColdStart";
 
+/// Most keys one dimension set may have (the EMF specification's limit).
+pub const MAX_DIMENSIONS: usize = 30;
+
 /// Most metrics one EMF directive may name (the EMF specification's limit).
 pub const MAX_METRICS_PER_LINE: usize = 100;
 
@@ -256,6 +259,123 @@ pub fn deferred_event(function: &str, detail_type: &str, error_type: &str, now_m
     )
 }
 
+/// Every way `line` breaks the EMF specification (<https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>);
+/// empty when CloudWatch Logs will turn it into metrics. The rules: a root object whose `_aws`
+/// has an integer `Timestamp` (epoch ms) and a non-empty `CloudWatchMetrics` array; each
+/// directive a `Namespace` of 1–255 characters, `Dimensions` as a non-empty array of dimension
+/// sets of 1–30 keys, each key a string member of the root, and `Metrics` as 1–100 objects
+/// whose `Name` (1–255 characters) is a root member holding a number or an array of at most 100
+/// numbers, with a `Unit` CloudWatch knows, when it has one.
+pub fn problems(line: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let Ok(Value::Object(root)) = serde_json::from_str::<Value>(line) else {
+        return vec!["not a JSON object".to_owned()];
+    };
+    let aws = root.get("_aws");
+    if !aws
+        .and_then(|a| a.get("Timestamp"))
+        .is_some_and(|t| t.is_i64() || t.is_u64())
+    {
+        found.push("_aws.Timestamp is not an integer of epoch milliseconds".to_owned());
+    }
+    let directives = aws
+        .and_then(|a| a.get("CloudWatchMetrics"))
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if directives.is_empty() {
+        found.push("_aws.CloudWatchMetrics is not a non-empty array".to_owned());
+    }
+    let text = |value: Option<&Value>| value.and_then(Value::as_str).unwrap_or_default().to_owned();
+    for directive in directives {
+        let namespace = text(directive.get("Namespace"));
+        if !(1..=MAX_NAME_CHARS).contains(&namespace.chars().count()) {
+            found.push(format!("namespace {namespace:?} is not 1 to 255 characters"));
+        }
+        let sets = directive.get("Dimensions").and_then(Value::as_array);
+        if sets.is_none_or(Vec::is_empty) {
+            found.push("Dimensions is not a non-empty array of dimension sets".to_owned());
+        }
+        for set in sets.into_iter().flatten() {
+            let keys = set.as_array().map(Vec::as_slice).unwrap_or_default();
+            if keys.is_empty() || keys.len() > MAX_DIMENSIONS {
+                found.push(format!("dimension set {set} has not 1 to {MAX_DIMENSIONS} keys"));
+            }
+            for key in keys {
+                let key = key.as_str().unwrap_or_default();
+                if !root.get(key).is_some_and(Value::is_string) {
+                    found.push(format!("dimension {key:?} is not a string member of the root"));
+                }
+            }
+        }
+        let metrics = directive
+            .get("Metrics")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if metrics.is_empty() || metrics.len() > MAX_METRICS_PER_LINE {
+            found.push(format!("{} metrics, not 1 to {MAX_METRICS_PER_LINE}", metrics.len()));
+        }
+        for metric in metrics {
+            let name = text(metric.get("Name"));
+            if !(1..=MAX_NAME_CHARS).contains(&name.chars().count()) {
+                found.push(format!("metric name {name:?} is not 1 to 255 characters"));
+            }
+            let numbers = match root.get(&name) {
+                Some(Value::Array(values)) if values.len() <= MAX_VALUES_PER_METRIC => {
+                    values.iter().all(Value::is_number)
+                }
+                Some(value) => value.is_number(),
+                None => false,
+            };
+            if !numbers {
+                found.push(format!(
+                    "metric {name:?} is not a root member holding a number or at most 100 numbers"
+                ));
+            }
+            if let Some(unit) = metric.get("Unit")
+                && !UNITS.contains(&unit.as_str().unwrap_or_default())
+            {
+                found.push(format!(
+                    "metric {name:?} has unit {unit}, which CloudWatch does not know"
+                ));
+            }
+        }
+    }
+    found
+}
+
+/// The units CloudWatch knows (`MetricDatum.Unit`).
+const UNITS: &[&str] = &[
+    "Seconds",
+    "Microseconds",
+    "Milliseconds",
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Gigabytes",
+    "Terabytes",
+    "Bits",
+    "Kilobits",
+    "Megabits",
+    "Gigabits",
+    "Terabits",
+    "Percent",
+    "Count",
+    "Bytes/Second",
+    "Kilobytes/Second",
+    "Megabytes/Second",
+    "Gigabytes/Second",
+    "Terabytes/Second",
+    "Bits/Second",
+    "Kilobits/Second",
+    "Megabits/Second",
+    "Gigabits/Second",
+    "Terabits/Second",
+    "Count/Second",
+    "None",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,54 +474,25 @@ mod tests {
         Ok(())
     }
 
-    /// The EMF specification's rules for a metric line, checked one by one; the line as JSON.
+    /// The line as JSON, once [`problems`] finds nothing wrong with it.
     fn follows_the_emf_specification(text: &str) -> Result<serde_json::Value, serde_json::Error> {
+        assert_eq!(problems(text), Vec::<String>::new(), "{text}");
         let line: serde_json::Value = serde_json::from_str(text)?;
-
-        // The root has `_aws` with an integer Timestamp (ms) and a CloudWatchMetrics array.
-        let aws = &line["_aws"];
-        assert_eq!(aws["Timestamp"], 1_800_000_000_000_i64);
-        let directives = aws["CloudWatchMetrics"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        assert!(!directives.is_empty());
-        for directive in directives {
-            // Each directive: a Namespace (1–255 chars), Dimensions as an array of arrays of at
-            // most 30 strings, Metrics as an array of at most 100 objects with a Name.
-            let namespace = directive["Namespace"].as_str().unwrap_or_default();
-            assert!((1..=255).contains(&namespace.len()));
-            let sets = directive["Dimensions"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            assert!(!sets.is_empty());
-            for set in sets {
-                let keys = set.as_array().map(Vec::as_slice).unwrap_or_default();
-                assert!(!keys.is_empty() && keys.len() <= 30);
-                // Every dimension key is a string member of the root.
-                for key in keys {
-                    let key = key.as_str().unwrap_or_default();
-                    assert!(line[key].is_string(), "dimension {key} must be a root string member");
-                }
-            }
-            let metrics = directive["Metrics"].as_array().map(Vec::as_slice).unwrap_or_default();
-            assert!(!metrics.is_empty() && metrics.len() <= 100);
-            for metric in metrics {
-                // Every metric name (1–255 chars) is a root member: a number, or an array of at
-                // most 100 numbers; the unit is one CloudWatch knows.
-                let name = metric["Name"].as_str().unwrap_or_default();
-                assert!((1..=255).contains(&name.chars().count()));
-                let value = &line[name];
-                let numbers = value.as_array().map_or(vec![value], |values| values.iter().collect());
-                assert!(
-                    numbers.len() <= 100 && numbers.iter().all(|v| v.is_number()),
-                    "metric {name}: {value}"
-                );
-                let unit = metric["Unit"].as_str().unwrap_or_default();
-                assert!(["Count", "Milliseconds", "Bytes", "None"].contains(&unit), "{unit}");
-            }
-        }
+        assert_eq!(line["_aws"]["Timestamp"], 1_800_000_000_000_i64);
         Ok(line)
+    }
+
+    #[test]
+    fn a_line_that_breaks_the_specification_is_told_how() {
+        let line = json!({
+            "_aws": {"Timestamp": "now", "CloudWatchMetrics": [{
+                "Namespace": "", "Dimensions": [["function"]],
+                "Metrics": [{"Name": "Events", "Unit": "Hours"}, {"Name": "Lost"}]
+            }]},
+            "function": 7, "Events": "one"
+        });
+        let found = problems(&line.to_string());
+        assert_eq!(found.len(), 6, "{found:#?}");
+        assert_eq!(problems("not json"), ["not a JSON object"]);
     }
 }
