@@ -4,7 +4,10 @@
 //! - CPU time per event of the guard itself over the in-memory store (claim + complete,
 //!   cache off), against calling the handler directly, and of a cached duplicate;
 //! - events per second through the guard against moto server's DynamoDB, per path;
-//! - DynamoDB calls per event on each path, counted by an SDK interceptor.
+//! - DynamoDB calls per event on each path, counted by an SDK interceptor;
+//! - what a consumer's logs and metrics cost per event on the cached-duplicate path: the whole
+//!   consumer (decode, guard, span, outcome line, EMF lines) with its JSON logs on, against the
+//!   same with no subscriber, plus the EMF lines it writes, built and written on their own.
 //!
 //! `HERALD_BENCH_EVENTS` scales the in-memory run (default 200000).
 
@@ -13,11 +16,12 @@ use std::time::{Duration, Instant};
 use herald::idempotency::{
     BatchItem, DynamoStore, IdempotencyConfig, IdempotencyGuard, Invocation, MemoryStore, Store,
 };
-use herald::{Envelope, RawEvent};
+use herald::{Call, Envelope, RawEvent};
 use herald_tests::TestResult;
 use herald_tests::aws::sdk_config;
 use herald_tests::dynamodb::{counted_client, create_idempotency_table};
-use herald_tests::fixtures::{HandlerError, cancellation};
+use herald_tests::fixtures::{HandlerError, cancellation, fresh_sample};
+use herald_tests::world::{FunctionWorld, Stores};
 use shop_events::OrderCancelledV1;
 
 /// User + system CPU time of this process, from /proc (clock ticks of 10 ms).
@@ -190,6 +194,102 @@ async fn against_moto() -> TestResult {
     Ok(())
 }
 
+/// A Lambda invocation's call, as production gives it: a request id and a trace header.
+fn call() -> Call {
+    Call {
+        request_id: Some("8f5e7c1a-2b3d-4e6f-9a0b-1c2d3e4f5a6b".to_owned()),
+        deadline_ms: None,
+        trace_header: Some("Root=1-6752a1f0-3c5d7e9f1a2b4c6d8e0f1a2b;Parent=53995c3f42cd8ad8;Sampled=1".to_owned()),
+    }
+}
+
+/// The consumer's logging and metrics on the cached-duplicate path (order-history, in-memory
+/// stores): CPU per event with the JSON subscriber on (written to a sink, so no write syscall is
+/// counted), with no subscriber, and of the EMF lines alone.
+async fn telemetry(count: usize) -> TestResult {
+    // Every metric line goes to a sink that keeps only a byte count, so nothing floods stdout.
+    static EMF_BYTES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    herald::emf::write_to(|line| {
+        EMF_BYTES.fetch_add(line.len() + 1, std::sync::atomic::Ordering::Relaxed);
+    });
+    let world = FunctionWorld::<order_history::handler::Deps>::new(
+        Stores::Memory,
+        order_history::handler::handle,
+        // The default cache, as a deployed function has it (the world turns it off).
+        &[("IDEMPOTENCY_CACHE_CAPACITY", "1024")],
+    )
+    .await?;
+    let consumer = world.consumer;
+    let warm: Vec<RawEvent> = (0..1000)
+        .map(|_| fresh_sample("shop.orders/OrderCancelled/v1.sample.json"))
+        .collect::<TestResult<_>>()?;
+    for raw in &warm {
+        consumer.handle_call(raw.clone(), call()).await?;
+    }
+    let rounds = (count / warm.len()).max(1);
+    let deliveries = rounds * warm.len();
+    let quiet = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+    let json = tracing::Dispatch::new(herald::telemetry::subscriber(
+        herald::telemetry::filter(|_| None),
+        std::io::sink,
+    ));
+    // Round after round, the same warm events without logs and then with them, side by side,
+    // so the machine's drift falls on both alike.
+    let (mut without_logs, mut with_logs) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..rounds {
+        for (dispatch, total) in [(&quiet, &mut without_logs), (&json, &mut with_logs)] {
+            let _default = tracing::dispatcher::set_default(dispatch);
+            let cpu = cpu_time();
+            for raw in &warm {
+                let guarded = consumer.handle_call(raw.clone(), call()).await?;
+                if guarded.outcome != herald::idempotency::Outcome::Cached {
+                    return Err(format!("not cached: {:?}", guarded.outcome).into());
+                }
+            }
+            *total += cpu_time() - cpu;
+        }
+    }
+    let (quiet, logged) = (without_logs, with_logs);
+
+    let now = chrono::Utc::now().timestamp_millis();
+    let none_recorded = std::collections::BTreeMap::new();
+    let cpu = cpu_time();
+    for _ in 0..deliveries {
+        for line in herald::emf::invocation_lines(
+            "order-history",
+            "OrderCancelled",
+            "cached",
+            0.012,
+            false,
+            &none_recorded,
+            now,
+        ) {
+            herald::emf::emit(&line);
+        }
+    }
+    let metrics = cpu_time() - cpu;
+
+    let logging = per_event(logged.saturating_sub(quiet), deliveries);
+    let emf = per_event(metrics, deliveries);
+    println!("consumer on the cached-duplicate path (order-history, in-memory), {deliveries} deliveries");
+    println!("  path                                     CPU µs/event");
+    println!(
+        "  consumer, no log subscriber            {:>12.2}",
+        per_event(quiet, deliveries)
+    );
+    println!(
+        "  consumer, JSON logs (to a sink)        {:>12.2}",
+        per_event(logged, deliveries)
+    );
+    println!("  EMF lines alone (built and written)    {:>12.2}", emf);
+    println!(
+        "  logging + metrics per event: {:.2} µs CPU (target < 5); {} EMF bytes written",
+        logging + emf,
+        EMF_BYTES.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    Ok(())
+}
+
 fn main() -> TestResult {
     let count = std::env::var("HERALD_BENCH_EVENTS")
         .ok()
@@ -198,6 +298,7 @@ fn main() -> TestResult {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         in_memory(count).await?;
+        telemetry(count / 4).await?;
         against_moto().await
     })
 }

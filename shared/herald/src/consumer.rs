@@ -3,8 +3,10 @@
 //! A [`Consumer`] is a function's dependencies, its idempotency guard and its handler, built once
 //! at cold start by [`Consumer::from_env`] (which [`run`](crate::run) calls for `main.rs`, and tests
 //! call over an environment of their own). For each invocation the consumer
-//! 1. opens a span carrying `event_id`, `correlation_id`, `causation_id`, `detail_type`,
-//!    `replay_name` and `redrive_run`, so every log line of the event carries them;
+//! 1. opens a span carrying the event's `event_id`, `correlation_id`, `causation_id`,
+//!    `detail_type`, `source`, `schema_version`, `replay_name`, `redrive_run` and (once decoded)
+//!    `subject`, and the invocation's `request_id`, `cold_start`, `function_name`,
+//!    `function_version` and `xray_trace_id`, so every log line of the event carries them;
 //! 2. decodes the raw event into the function's [`EventSet`](crate::envelope::EventSet) (an [`EnvelopeError`] is never
 //!    retryable; an unknown detail-type or version also writes the `UncataloguedEvents` metric,
 //!    see [`emf`](crate::emf));
@@ -293,15 +295,12 @@ impl<D: Function> Consumer<D> {
                         duration_ms,
                         "event deferred: Lambda delivers it again"
                     );
-                    println!(
-                        "{}",
-                        crate::emf::deferred_event(
-                            D::NAME,
-                            &detail_type,
-                            error.error_type(),
-                            chrono::Utc::now().timestamp_millis()
-                        )
-                    );
+                    crate::emf::emit(&crate::emf::deferred_event(
+                        D::NAME,
+                        &detail_type,
+                        error.error_type(),
+                        chrono::Utc::now().timestamp_millis(),
+                    ));
                 }
                 Err(error) => tracing::error!(
                     outcome = "error",
@@ -327,7 +326,7 @@ impl<D: Function> Consumer<D> {
                 chrono::Utc::now().timestamp_millis(),
             );
             for line in lines {
-                println!("{line}");
+                crate::emf::emit(&line);
             }
             result
         }
@@ -459,16 +458,13 @@ impl<D: Function> Consumer<D> {
             version,
             "uncatalogued event: not a detail-type or version this function knows"
         );
-        println!(
-            "{}",
-            crate::emf::uncatalogued_event(
-                function,
-                source,
-                detail_type,
-                *version,
-                chrono::Utc::now().timestamp_millis()
-            )
-        );
+        crate::emf::emit(&crate::emf::uncatalogued_event(
+            function,
+            source,
+            detail_type,
+            *version,
+            chrono::Utc::now().timestamp_millis(),
+        ));
     }
 }
 
@@ -492,36 +488,31 @@ struct CallFields<'a> {
     function_version: &'a str,
 }
 
-/// The span every log line of one event carries: the event's ids and the invocation's.
+/// The span every log line of one event carries: the event's ids and the invocation's. Ids an
+/// event does not have (a cause, a replay, a redrive, a trace) are left out of its lines rather
+/// than written empty.
 fn event_span(raw: &RawEvent, invocation: &CallFields<'_>) -> tracing::Span {
-    let text = |pointer: &str| {
-        raw.as_value()
-            .pointer(pointer)
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or("")
-    };
+    // `None` records nothing (tracing's `Option` value), so an absent id is left out.
+    fn present(text: Option<&str>) -> Option<&str> {
+        text.filter(|t| !t.is_empty())
+    }
     tracing::info_span!(
         "event",
-        event_id = text("/detail/metadata/event_id"),
-        correlation_id = text("/detail/metadata/correlation_id"),
-        causation_id = text("/detail/metadata/causation_id"),
+        event_id = raw.str_at("/detail/metadata/event_id").unwrap_or(""),
+        correlation_id = raw.str_at("/detail/metadata/correlation_id").unwrap_or(""),
+        causation_id = present(raw.str_at("/detail/metadata/causation_id")),
         detail_type = raw.detail_type().unwrap_or(""),
         source = raw.source().unwrap_or(""),
         schema_version = raw.schema_version().ok(),
         subject = tracing::field::Empty,
-        replay_name = raw.replay_name().unwrap_or(""),
-        redrive_run = text("/detail/metadata/redrive/run"),
+        replay_name = present(raw.replay_name()),
+        redrive_run = present(raw.str_at("/detail/metadata/redrive/run")),
         id = raw.ids().id.as_deref().unwrap_or(""),
         request_id = invocation.call.request_id.as_deref().unwrap_or(""),
         cold_start = invocation.cold_start,
         function_name = invocation.function_name,
         function_version = invocation.function_version,
-        xray_trace_id = invocation
-            .call
-            .trace_header
-            .as_deref()
-            .map(crate::trace::root)
-            .unwrap_or(""),
+        xray_trace_id = present(invocation.call.trace_header.as_deref().map(crate::trace::root)),
     )
 }
 

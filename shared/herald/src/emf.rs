@@ -14,6 +14,8 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::io::Write;
+use std::sync::OnceLock;
 
 use serde_json::{Map, Value, json};
 
@@ -48,6 +50,30 @@ pub const MAX_VALUES_PER_METRIC: usize = 100;
 
 /// The longest metric name CloudWatch accepts.
 pub const MAX_NAME_CHARS: usize = 255;
+
+/// Where this process's metric lines go, when not standard output.
+static OUTPUT: OnceLock<Output> = OnceLock::new();
+
+/// A destination for metric lines.
+type Output = Box<dyn Fn(&str) + Send + Sync>;
+
+/// Sends every metric line this process writes to `output` instead of standard output (where
+/// Lambda hands it to CloudWatch Logs), e.g. a benchmark's sink. Only the first call counts;
+/// returns whether this one did.
+pub fn write_to(output: impl Fn(&str) + Send + Sync + 'static) -> bool {
+    OUTPUT.set(Box::new(output)).is_ok()
+}
+
+/// Writes one metric line: to standard output, or where [`write_to`] said.
+pub fn emit(line: &str) {
+    match OUTPUT.get() {
+        Some(output) => output(line),
+        None => {
+            // A line that cannot be written (standard output closed) is lost, as a log line is.
+            let _lost = writeln!(std::io::stdout().lock(), "{line}");
+        }
+    }
+}
 
 /// A metric's unit, as CloudWatch names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -139,24 +165,24 @@ pub fn invocation_lines(
     recorded: &Recorded,
     now_ms: i64,
 ) -> Vec<String> {
-    let mut directives = vec![
-        json!({ "Namespace": NAMESPACE, "Dimensions": [["function", "outcome"]],
-                "Metrics": [{ "Name": EVENTS, "Unit": "Count" }] }),
-        json!({ "Namespace": NAMESPACE, "Dimensions": [["function"], ["function", "detail-type"]],
-                "Metrics": [{ "Name": HANDLING_TIME, "Unit": "Milliseconds" }] }),
-    ];
-    let mut root = Map::new();
-    root.insert("function".to_owned(), Value::from(function));
-    root.insert("detail-type".to_owned(), Value::from(detail_type));
-    root.insert("outcome".to_owned(), Value::from(outcome));
-    root.insert(EVENTS.to_owned(), Value::from(1));
-    root.insert(HANDLING_TIME.to_owned(), Value::from(handling_ms));
-    if cold_start {
-        directives.push(json!({ "Namespace": NAMESPACE, "Dimensions": [["function"]],
-                                "Metrics": [{ "Name": COLD_START, "Unit": "Count" }] }));
-        root.insert(COLD_START.to_owned(), Value::from(1));
-    }
-    let mut lines = vec![with_directives(root, directives, now_ms)];
+    let herald = HeraldLine {
+        function,
+        detail_type,
+        outcome,
+        events: 1,
+        handling_time: handling_ms,
+        cold_start: cold_start.then_some(1),
+        aws: Aws {
+            timestamp: now_ms,
+            directives: if cold_start {
+                &HERALD_DIRECTIVES
+            } else {
+                &HERALD_DIRECTIVES[..2]
+            },
+        },
+    };
+    // Serializing borrowed fields straight to text: this line is written for every event.
+    let mut lines = vec![serde_json::to_string(&herald).unwrap_or_default()];
     let metrics: Vec<(&String, &(Unit, Vec<f64>))> = recorded.iter().collect();
     for chunk in metrics.chunks(MAX_METRICS_PER_LINE) {
         let mut root = Map::new();
@@ -185,6 +211,78 @@ pub fn invocation_lines(
     }
     lines
 }
+
+/// Herald's line of every invocation, serialized as it stands.
+#[derive(serde::Serialize)]
+struct HeraldLine<'a> {
+    function: &'a str,
+    #[serde(rename = "detail-type")]
+    detail_type: &'a str,
+    outcome: &'a str,
+    #[serde(rename = "Events")]
+    events: u8,
+    #[serde(rename = "HandlingTime")]
+    handling_time: f64,
+    #[serde(rename = "ColdStart", skip_serializing_if = "Option::is_none")]
+    cold_start: Option<u8>,
+    #[serde(rename = "_aws")]
+    aws: Aws<'a>,
+}
+
+/// The `_aws` member of a line.
+#[derive(serde::Serialize)]
+struct Aws<'a> {
+    #[serde(rename = "Timestamp")]
+    timestamp: i64,
+    #[serde(rename = "CloudWatchMetrics")]
+    directives: &'a [Directive],
+}
+
+/// One metric directive of Herald's line.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Directive {
+    namespace: &'static str,
+    dimensions: &'static [&'static [&'static str]],
+    metrics: &'static [MetricName],
+}
+
+/// A metric's name and unit in a directive.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct MetricName {
+    name: &'static str,
+    unit: &'static str,
+}
+
+/// `Events` by `[function, outcome]`, `HandlingTime` by `[function]` and
+/// `[function, detail-type]`, and (on a cold start only) `ColdStart` by `[function]`.
+const HERALD_DIRECTIVES: [Directive; 3] = [
+    Directive {
+        namespace: NAMESPACE,
+        dimensions: &[&["function", "outcome"]],
+        metrics: &[MetricName {
+            name: EVENTS,
+            unit: "Count",
+        }],
+    },
+    Directive {
+        namespace: NAMESPACE,
+        dimensions: &[&["function"], &["function", "detail-type"]],
+        metrics: &[MetricName {
+            name: HANDLING_TIME,
+            unit: "Milliseconds",
+        }],
+    },
+    Directive {
+        namespace: NAMESPACE,
+        dimensions: &[&["function"]],
+        metrics: &[MetricName {
+            name: COLD_START,
+            unit: "Count",
+        }],
+    },
+];
 
 fn number_or_array(values: &[f64]) -> Value {
     match values {

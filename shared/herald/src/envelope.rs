@@ -422,8 +422,7 @@ impl RawEvent {
     /// Wraps an already parsed JSON value, such as the payload the Lambda runtime hands over.
     pub fn from_value(value: serde_json::Value) -> Self {
         let text = |pointer: &str| {
-            value
-                .pointer(pointer)
+            at(&value, pointer)
                 .and_then(serde_json::Value::as_str)
                 .map(str::to_owned)
         };
@@ -444,7 +443,7 @@ impl RawEvent {
     /// with. Taken from the raw event, not a consumer's typed copy, so a deploy whose types add a
     /// defaulted field, drop an unknown one or reorder fields hashes the same event the same way.
     pub fn data_digest(&self) -> String {
-        digest(self.value.pointer("/detail/data").unwrap_or(&serde_json::Value::Null))
+        digest(at(&self.value, "/detail/data").unwrap_or(&serde_json::Value::Null))
     }
 
     /// The event's `detail-type`, if it is a string.
@@ -478,7 +477,7 @@ impl RawEvent {
     /// [`EnvelopeError::InvalidField`] when it is missing or not a non-negative integer that fits `u32`.
     pub fn schema_version(&self) -> Result<u32, EnvelopeError> {
         let path = "detail.metadata.schema_version";
-        match self.value.pointer("/detail/metadata/schema_version") {
+        match at(&self.value, "/detail/metadata/schema_version") {
             None => Err(self.invalid(path, "missing field")),
             Some(version) => version
                 .as_u64()
@@ -493,7 +492,7 @@ impl RawEvent {
     /// # Errors
     /// [`EnvelopeError::InvalidField`] with the path of the first missing or invalid field.
     pub fn metadata(&self) -> Result<Metadata, EnvelopeError> {
-        let Some(metadata) = self.value.pointer("/detail/metadata") else {
+        let Some(metadata) = at(&self.value, "/detail/metadata") else {
             return Err(self.invalid("detail.metadata", "missing field"));
         };
         serde_path_to_error::deserialize(metadata).map_err(|error| {
@@ -642,9 +641,20 @@ impl RawEvent {
         }
     }
 
-    fn str_at(&self, pointer: &str) -> Option<&str> {
-        self.value.pointer(pointer).and_then(serde_json::Value::as_str)
+    /// The text at `pointer` (a JSON pointer of plain keys, such as `/detail/metadata/event_id`).
+    pub fn str_at(&self, pointer: &str) -> Option<&str> {
+        at(&self.value, pointer).and_then(serde_json::Value::as_str)
     }
+}
+
+/// The value at `pointer`, a JSON pointer of plain object keys (no `~` escapes, no array
+/// indices: the envelope's own paths). Unlike [`serde_json::Value::pointer`], which unescapes
+/// every token into a new `String`, it allocates nothing: it runs for every event.
+fn at<'v>(value: &'v serde_json::Value, pointer: &str) -> Option<&'v serde_json::Value> {
+    pointer
+        .strip_prefix('/')?
+        .split('/')
+        .try_fold(value, |value, key| value.get(key))
 }
 
 /// Best effort for broken JSON: the first `"key": "value"` pair in the text, so that even a

@@ -115,14 +115,13 @@ where
         let handler_error = target.starts_with(HANDLER_ERROR_TARGET) && metadata.fields().field("error").is_none();
         !(raw_event || handler_error)
     });
-    // Lambda adds its own timestamps and request ids to each line; keep ours for local runs.
-    let lines = tracing_subscriber::fmt::layer()
-        .json()
+    // json-subscriber writes what tracing-subscriber's JSON format writes, but keeps each span's
+    // fields serialized once instead of parsing them again for every line of the span.
+    let lines = json_subscriber::fmt::layer()
         .with_current_span(true)
         .with_span_list(false)
         .flatten_event(true)
         .with_target(false)
-        .with_ansi(false)
         .with_writer(writer)
         .with_filter(filter.or(sampled_debug).and(runtime_repeats));
     Registry::default().with(lines)

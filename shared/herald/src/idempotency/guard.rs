@@ -139,7 +139,13 @@ impl Invocation {
 
 /// Lower-case hex of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    text
 }
 
 /// How the guard answered an event.
@@ -478,7 +484,8 @@ impl<S: Store> IdempotencyGuard<S> {
         }
     }
 
-    /// Turns a claim's answer into a decision, logging it.
+    /// Turns a claim's answer into a decision, logging it at debug (the consumer's outcome line
+    /// says the outcome at info, once per event).
     pub(super) fn decide<R, E>(&self, ours: Record, claim: Claim, invocation: &Invocation, now: i64) -> Decision<R, E>
     where
         R: DeserializeOwned,
@@ -533,7 +540,7 @@ impl<S: Store> IdempotencyGuard<S> {
             Decision::Answer(Err(_)) => Outcome::Failed,
         };
         let key = invocation.key.as_deref().unwrap_or_default();
-        tracing::info!(key, event_id = %invocation.event_id, outcome = outcome.as_str(), "idempotency decision");
+        tracing::debug!(key, event_id = %invocation.event_id, outcome = outcome.as_str(), "idempotency decision");
         decision
     }
 
@@ -638,7 +645,7 @@ impl<S: Store> IdempotencyGuard<S> {
                 _ => return None,
             }
         };
-        tracing::info!(key = invocation.key.as_deref().unwrap_or_default(), event_id = %invocation.event_id, outcome = "cached", "idempotency decision");
+        tracing::debug!(key = invocation.key.as_deref().unwrap_or_default(), event_id = %invocation.event_id, outcome = "cached", "idempotency decision");
         Some(Ok(Guarded {
             outcome: Outcome::Cached,
             result: self.stored_result(key, hit.result.as_deref()),
