@@ -453,13 +453,21 @@ async fn create_tables(endpoint: &str, template: &Stack) -> Result<(), DevError>
                         .map_err(|e| failed(e.to_string()))?,
                 );
         }
-        request.send().await.map_err(|e| {
-            failed(format!(
-                "{}: {}",
-                table.logical_id,
-                aws_sdk_dynamodb::error::DisplayErrorContext(e)
-            ))
-        })?;
+        match request.send().await {
+            Ok(_) => {}
+            // Another `herald dev` against the same endpoint created it since the listing.
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+            Err(error) => {
+                return Err(failed(format!(
+                    "{}: {}",
+                    table.logical_id,
+                    aws_sdk_dynamodb::error::DisplayErrorContext(error)
+                )));
+            }
+        }
     }
     Ok(())
 }
