@@ -234,26 +234,31 @@ async fn telemetry(count: usize) -> TestResult {
         std::io::sink,
     ));
     // Round after round, the same warm events without logs and then with them, side by side,
-    // so the machine's drift falls on both alike.
-    let (mut without_logs, mut with_logs) = (Duration::ZERO, Duration::ZERO);
+    // so the machine's drift falls on both alike. Each round's CPU time is this thread's own
+    // (clock_gettime, nanoseconds), and the figures are the medians over the rounds, so a burst
+    // of load from a neighbour on this shared machine moves neither.
+    let (mut without_logs, mut with_logs) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
     for _ in 0..rounds {
-        for (dispatch, total) in [(&quiet, &mut without_logs), (&json, &mut with_logs)] {
+        for (dispatch, per_round) in [(&quiet, &mut without_logs), (&json, &mut with_logs)] {
             let _default = tracing::dispatcher::set_default(dispatch);
-            let cpu = cpu_time();
+            let cpu = cpu_time::ThreadTime::now();
             for raw in &warm {
                 let guarded = consumer.handle_call(raw.clone(), call()).await?;
                 if guarded.outcome != herald::idempotency::Outcome::Cached {
                     return Err(format!("not cached: {:?}", guarded.outcome).into());
                 }
             }
-            *total += cpu_time() - cpu;
+            per_round.push(cpu.elapsed());
         }
     }
-    let (quiet, logged) = (without_logs, with_logs);
+    let (quiet, logged) = (
+        median(&mut without_logs) * rounds as u32,
+        median(&mut with_logs) * rounds as u32,
+    );
 
     let now = chrono::Utc::now().timestamp_millis();
     let none_recorded = std::collections::BTreeMap::new();
-    let cpu = cpu_time();
+    let cpu = cpu_time::ThreadTime::now();
     for _ in 0..deliveries {
         for line in herald::emf::invocation_lines(
             "order-history",
@@ -267,11 +272,15 @@ async fn telemetry(count: usize) -> TestResult {
             herald::emf::emit(&line);
         }
     }
-    let metrics = cpu_time() - cpu;
+    let metrics = cpu.elapsed();
 
     let logging = per_event(logged.saturating_sub(quiet), deliveries);
     let emf = per_event(metrics, deliveries);
-    println!("consumer on the cached-duplicate path (order-history, in-memory), {deliveries} deliveries");
+    println!(
+        "consumer on the cached-duplicate path (order-history, in-memory), {deliveries} deliveries \
+         (thread CPU, median of {rounds} rounds of {})",
+        warm.len()
+    );
     println!("  path                                     CPU µs/event");
     println!(
         "  consumer, no log subscriber            {:>12.2}",
@@ -288,6 +297,12 @@ async fn telemetry(count: usize) -> TestResult {
         EMF_BYTES.load(std::sync::atomic::Ordering::Relaxed)
     );
     Ok(())
+}
+
+/// The middle of `durations` (sorted in place).
+fn median(durations: &mut [Duration]) -> Duration {
+    durations.sort_unstable();
+    durations.get(durations.len() / 2).copied().unwrap_or_default()
 }
 
 fn main() -> TestResult {

@@ -3,13 +3,14 @@
 //! A [`Consumer`] is a function's dependencies, its idempotency guard and its handler, built once
 //! at cold start by [`Consumer::from_env`] (which [`run`](crate::run) calls for `main.rs`, and tests
 //! call over an environment of their own). For each invocation the consumer
-//! 1. opens a span carrying the event's `event_id`, `correlation_id`, `causation_id`,
-//!    `detail_type`, `source`, `schema_version`, `replay_name`, `redrive_run` and (once decoded)
-//!    `subject`, and the invocation's `request_id`, `cold_start`, `function_name`,
-//!    `function_version` and `xray_trace_id`, so every log line of the event carries them;
-//! 2. decodes the raw event into the function's [`EventSet`](crate::envelope::EventSet) (an [`EnvelopeError`] is never
-//!    retryable; an unknown detail-type or version also writes the `UncataloguedEvents` metric,
-//!    see [`emf`](crate::emf));
+//! 1. decodes the raw event into the function's [`EventSet`](crate::envelope::EventSet) (an
+//!    [`EnvelopeError`] is never retryable; an unknown detail-type or version also writes the
+//!    `UncataloguedEvents` metric, see [`emf`](crate::emf));
+//! 2. opens a span carrying the event's `event_id`, `correlation_id`, `causation_id`,
+//!    `detail_type`, `source`, `schema_version`, `subject` (when it decoded), `replay_name` and
+//!    `redrive_run`, and the invocation's `request_id`, `cold_start`, `function_name`,
+//!    `function_version` and `xray_trace_id`, so every log line of the event carries them (the
+//!    decode error, if any, is logged inside it);
 //! 3. runs the handler under the guard. A replay (`replay-name`) or a redrive
 //!    (`metadata.redrive`) re-runs an event whose record is FAILED and answers a COMPLETED one
 //!    from its record; a reprocess (a replay named `reprocess-…`, a redrive marked `reprocess`)
@@ -264,8 +265,13 @@ impl<D: Function> Consumer<D> {
     ) -> Result<Guarded<D::Reaction>, ConsumerError<D::Error>> {
         let cold_start = self.cold.swap(false, Ordering::Relaxed);
         crate::telemetry::sample_invocation();
+        // Decoded before the span opens, so the span names the event's subject from its first
+        // line on (recording a field later would serialize the span's fields again).
+        let decoded = raw.decode_set_with_subject::<D::Event>();
+        let subject = decoded.as_ref().ok().and_then(|(_, subject)| subject.as_deref());
         let span = event_span(
             &raw,
+            subject,
             &CallFields {
                 call: &call,
                 cold_start,
@@ -273,11 +279,12 @@ impl<D: Function> Consumer<D> {
                 function_version: self.function_version.as_deref().unwrap_or(""),
             },
         );
-        let detail_type = raw.detail_type().unwrap_or_default().to_owned();
         let deadline_ms = call.deadline_ms;
         let handled = async move {
             let started = Instant::now();
-            let (result, recorded) = crate::emf::collecting(self.decode_and_run(raw, deadline_ms)).await;
+            let decoded = decoded.map(|(event, _)| event);
+            let (result, recorded) = crate::emf::collecting(self.run_decoded(&raw, decoded, deadline_ms)).await;
+            let detail_type = raw.detail_type().unwrap_or_default();
             let elapsed = started.elapsed();
             let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
             match &result {
@@ -297,7 +304,7 @@ impl<D: Function> Consumer<D> {
                     );
                     crate::emf::emit(&crate::emf::deferred_event(
                         D::NAME,
-                        &detail_type,
+                        detail_type,
                         error.error_type(),
                         chrono::Utc::now().timestamp_millis(),
                     ));
@@ -318,7 +325,7 @@ impl<D: Function> Consumer<D> {
             };
             let lines = crate::emf::invocation_lines(
                 D::NAME,
-                &detail_type,
+                detail_type,
                 outcome,
                 elapsed.as_secs_f64() * 1_000.0,
                 cold_start,
@@ -336,24 +343,19 @@ impl<D: Function> Consumer<D> {
         crate::trace::scope(call.trace_header, Box::pin(handled)).await
     }
 
-    async fn decode_and_run(
+    /// Runs `raw`, decoded as `decoded`, under the guard.
+    async fn run_decoded(
         &self,
-        raw: RawEvent,
+        raw: &RawEvent,
+        decoded: Result<D::Event, EnvelopeError>,
         deadline_ms: Option<i64>,
     ) -> Result<Guarded<D::Reaction>, ConsumerError<D::Error>> {
-        let replay = raw.replay_name().map(str::to_owned);
-        let digest = raw.data_digest();
-        let route = (
-            raw.source().map(str::to_owned),
-            raw.detail_type().map(str::to_owned),
-            raw.schema_version().ok(),
-        );
-        let event = raw.decode_set::<D::Event>().inspect_err(|error| {
+        let event = decoded.inspect_err(|error| {
             if matches!(
                 error,
                 EnvelopeError::UnknownDetailType { .. } | EnvelopeError::UnsupportedVersion { .. }
             ) {
-                self.report_uncatalogued(&route);
+                self.report_uncatalogued(raw);
             }
         })?;
         let mut invocation = Invocation::of(&event, deadline_ms)
@@ -363,7 +365,7 @@ impl<D: Function> Consumer<D> {
                     source,
                 })
             })?
-            .hashing_raw_data(digest);
+            .hashing_raw_data(raw.data_digest());
         if let Some(key) = D::idempotency_key(&event) {
             invocation = invocation.with_key(Some(key));
         }
@@ -382,7 +384,7 @@ impl<D: Function> Consumer<D> {
                 result: None,
             });
         }
-        let redelivery = Redelivery::of(replay.as_deref(), event.metadata().redrive.as_ref());
+        let redelivery = Redelivery::of(raw.replay_name(), event.metadata().redrive.as_ref());
         // A replay or a redrive is a deliberate re-delivery after a fix: a FAILED record may run again.
         invocation.replace_failed = redelivery.is_some();
         // A reprocess runs completed events again, once per replay or redrive run: its own key.
@@ -448,9 +450,10 @@ impl<D: Function> Consumer<D> {
     /// Writes the `UncataloguedEvents` EMF line and a warning: the event is not in this
     /// function's catalogue (an unknown detail-type or version). The event itself fails as not
     /// retryable, so it goes to the dead-letter queue.
-    fn report_uncatalogued(&self, (source, detail_type, version): &(Option<String>, Option<String>, Option<u32>)) {
+    fn report_uncatalogued(&self, raw: &RawEvent) {
         let function = D::NAME;
-        let (source, detail_type) = (source.as_deref().unwrap_or(""), detail_type.as_deref().unwrap_or(""));
+        let (source, detail_type) = (raw.source().unwrap_or(""), raw.detail_type().unwrap_or(""));
+        let version = raw.schema_version().ok();
         tracing::warn!(
             function,
             source,
@@ -462,7 +465,7 @@ impl<D: Function> Consumer<D> {
             function,
             source,
             detail_type,
-            *version,
+            version,
             chrono::Utc::now().timestamp_millis(),
         ));
     }
@@ -488,25 +491,35 @@ struct CallFields<'a> {
     function_version: &'a str,
 }
 
-/// The span every log line of one event carries: the event's ids and the invocation's. Ids an
-/// event does not have (a cause, a replay, a redrive, a trace) are left out of its lines rather
-/// than written empty.
-fn event_span(raw: &RawEvent, invocation: &CallFields<'_>) -> tracing::Span {
+/// The span every log line of one event carries: the event's ids, its `subject` and the
+/// invocation's ids. Ids an event does not have (a cause, a replay, a redrive, a trace) are left
+/// out of its lines rather than written empty.
+fn event_span(raw: &RawEvent, subject: Option<&str>, invocation: &CallFields<'_>) -> tracing::Span {
     // `None` records nothing (tracing's `Option` value), so an absent id is left out.
     fn present(text: Option<&str>) -> Option<&str> {
         text.filter(|t| !t.is_empty())
     }
+    // `detail.metadata` looked up once, not once per field: this runs for every event.
+    let metadata = raw.metadata_value();
+    let text = |key: &str| metadata.and_then(|m| m.get(key)).and_then(serde_json::Value::as_str);
+    let redrive_run = metadata
+        .and_then(|m| m.get("redrive"))
+        .and_then(|redrive| redrive.get("run"))
+        .and_then(serde_json::Value::as_str);
+    let schema_version = metadata
+        .and_then(|m| m.get("schema_version"))
+        .and_then(serde_json::Value::as_u64);
     tracing::info_span!(
         "event",
-        event_id = raw.str_at("/detail/metadata/event_id").unwrap_or(""),
-        correlation_id = raw.str_at("/detail/metadata/correlation_id").unwrap_or(""),
-        causation_id = present(raw.str_at("/detail/metadata/causation_id")),
+        event_id = text("event_id").unwrap_or(""),
+        correlation_id = text("correlation_id").unwrap_or(""),
+        causation_id = present(text("causation_id")),
         detail_type = raw.detail_type().unwrap_or(""),
         source = raw.source().unwrap_or(""),
-        schema_version = raw.schema_version().ok(),
-        subject = tracing::field::Empty,
+        schema_version,
+        subject = present(subject),
         replay_name = present(raw.replay_name()),
-        redrive_run = present(raw.str_at("/detail/metadata/redrive/run")),
+        redrive_run = present(redrive_run),
         id = raw.ids().id.as_deref().unwrap_or(""),
         request_id = invocation.call.request_id.as_deref().unwrap_or(""),
         cold_start = invocation.cold_start,

@@ -513,7 +513,7 @@ impl RawEvent {
     /// # Errors
     /// Any [`EnvelopeError`] but `MalformedJson`: wrong detail-type or source, another version,
     /// or a missing or invalid field.
-    pub fn decode<D: EventDetail>(self) -> Result<Envelope<D>, EnvelopeError> {
+    pub fn decode<D: EventDetail>(&self) -> Result<Envelope<D>, EnvelopeError> {
         self.decode_versions::<D, (D,)>()
     }
 
@@ -521,7 +521,18 @@ impl RawEvent {
     ///
     /// # Errors
     /// As [`RawEvent::decode`]; `UnsupportedVersion` lists every version in `V`.
-    pub fn decode_versions<T, V: Versions<T>>(self) -> Result<Envelope<T>, EnvelopeError> {
+    pub fn decode_versions<T, V: Versions<T>>(&self) -> Result<Envelope<T>, EnvelopeError> {
+        self.decode_versions_with_subject::<T, V>().map(|(event, _)| event)
+    }
+
+    /// As [`RawEvent::decode_versions`], with the event's [`EventDetail::subject`], read from the
+    /// version it arrived at, before the upcast.
+    ///
+    /// # Errors
+    /// As [`RawEvent::decode_versions`].
+    pub fn decode_versions_with_subject<T, V: Versions<T>>(
+        &self,
+    ) -> Result<(Envelope<T>, Option<String>), EnvelopeError> {
         match (self.source(), self.detail_type()) {
             (_, None) => return Err(self.missing_route("detail-type")),
             (None, _) => return Err(self.missing_route("source")),
@@ -542,7 +553,16 @@ impl RawEvent {
     ///
     /// # Errors
     /// As [`RawEvent::decode_versions`]; `UnknownDetailType` lists everything the set accepts.
-    pub fn decode_set<S: EventSet>(self) -> Result<S, EnvelopeError> {
+    pub fn decode_set<S: EventSet>(&self) -> Result<S, EnvelopeError> {
+        S::from_raw(self).map(|(event, _)| event)
+    }
+
+    /// As [`RawEvent::decode_set`], with the event's [`EventDetail::subject`]: what a consumer
+    /// names in the span of the event's log lines, known before the span opens.
+    ///
+    /// # Errors
+    /// As [`RawEvent::decode_set`].
+    pub fn decode_set_with_subject<S: EventSet>(&self) -> Result<(S, Option<String>), EnvelopeError> {
         S::from_raw(self)
     }
 
@@ -551,7 +571,7 @@ impl RawEvent {
     /// # Errors
     /// `UnsupportedVersion` when the event is not at `D::VERSION`; `InvalidField` with the JSON
     /// path of the first field that does not fit `D`.
-    pub fn decode_exact<D: EventDetail>(self) -> Result<Envelope<D>, EnvelopeError> {
+    pub fn decode_exact<D: EventDetail>(&self) -> Result<Envelope<D>, EnvelopeError> {
         let version = self.schema_version()?;
         if version != D::VERSION {
             return Err(self.unsupported_version(D::DETAIL_TYPE, version, &[D::VERSION]));
@@ -641,6 +661,11 @@ impl RawEvent {
         }
     }
 
+    /// `detail.metadata` as received, if there is one: for reading several of its fields at once.
+    pub fn metadata_value(&self) -> Option<&serde_json::Value> {
+        self.value.get("detail")?.get("metadata")
+    }
+
     /// The text at `pointer` (a JSON pointer of plain keys, such as `/detail/metadata/event_id`).
     pub fn str_at(&self, pointer: &str) -> Option<&str> {
         at(&self.value, pointer).and_then(serde_json::Value::as_str)
@@ -718,21 +743,18 @@ pub trait Versions<T> {
     /// The accepted versions.
     const SUPPORTED: &'static [u32];
 
-    /// Decodes `raw`, known to carry `version`, into the working type.
+    /// Decodes `raw`, known to carry `version`, into the working type, with the subject of the
+    /// version it arrived at ([`EventDetail::subject`]).
     ///
     /// # Errors
     /// `UnsupportedVersion` when `version` is none of these; `InvalidField` from the strict decode.
-    fn decode(raw: RawEvent, version: u32) -> Result<Envelope<T>, EnvelopeError>;
+    fn decode(raw: &RawEvent, version: u32) -> Result<(Envelope<T>, Option<String>), EnvelopeError>;
 }
 
-/// Records the decoded event's [`EventDetail::subject`] on the current span (the consumer's
-/// `event` span declares the field; elsewhere recording does nothing), then upcasts it to the
-/// working type.
-fn upcast_and_record_subject<D: EventDetail + Into<T>, T>(event: Envelope<D>) -> Envelope<T> {
-    if let Some(subject) = event.detail.data.subject() {
-        tracing::Span::current().record("subject", subject);
-    }
-    event.map(Into::into)
+/// The decoded event's [`EventDetail::subject`], and the event upcast to the working type.
+fn upcast_with_subject<D: EventDetail + Into<T>, T>(event: Envelope<D>) -> (Envelope<T>, Option<String>) {
+    let subject = event.detail.data.subject().map(str::to_owned);
+    (event.map(Into::into), subject)
 }
 
 macro_rules! impl_versions {
@@ -746,13 +768,13 @@ macro_rules! impl_versions {
             const DETAIL_TYPE: &'static str = $first::DETAIL_TYPE;
             const SUPPORTED: &'static [u32] = &[$first::VERSION $(, $rest::VERSION)*];
 
-            fn decode(raw: RawEvent, version: u32) -> Result<Envelope<T>, EnvelopeError> {
+            fn decode(raw: &RawEvent, version: u32) -> Result<(Envelope<T>, Option<String>), EnvelopeError> {
                 if version == $first::VERSION {
-                    return raw.decode_exact::<$first>().map(|e| upcast_and_record_subject(e));
+                    return raw.decode_exact::<$first>().map(|e| upcast_with_subject(e));
                 }
                 $(
                     if version == $rest::VERSION {
-                        return raw.decode_exact::<$rest>().map(|e| upcast_and_record_subject(e));
+                        return raw.decode_exact::<$rest>().map(|e| upcast_with_subject(e));
                     }
                 )*
                 Err(raw.unsupported_version(Self::DETAIL_TYPE, version, Self::SUPPORTED))
@@ -771,12 +793,12 @@ pub trait EventSet: Sized {
     /// Everything the set accepts.
     fn accepted() -> Vec<Accepted>;
 
-    /// Routes and decodes one event.
+    /// Routes and decodes one event, with its [`EventDetail::subject`].
     ///
     /// # Errors
     /// `UnknownDetailType` or `SourceMismatch` when no member accepts the event; otherwise the
     /// member's decode error.
-    fn from_raw(raw: RawEvent) -> Result<Self, EnvelopeError>;
+    fn from_raw(raw: &RawEvent) -> Result<(Self, Option<String>), EnvelopeError>;
 }
 
 /// Declares the events a consumer handles, once: an enum with one variant per detail-type,
@@ -818,8 +840,8 @@ macro_rules! event_set {
             }
 
             fn from_raw(
-                raw: $crate::envelope::RawEvent,
-            ) -> ::std::result::Result<Self, $crate::envelope::EnvelopeError> {
+                raw: &$crate::envelope::RawEvent,
+            ) -> ::std::result::Result<(Self, ::std::option::Option<::std::string::String>), $crate::envelope::EnvelopeError> {
                 let version = raw.schema_version().ok();
                 $(
                     if raw.is(
@@ -828,7 +850,9 @@ macro_rules! event_set {
                     ) && version.is_some_and(|v| {
                         <$versions as $crate::envelope::Versions<$target>>::SUPPORTED.contains(&v)
                     }) {
-                        return raw.decode_versions::<$target, $versions>().map(Self::$variant);
+                        return raw
+                            .decode_versions_with_subject::<$target, $versions>()
+                            .map(|(event, subject)| (Self::$variant(event), subject));
                     }
                 )+
                 ::std::result::Result::Err(raw.not_accepted(&Self::accepted()))
