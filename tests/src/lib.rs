@@ -14,6 +14,7 @@
 //!   rule feeds a queue, working and broken publishers, `herald dev`'s memory environment.
 //! - [`archive`]: a bus with an archive and two rules, for the replay tests.
 //! - [`dead_letters`]: dead-letter queues filled as EventBridge fills them, for redrive.
+//! - [`logs`]: a function's JSON log lines captured in memory.
 
 pub mod archive;
 pub mod aws;
@@ -22,6 +23,7 @@ pub mod dynamodb;
 pub mod faults;
 pub mod fixtures;
 pub mod functions;
+pub mod logs;
 pub mod moto;
 pub mod shop;
 pub mod template;

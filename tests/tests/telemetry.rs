@@ -4,7 +4,6 @@
 //! carries the invocation's trace header, so EventBridge continues the trace in the functions it
 //! invokes next. Shown with inventory, which publishes, built as `main.rs` builds it.
 
-use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_sdk_eventbridge::config::interceptors::BeforeSerializationInterceptorContextRef;
@@ -14,40 +13,13 @@ use aws_sdk_eventbridge::operation::put_events::PutEventsInput;
 use herald::{Call, Publisher, PublisherConfig};
 use herald_tests::TestResult;
 use herald_tests::fixtures::fresh_sample;
+use herald_tests::logs::Lines;
 use herald_tests::world::{FunctionWorld, Stores};
 use inventory::handler::Deps;
 use serde_json::Value;
 use tracing::instrument::WithSubscriber as _;
 
 const TRACE: &str = "Root=1-6752a1f0-3c5d7e9f1a2b4c6d8e0f1a2b;Parent=53995c3f42cd8ad8;Sampled=1";
-
-/// Log lines written into memory.
-#[derive(Clone, Default)]
-struct Lines(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Lines {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Lines {
-    fn json(&self) -> TestResult<Vec<Value>> {
-        let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        Ok(String::from_utf8(bytes)?
-            .lines()
-            .map(serde_json::from_str)
-            .collect::<Result<_, _>>()?)
-    }
-}
 
 /// Records the `TraceHeader` of every PutEvents entry.
 #[derive(Debug, Default, Clone)]
@@ -97,11 +69,7 @@ async fn every_log_line_and_every_published_event_of_an_invocation_carry_its_req
     );
     let consumer = world.publishing_through(publisher, |deps, publisher| Deps { publisher, ..deps });
     let lines = Lines::default();
-    let logs = lines.clone();
-    let subscriber = tracing::Dispatch::new(herald::telemetry::subscriber(
-        herald::telemetry::filter(|_| None),
-        move || logs.clone(),
-    ));
+    let subscriber = lines.subscriber();
 
     // When ord-1001 is delivered in a traced invocation (the cold start), then again (warm)
     let placed = fresh_sample("shop.orders/OrderPlaced/v1.sample.json")?;

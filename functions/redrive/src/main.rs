@@ -1,6 +1,10 @@
 //! Wires redrive: reads its configuration once, builds the redriver with
 //! [`redrive::wiring::Redrive::new`], and serves alarm events.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use herald::telemetry::Invocation;
 use lambda_runtime::{LambdaEvent, service_fn};
 use redrive::config::Config;
 use redrive::wiring::Redrive;
@@ -11,9 +15,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env()?;
     let aws = aws_config::load_from_env().await;
     let redrive = Redrive::new(&aws, config);
+    let cold = Arc::new(AtomicBool::new(true));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let redrive = redrive.clone();
-        async move { redrive.handle(event.payload).await }
+        let invocation = Invocation::of(&event.context, cold.swap(false, Ordering::Relaxed));
+        async move { redrive.handle_invocation(event.payload, &invocation).await }
     }))
     .await
 }

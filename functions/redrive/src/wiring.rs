@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
+use herald::telemetry::Invocation;
 use herald_ops::redrive::{RedriveConfig, Redriver};
+use tracing::Instrument;
 
 use crate::config::Config;
 use crate::error::RedriveError;
@@ -31,10 +33,36 @@ impl Redrive {
     /// # Errors
     /// [`RedriveError`], naming the event's `id`.
     pub async fn handle(&self, payload: serde_json::Value) -> Result<Reaction, RedriveError> {
+        self.handle_invocation(payload, &Invocation::default()).await
+    }
+
+    /// Handles one invocation as [`Redrive::handle`] does, every log line of it carrying the
+    /// invocation's request id, cold start, function name and version and X-Ray trace id beside
+    /// the alarm event's `id` and alarm name, as a consumer's lines do.
+    ///
+    /// # Errors
+    /// [`RedriveError`], naming the event's `id`.
+    pub async fn handle_invocation(
+        &self,
+        payload: serde_json::Value,
+        invocation: &Invocation,
+    ) -> Result<Reaction, RedriveError> {
         let event = handler::parse(payload)?;
-        let span = tracing::info_span!("event", id = %event.id, alarm = %event.detail.alarm_name);
-        let _entered = span.enter();
-        match handler::decide(&self.config, &event)? {
+        let span = tracing::info_span!(
+            "event",
+            id = %event.id,
+            alarm = %event.detail.alarm_name,
+            request_id = invocation.request_id,
+            cold_start = invocation.cold_start,
+            function_name = invocation.function_name,
+            function_version = invocation.function_version,
+            xray_trace_id = invocation.xray_trace_id(),
+        );
+        self.decide_and_run(&event).instrument(span).await
+    }
+
+    async fn decide_and_run(&self, event: &handler::AlarmStateChange) -> Result<Reaction, RedriveError> {
+        match handler::decide(&self.config, event)? {
             Decision::Ignore { alarm, reason } => {
                 tracing::info!(%reason, "ignored");
                 Ok(Reaction {

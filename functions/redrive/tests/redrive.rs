@@ -1,17 +1,21 @@
 //! Redrive against moto server, built by its own wiring: the catalog's alarm-state-change sample
 //! (inventory's errors alarm back to OK) empties inventory's dead-letter queue onto the bus and
-//! leaves billing's alone; an alarm going off moves nothing.
+//! leaves billing's alone; an alarm going off moves nothing; every log line of an invocation
+//! names it as a consumer's lines do.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use herald::telemetry::Invocation;
 use herald_tests::TestResult;
 use herald_tests::aws::{BusToQueue, drain_queue, sdk_config};
 use herald_tests::dead_letters::{create_queue, dead_letter_from_rule, queue_depth, rule_arn};
 use herald_tests::fixtures::{fresh_sample, sample_json};
+use herald_tests::logs::Lines;
 use redrive::config::Config;
 use redrive::wiring::Redrive;
 use serde_json::json;
+use tracing::instrument::WithSubscriber as _;
 
 const ALARM: &str = "aws.cloudwatch/CloudWatch Alarm State Change/v1.sample.json";
 
@@ -107,5 +111,42 @@ async fn an_alarm_going_off_redrives_nothing() -> TestResult {
     assert_eq!((reaction.action, reaction.received), ("ignored", 0));
     assert_eq!(queue_depth(&world.sqs, &world.inventory_dlq).await?, (1, 0));
     assert_eq!(queue_depth(&world.sqs, &world.billing_dlq).await?, (1, 0));
+    Ok(())
+}
+
+#[tokio::test]
+async fn every_log_line_of_a_redrive_names_its_invocation_as_a_consumers_lines_do() -> TestResult {
+    // Given the redrive function deployed as shop-dev-redrive version 3, its logs in memory
+    let world = world().await?;
+    let lines = Lines::default();
+    let invocation = Invocation {
+        request_id: "req-redrive-1".to_owned(),
+        cold_start: true,
+        function_name: "shop-dev-redrive".to_owned(),
+        function_version: "3".to_owned(),
+        trace_header: Some("Root=1-6752a1f0-3c5d7e9f1a2b4c6d8e0f1a2b;Parent=53995c3f42cd8ad8;Sampled=1".to_owned()),
+    };
+
+    // When inventory's alarm recovers in a traced invocation
+    let reaction = world
+        .redrive
+        .handle_invocation(sample_json(ALARM)?, &invocation)
+        .with_subscriber(lines.subscriber())
+        .await?;
+
+    // Then it redrove, and every line it logged names the request, the cold start, the
+    // function, its version, the trace and the alarm
+    assert_eq!(reaction.action, "redriven");
+    let lines = lines.json()?;
+    assert!(lines.iter().any(|l| l["message"] == "redriven"), "{lines:#?}");
+    for line in &lines {
+        let span = &line["span"];
+        assert_eq!(span["request_id"], "req-redrive-1", "{line}");
+        assert_eq!(span["cold_start"], true, "{line}");
+        assert_eq!(span["function_name"], "shop-dev-redrive", "{line}");
+        assert_eq!(span["function_version"], "3", "{line}");
+        assert_eq!(span["xray_trace_id"], "1-6752a1f0-3c5d7e9f1a2b4c6d8e0f1a2b", "{line}");
+        assert!(span["alarm"].as_str().is_some_and(|a| !a.is_empty()), "{line}");
+    }
     Ok(())
 }

@@ -127,6 +127,41 @@ where
     Registry::default().with(lines)
 }
 
+/// What every log line of one invocation says about it, as a Powertools Logger line does: for a
+/// function that is not a [`Consumer`](crate::Consumer) (whose `event` span carries the same
+/// fields beside the event's), such as the redrive function, to put in the span of its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Invocation {
+    /// Lambda's request id.
+    pub request_id: String,
+    /// Whether this is the process's first invocation.
+    pub cold_start: bool,
+    /// The function's name (`AWS_LAMBDA_FUNCTION_NAME`).
+    pub function_name: String,
+    /// Its version (`AWS_LAMBDA_FUNCTION_VERSION`).
+    pub function_version: String,
+    /// The X-Ray trace header, when the invocation is traced.
+    pub trace_header: Option<String>,
+}
+
+impl Invocation {
+    /// The invocation `context` describes; `cold_start` says whether it is the process's first.
+    pub fn of(context: &lambda_runtime::Context, cold_start: bool) -> Self {
+        Self {
+            request_id: context.request_id.clone(),
+            cold_start,
+            function_name: context.env_config.function_name.clone(),
+            function_version: context.env_config.version.clone(),
+            trace_header: context.xray_trace_id.clone(),
+        }
+    }
+
+    /// The X-Ray trace id (the trace header's `Root`), when the invocation is traced.
+    pub fn xray_trace_id(&self) -> Option<&str> {
+        self.trace_header.as_deref().map(crate::trace::root)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use tracing::level_filters::LevelFilter;
