@@ -1,4 +1,4 @@
-"""moto server, with EventBridge archive replays as AWS runs them.
+"""moto server, with EventBridge archive replays as AWS runs them, served with HTTP keep-alive.
 
 moto 5.2.5 replays an archive synchronously inside StartReplay, sends every archived event to
 every rule of the bus, and ignores both the replay's time window and `Destination.FilterArns`.
@@ -6,7 +6,12 @@ AWS documents otherwise (StartReplay, "Replaying archived events"): a replay run
 background (STARTING, RUNNING, then COMPLETED, or CANCELLED after CancelReplay), sends only the
 events received between EventStartTime and EventEndTime, and, when FilterArns is given, only to
 those rules. This wrapper puts that behaviour into moto's Replay model and then starts moto's own
-server with the same arguments as `moto_server`; nothing else changes.
+server's application with the same `-H`/`-p` arguments as `moto_server`.
+
+moto's own server (werkzeug's development server) answers every request with
+`Connection: close`, so an SDK client opens a TCP connection for every call and a benchmark
+measures reconnects. This one serves the same WSGI application with waitress, which keeps
+HTTP/1.1 connections alive as AWS's endpoints do.
 
 `HERALD_MOTO_REPLAY_DELAY` (seconds, default 0.05) spaces the replayed events, so a test can see
 a replay RUNNING and cancel it.
@@ -26,9 +31,12 @@ os.environ.setdefault(
     os.path.join(tempfile.gettempdir(), f"herald-moto-recording-{os.getpid()}.jsonl"),
 )
 
+import argparse
+
+import waitress
 from moto.core.utils import unix_time
 from moto.events import models
-from moto.server import main
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 DELAY = float(os.environ.get("HERALD_MOTO_REPLAY_DELAY", "0.05"))
 
@@ -103,5 +111,19 @@ models.Replay.replay_events = replay_events
 models.Replay.describe = describe
 models.EventsBackend.cancel_replay = cancel_replay
 
+
+def serve(argv):
+    """Serves moto on `-H HOST -p PORT` until killed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, default=5000)
+    args = parser.parse_args(argv)
+    # moto builds some URLs (SQS queue URLs, S3 redirects) from the port it serves on.
+    os.environ.setdefault("MOTO_PORT", str(args.port))
+    app = DomainDispatcherApplication(create_backend_app)
+    # Threads for the test run's parallel clients; connections are kept alive between requests.
+    waitress.serve(app, host=args.host, port=args.port, threads=16, ident="moto")
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serve(sys.argv[1:]))
