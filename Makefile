@@ -1,5 +1,5 @@
 # The two commands the README promises, and the steps behind them.
-.PHONY: run test tools catalog bench-guard bench-pattern bench-dev package measure fuzz
+.PHONY: run test tools catalog bench-guard bench-peer bench-pattern bench-dev package measure fuzz
 SHELL := /bin/bash
 
 ## The main job: the order system's and payment service's sample events through every function
@@ -22,6 +22,12 @@ tools:
 ## Idempotency guard figures: CPU per event in memory, events/s and DynamoDB calls per path on moto.
 bench-guard: tools
 	PATH="$(CURDIR)/.tools/bin:$$PATH" cargo bench -p herald-tests --bench guard
+
+## Herald's consumer against Powertools for AWS Lambda (Python) @idempotent, same events, same moto
+## server (keep-alive), one run: CPU µs and DynamoDB calls per event per path, and their ratio.
+bench-peer: tools
+	.tools/bin/pip install --quiet --disable-pip-version-check -r scripts/bench-peer-requirements.txt
+	PATH="$(CURDIR)/.tools/bin:$$PATH" cargo bench -p herald-tests --bench peer
 
 ## Every function built for Lambda (arm64, release) as target/lambda/<function>/bootstrap.zip, with sizes.
 package:

@@ -36,7 +36,7 @@ Per path it prints the client CPU per event, user + system time of this process 
 counted), and the DynamoDB calls per event, counted by a botocore `before-call` hook on the
 layer's client. The script fails if the handler did not run exactly once per event on the first
 path and never on the others. The TCP connections each path opened go to stderr: 0 when moto
-keeps connections alive (scripts/moto_keepalive.py).
+keeps connections alive (scripts/moto_server.py serves it with waitress).
 
 `import` is the cost of `import aws_lambda_powertools.utilities.idempotency` (which imports
 boto3): the wall time of `python -c 'import …'` minus that of `python -c pass`, each the fastest

@@ -1,0 +1,275 @@
+//! Peer benchmark: Herald's consumer against Powertools for AWS Lambda (Python) `@idempotent`, on
+//! the same events and the same moto server, in one run; prints figures, asserts nothing about
+//! speed.
+//!
+//! `make bench-peer` installs Powertools into the tools' venv and runs this
+//! (`cargo bench -p herald-tests --bench peer`). It writes `HERALD_PEER_EVENTS` (default 1,000)
+//! OrderPlaced events with fresh event ids, runs `scripts/bench_peer_powertools.py` on them
+//! (its figures come back as JSON lines), then runs Herald's consumer (decode, guard, a trivial
+//! handler answering as the Python one does) on the same events and paths:
+//! - `first`: first delivery, the idempotency cache off (claim and completion: 2 calls);
+//! - `duplicate`: the same events again, the cache off (the failed claim returns the record: 1);
+//! - `cached`: the same events again with the warm cache holding every id (0 calls).
+//!
+//! Herald's consumer builds its EMF metric lines (into a sink); neither side logs. Each side's
+//! figure is its own process's CPU (user + system, every thread) around the loop,
+//! so moto's CPU counts for neither; DynamoDB calls are counted by each side's SDK hook. For
+//! scale, the same run measures one bare aws-sdk-dynamodb PutItem and GetItem, and from them
+//! what Herald adds on top of the SDK calls it makes. moto is served with HTTP keep-alive
+//! (`scripts/moto_server.py`), so neither side pays a reconnect per call.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use cpu_time::ProcessTime;
+use herald::idempotency::{ChosenStore, DynamoStore, IdempotencyConfig, IdempotencyGuard, Outcome};
+use herald::{ConfigError, Consumer, Env, Function, RawEvent};
+use herald_tests::TestResult;
+use herald_tests::aws::sdk_config;
+use herald_tests::dynamodb::{counted_client, create_idempotency_table};
+use herald_tests::fixtures::{HandlerError, fresh_sample};
+use shop_events::OrderPlacedV1;
+
+herald::event_set! {
+    /// What the benchmark's consumer takes: OrderPlaced v1, as the Python handler does.
+    #[derive(Debug)]
+    pub enum Placed {
+        /// A placed order.
+        Order(OrderPlacedV1) from (OrderPlacedV1,),
+    }
+}
+
+/// A consumer with nothing to do but answer, as the Python handler's body does.
+struct Peer;
+
+impl Function for Peer {
+    const NAME: &'static str = "bench-peer";
+    type Event = Placed;
+    type Reaction = Answer;
+    type Error = HandlerError;
+
+    fn from_env(_env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self)
+    }
+}
+
+/// What both handlers answer.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Answer {
+    order_id: String,
+    accepted: bool,
+}
+
+async fn answer(_deps: &Peer, event: Placed) -> Result<Answer, HandlerError> {
+    let Placed::Order(placed) = event;
+    Ok(Answer {
+        order_id: placed.detail.data.order_id,
+        accepted: true,
+    })
+}
+
+/// One path's figures on one side.
+#[derive(Debug, Clone, Copy, Default)]
+struct Figures {
+    cpu_us_per_event: f64,
+    calls_per_event: f64,
+}
+
+/// What the Python half printed.
+#[derive(Debug, Default)]
+struct Powertools {
+    versions: String,
+    import_ms: f64,
+    paths: std::collections::BTreeMap<String, Figures>,
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn per_event(cpu: Duration, count: usize) -> f64 {
+    cpu.as_secs_f64() * 1e6 / count as f64
+}
+
+/// Runs the Python half on the events in `file`, against `endpoint`.
+fn powertools(endpoint: &str, file: &std::path::Path) -> TestResult<Powertools> {
+    let python = root().join(".tools/bin/python");
+    let output = Command::new(&python)
+        .arg(root().join("scripts/bench_peer_powertools.py"))
+        .args(["--endpoint", endpoint, "--events"])
+        .arg(file)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("{}: {e} (run `make bench-peer`, which installs it)", python.display()))?;
+    if !output.status.success() {
+        return Err(format!("the Powertools half failed: {}", output.status).into());
+    }
+    let mut peer = Powertools::default();
+    for line in String::from_utf8(output.stdout)?.lines() {
+        let record: serde_json::Value = serde_json::from_str(line)?;
+        match (record.get("path").and_then(|p| p.as_str()), record.get("versions")) {
+            (_, Some(versions)) => peer.versions = versions.to_string(),
+            (Some("import"), _) => peer.import_ms = record["ms"].as_f64().unwrap_or_default(),
+            (Some(path), _) => {
+                peer.paths.insert(
+                    path.to_owned(),
+                    Figures {
+                        cpu_us_per_event: record["cpu_us_per_event"].as_f64().unwrap_or_default(),
+                        calls_per_event: record["calls_per_event"].as_f64().unwrap_or_default(),
+                    },
+                );
+            }
+            _ => return Err(format!("unexpected line from the Powertools half: {line}").into()),
+        }
+    }
+    Ok(peer)
+}
+
+fn main() -> TestResult {
+    let count: usize = std::env::var("HERALD_PEER_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000);
+    let endpoint = herald_tests::moto::endpoint();
+    let events: Vec<RawEvent> = (0..count)
+        .map(|_| fresh_sample("shop.orders/OrderPlaced/v1.sample.json"))
+        .collect::<TestResult<_>>()?;
+    let file = std::env::temp_dir().join(format!("herald-peer-events-{}.jsonl", std::process::id()));
+    {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&file)?);
+        for event in &events {
+            serde_json::to_writer(&mut out, event.as_value())?;
+            out.write_all(b"\n")?;
+        }
+    }
+    let peer = powertools(endpoint, &file);
+    std::fs::remove_file(&file)?;
+    let peer = peer?;
+
+    // The consumer's metric lines are built but go nowhere, so stdout holds the table only.
+    herald::emf::write_to(|_line| {});
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (herald, bare) = runtime.block_on(herald_side(&events))?;
+
+    println!("peer benchmark: {count} OrderPlaced events, moto server with keep-alive, one run");
+    println!("  Powertools: {}", peer.versions);
+    println!("  path        Powertools CPU µs/event  calls   Herald CPU µs/event  calls   Powertools / Herald");
+    for (path, ours) in &herald {
+        let theirs = peer.paths.get(*path).copied().unwrap_or_default();
+        println!(
+            "  {path:<10} {:>24.1} {:>6.2} {:>20.1} {:>6.2} {:>20.1}x",
+            theirs.cpu_us_per_event,
+            theirs.calls_per_event,
+            ours.cpu_us_per_event,
+            ours.calls_per_event,
+            theirs.cpu_us_per_event / ours.cpu_us_per_event.max(1e-9),
+        );
+    }
+    println!(
+        "  one bare aws-sdk-dynamodb call, for scale: PutItem {:.1} µs, GetItem {:.1} µs CPU",
+        bare.0, bare.1
+    );
+    let sdk_call = (bare.0 + bare.1) / 2.0;
+    for (path, ours) in &herald {
+        if ours.calls_per_event > 0.0 {
+            let sdk = ours.calls_per_event * sdk_call;
+            println!(
+                "  Herald's own CPU on top of its SDK calls, {path}: {:.1} µs ({:.0}% of the calls' {:.1} µs)",
+                ours.cpu_us_per_event - sdk,
+                (ours.cpu_us_per_event - sdk) / sdk * 100.0,
+                sdk
+            );
+        }
+    }
+    println!(
+        "  Powertools' idempotency import alone: {:.1} ms (a fresh interpreter)",
+        peer.import_ms
+    );
+    Ok(())
+}
+
+/// Herald's three paths on `events`, and the CPU of one bare PutItem and GetItem (µs).
+async fn herald_side(events: &[RawEvent]) -> TestResult<(Vec<(&'static str, Figures)>, (f64, f64))> {
+    let sdk = sdk_config().await;
+    let (client, calls) = counted_client(&sdk);
+    let table = create_idempotency_table(&client).await?;
+    let guard = |cache_capacity: usize| {
+        IdempotencyGuard::new(
+            ChosenStore::Dynamo(DynamoStore::new(client.clone(), table.clone())),
+            IdempotencyConfig {
+                cache_capacity,
+                ..IdempotencyConfig::new(Peer::NAME)
+            },
+        )
+    };
+    let uncached = Consumer::new(Peer, guard(0), answer);
+    let cached = Consumer::new(Peer, guard(events.len() + 1), answer);
+    // One unmeasured event first, so the client's first-call set-up (connection, credentials)
+    // is not counted, as the Python half does.
+    let warm_up = fresh_sample("shop.orders/OrderPlaced/v1.sample.json")?;
+    uncached.handle(warm_up.clone(), None).await?;
+    cached.handle(warm_up, None).await?;
+
+    let mut figures = Vec::new();
+    for (path, consumer, expected) in [
+        ("first", &uncached, Outcome::Claimed),
+        ("duplicate", &uncached, Outcome::Duplicate),
+        ("cached", &cached, Outcome::Cached),
+    ] {
+        if path == "cached" {
+            // The warm cache: every id completed once through this consumer.
+            for event in events {
+                consumer.handle(event.clone(), None).await?;
+            }
+        }
+        // Each delivery gets its own copy, as the runtime hands each invocation its payload.
+        let copies: Vec<RawEvent> = events.to_vec();
+        calls.reset();
+        let cpu = ProcessTime::now();
+        for raw in copies {
+            let guarded = consumer.handle(raw, None).await?;
+            if guarded.outcome != expected {
+                return Err(format!("{path}: {:?}, expected {expected:?}", guarded.outcome).into());
+            }
+        }
+        let cpu = cpu.elapsed();
+        figures.push((
+            path,
+            Figures {
+                cpu_us_per_event: per_event(cpu, events.len()),
+                calls_per_event: calls.total() as f64 / events.len() as f64,
+            },
+        ));
+    }
+
+    // For scale: the bare SDK calls the guard makes, on an item of a record's size.
+    let keys: Vec<String> = (0..events.len()).map(|i| format!("bare#{i}")).collect();
+    let cpu = ProcessTime::now();
+    for key in &keys {
+        client
+            .put_item()
+            .table_name(&table)
+            .item("id", AttributeValue::S(key.clone()))
+            .item("status", AttributeValue::S("COMPLETED".to_owned()))
+            .item("expiration", AttributeValue::N("1796631796".to_owned()))
+            .item("payload_hash", AttributeValue::S("0".repeat(64)))
+            .send()
+            .await?;
+    }
+    let put = per_event(cpu.elapsed(), keys.len());
+    let cpu = ProcessTime::now();
+    for key in &keys {
+        client
+            .get_item()
+            .table_name(&table)
+            .key("id", AttributeValue::S(key.clone()))
+            .consistent_read(true)
+            .send()
+            .await?;
+    }
+    let get = per_event(cpu.elapsed(), keys.len());
+    Ok((figures, (put, get)))
+}
