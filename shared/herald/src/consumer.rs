@@ -263,6 +263,7 @@ impl<D: Function> Consumer<D> {
         raw: RawEvent,
         call: Call,
     ) -> Result<Guarded<D::Reaction>, ConsumerError<D::Error>> {
+        let started = Instant::now();
         let cold_start = self.cold.swap(false, Ordering::Relaxed);
         crate::telemetry::sample_invocation();
         // Decoded before the span opens, so the span names the event's subject from its first
@@ -281,7 +282,6 @@ impl<D: Function> Consumer<D> {
         );
         let deadline_ms = call.deadline_ms;
         let handled = async move {
-            let started = Instant::now();
             let decoded = decoded.map(|(event, _)| event);
             let (result, recorded) = crate::emf::collecting(self.run_decoded(&raw, decoded, deadline_ms)).await;
             let detail_type = raw.detail_type().unwrap_or_default();
