@@ -1,7 +1,7 @@
 //! Why a pattern was refused: [`PatternError`] names where in the pattern (a dotted path such as
 //! `detail.$or[1].price`) and [`ErrorKind`] says what is wrong there.
 
-use serde_json::Value;
+use crate::json::Json;
 
 /// A pattern EventBridge would refuse, with the place in the pattern and the reason.
 ///
@@ -97,12 +97,16 @@ pub enum ErrorKind {
         /// The upper bound as written.
         upper: String,
     },
-    /// A number in `numeric` or `anything-but` outside -5e9..=5e9.
-    #[error("{0} is outside -5e9..=5e9, the range numeric and anything-but numbers support")]
+    /// A `numeric` operand outside -5e9..=5e9.
+    #[error("{0} is outside -5e9..=5e9, the range numeric supports")]
     NumberOutOfRange(String),
-    /// A number in `numeric` or `anything-but` with more than six decimal places.
-    #[error("{0} has more than 6 decimal places, the precision numeric and anything-but numbers support")]
+    /// A `numeric` operand with more than six decimal places.
+    #[error("{0} has more than 6 decimal places, the precision numeric supports")]
     TooPrecise(String),
+    /// A number in `numeric` or `anything-but` that no binary64 double holds exactly in decimal
+    /// (`0.1000000000000000001`, `1e400`), which the engine cannot compare.
+    #[error("{0} cannot be compared as a number: no double has exactly this decimal value")]
+    NotComparable(String),
     /// A `cidr` operand that is not a valid IPv4 or IPv6 block.
     #[error("invalid CIDR {cidr}: {reason}")]
     InvalidCidr {
@@ -128,7 +132,7 @@ pub enum ErrorKind {
     /// An anything-but list mixing strings and numbers, or holding null, booleans or objects.
     #[error("an anything-but list must hold only strings or only numbers, found {0}")]
     AnythingButList(String),
-    /// `{"anything-but": {"prefix": ""}}` (or suffix), which would exclude every string.
+    /// An empty string in anything-but prefix or suffix, which would exclude every string.
     #[error("anything-but {0} must not be empty")]
     EmptyAffix(&'static str),
     /// `$or` does not hold an array.
@@ -146,12 +150,16 @@ pub enum ErrorKind {
     /// The `$or`s multiply out to more alternatives than this crate evaluates.
     #[error("$or expands to more than {0} combinations")]
     TooManyCombinations(usize),
+    /// One `$or` combination holds more fields than the engine accepts in a rule.
+    #[error("a combination of the pattern holds {0} fields, more than the {1} a rule may have")]
+    TooManyFields(usize, usize),
 }
 
-/// A value from the pattern as compact JSON for a message, cut short when long.
-pub(crate) fn shown(value: &Value) -> String {
+/// A value from the pattern as compact JSON for a message (numbers as written), cut short when
+/// long.
+pub(crate) fn shown(value: &Json) -> String {
     const MAX_CHARS: usize = 60;
-    let text = value.to_string();
+    let text = value.shown();
     if text.chars().count() <= MAX_CHARS {
         text
     } else {

@@ -15,66 +15,60 @@
 //! ```
 //!
 //! A map of the parts:
-//! - [`Pattern`] (this file): the public face, `parse`/`parse_str`/`matches`.
+//! - [`Pattern`] (this file): the public face, `parse`/`parse_str`/`matches`/`matches_str`/`lints`.
 //! - `error`: [`PatternError`] (the path in the pattern) and [`ErrorKind`] (what is wrong there).
-//! - `parse`: validation and the expansion of `$or` into `$or`-free alternatives.
-//! - `tree`: one alternative as nested levels, and the walk over an event (array consistency).
+//! - `lint`: [`Lint`] and [`LintKind`], what EventBridge accepts but is probably a mistake.
+//! - `json`: JSON read with number texts and field order kept, and what matching needs from an
+//!   event (`serde_json::Value` or that JSON).
+//! - `number`: numbers as the engine reads them, from their text.
+//! - `parse`: validation and the expansion of `$or` into `$or`-free sub-rules.
+//! - `tree`: one sub-rule, and how it judges an event (array consistency, absence).
 //! - `matcher`: the typed matchers and how each tests one scalar value.
 //!
 //! The specification is the AWS EventBridge user guide ("Event patterns", "Content filtering in
-//! Amazon EventBridge event patterns", "Arrays in event patterns") and, where the guide is silent,
-//! the behaviour of `aws/event-ruler`, the open-source matching engine behind EventBridge.
+//! Amazon EventBridge event patterns", "Arrays in event patterns") and, wherever the guide is
+//! silent, the behaviour of `aws/event-ruler` 2.0.1, the open-source matching engine behind
+//! EventBridge: dotted field names are paths, case is folded per UTF-16 unit, numbers are read
+//! from their text, addresses as `java.net.InetAddress` reads them, `exists: false` next to an
+//! array of objects depends on the order of field paths, `anything-but` takes lists of prefixes
+//! and suffixes, a field written twice keeps its last write. Each module names the engine source
+//! it follows; `tests/engine.rs` holds the engine's answers, class by class. What EventBridge
+//! accepts but is probably a mistake (a CIDR block with host bits set, a wildcard without `*`) is
+//! a [`Lint`], never a refusal.
 //!
 //! # Choices
-//! Where the documentation is silent or the engine's behaviour is accidental, this crate chose:
+//! Where this crate departs from the engine, because the user guide documents otherwise:
 //!
-//! - **Objects inside arrays.** When the pattern descends into a field whose event value is an
-//!   array of objects, one element must satisfy the whole nested pattern: fields from different
-//!   elements of the same array never combine (the engine's "array-consistent" matching).
-//!   `exists: false` is judged inside the chosen element. The engine's answer for `exists: false`
-//!   next to an array can depend on the order of field names; this crate's does not.
-//! - **What is a leaf value.** Strings, numbers, booleans and `null` are; arrays are unrolled at any
-//!   depth; objects are not leaves ("Exists matching only works on leaf nodes"). So a field holding
-//!   `[]`, `{}` or only objects counts as absent: `exists: true` fails and `exists: false` holds.
-//! - **Exact numbers** compare by value as binary64 (exactly for two integers): `300` matches
-//!   `300.0` and `3.0e2`. Exact values have no range limit (an account id written as a number still
-//!   matches itself); strings never equal numbers and booleans never equal `0`/`1`.
-//! - **`numeric`** operands must lie within ±5e9 and have at most six decimal places (the documented
-//!   range and precision). Its shape is the engine's: one comparison, or a lower bound (`>`, `>=`)
-//!   followed by an upper bound (`<`, `<=`) with lower < upper. Event values match only when they
-//!   are JSON numbers within ±5e9: never strings, booleans or larger numbers.
-//! - **`anything-but`** matches a present leaf value that is not excluded; a missing field never
-//!   matches. With an array, one non-excluded element suffices. A value of another type is never
-//!   excluded (`{"anything-but": "x"}` matches `5` and `null`; `{"anything-but": {"prefix": "x"}}`
-//!   matches `5`). Numbers are compared by value and obey the `numeric` range and precision.
-//!   Lists hold only strings or only numbers. `prefix`/`suffix` inside it take one non-empty
-//!   string (the guide: "only works with a single prefix, not a list"); `equals-ignore-case` and
-//!   `wildcard` inside it take a string or a list of strings.
-//! - **Case-insensitive matchers** lowercase both sides character by character with Unicode's full
-//!   lowercase mappings (no locale, no context-dependent final sigma).
-//! - **`wildcard`**: `*` matches any run of characters (including none), `\*` a star, `\\` a
-//!   backslash; any other escape and consecutive `*` are refused, as the engine does. The engine's
-//!   "rule is too complex" limit on wildcards is not enforced.
-//! - **`cidr`**: prefix lengths must be below 32 (IPv4) or 128 (IPv6), as in the engine; unlike the
-//!   engine, a block with host bits set after the prefix (`10.0.0.1/24`) is refused as a likely
-//!   typo. Only string event values are addresses; an IPv4-mapped IPv6 address (`::ffff:10.0.0.1`)
-//!   is an IPv6 address and does not fall in an IPv4 block. An exact string value that happens to
-//!   be an address compares as a string.
-//! - **`$or`** must hold an array of at least two non-empty objects (the engine keeps a legacy mode
-//!   where anything else is an ordinary field named `$or`; this crate refuses it). Field names
-//!   equal to a matcher name are refused inside `$or`, as the engine does. A field constrained both
-//!   inside an `$or` alternative and outside it must satisfy both (the engine lets one replace the
-//!   other, depending on key order). A pattern whose `$or`s multiply out to more than 1000
-//!   alternatives is refused.
-//! - **Empty objects** (including the pattern `{}`) are refused, as the engine does.
-//! - **Duplicate keys** in pattern text: the last one wins (serde_json's behaviour, and what the
-//!   guide says EventBridge does).
-//! - **Dotted field names** are ordinary names: `"a.b"` is not the path `a` → `b` (the engine joins
-//!   paths with dots and conflates them).
-//! - **An event that is not a JSON object** matches nothing.
+//! - **`numeric`** operands must lie within ±5e9 and have at most six decimal places, and only
+//!   event numbers within ±5e9 are compared. The guide, content filtering: "Numeric matching works
+//!   with values that are JSON numbers. It is limited to values between -5.0e9 and +5.0e9
+//!   inclusive, with 15 digits of precision, or six digits to the right of the decimal point."
+//!   (The engine 2.0.1 compares every double.)
+//!
+//! # Limits
+//! Not EventBridge rules, but bounds and known gaps of this crate:
+//!
+//! - A pattern whose `$or`s multiply out to more than 1000 sub-rules is refused, to bound memory;
+//!   the engine has no such bound (it refuses a sub-rule of more than 256 fields, as this crate
+//!   does).
+//! - [`Pattern::parse`] and [`Pattern::matches`] take a `serde_json::Value`, which has already
+//!   turned numbers into doubles and (without serde_json's `preserve_order`) sorted fields; use
+//!   [`Pattern::parse_str`] and [`Pattern::matches_str`] for answers read from the text.
+//! - Engine defects are not reproduced: in event-ruler 2.0.1 an exact string stops matching when a
+//!   `numeric` range and a later string matcher share its array
+//!   (`["RUNNING", {"numeric": ["<", 5]}, {"prefix": "x"}]` misses `"RUNNING"`), and a wildcard
+//!   starting with `*` next to `equals-ignore-case` makes the latter match longer strings
+//!   (`[{"wildcard": "*x"}, {"equals-ignore-case": "b"}]` matches `"bz"`).
+//! - The engine shares one value matcher between `$or` sub-rules that begin alike, so a numeric
+//!   matcher in one can change how a number is compared to a `cidr` in another; each sub-rule is
+//!   judged on its own here.
+//! - An event that is not a JSON object matches nothing (EventBridge accepts no other event).
 
 mod error;
+mod json;
+mod lint;
 mod matcher;
+mod number;
 mod parse;
 mod tree;
 
@@ -84,6 +78,9 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 pub use error::{ErrorKind, PatternError};
+pub use lint::{Lint, LintKind};
+
+use json::Json;
 
 /// A validated EventBridge event pattern, compiled for matching.
 ///
@@ -92,34 +89,67 @@ pub use error::{ErrorKind, PatternError};
 #[derive(Debug, Clone)]
 pub struct Pattern {
     /// The pattern with every `$or` multiplied out: it matches when any alternative does.
-    alternatives: Vec<tree::Node>,
+    alternatives: Vec<tree::Alternative>,
+    /// What `herald catalog check` warns about.
+    lints: Vec<Lint>,
 }
 
 impl Pattern {
-    /// Validates a pattern given as JSON and compiles it.
+    /// Validates a pattern given as a `serde_json::Value` and compiles it.
+    ///
+    /// A `Value` has lost what the text said: its numbers are already doubles or integers (a
+    /// number such as `1e400` cannot be one at all) and, without serde_json's `preserve_order`,
+    /// its fields are sorted, which decides which of two writes of one field path wins. Prefer
+    /// [`Pattern::parse_str`] when the pattern is text.
     ///
     /// # Errors
     /// [`PatternError`] naming the path of the first problem found, for anything EventBridge
-    /// would refuse (and the few stricter cases listed in the crate documentation).
+    /// would refuse.
     pub fn parse(pattern: &Value) -> Result<Self, PatternError> {
-        Ok(Self {
-            alternatives: parse::alternatives(pattern)?,
-        })
+        Self::compile(&Json::from_value(pattern))
     }
 
-    /// Validates a pattern given as JSON text and compiles it.
+    /// Validates a pattern given as JSON text and compiles it, reading every number from its text.
     ///
     /// # Errors
     /// [`ErrorKind::NotJson`] when the text is not JSON, otherwise as [`Pattern::parse`].
     pub fn parse_str(text: &str) -> Result<Self, PatternError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| PatternError::new("", ErrorKind::NotJson(e)))?;
-        Self::parse(&value)
+        let json = Json::from_text(text).map_err(|e| PatternError::new("", ErrorKind::NotJson(e)))?;
+        Self::compile(&json)
+    }
+
+    fn compile(json: &Json) -> Result<Self, PatternError> {
+        let parsed = parse::parse(json)?;
+        Ok(Self {
+            alternatives: parsed.alternatives,
+            lints: parsed.lints,
+        })
     }
 
     /// Whether the event (as EventBridge delivers it: `source`, `detail-type`, `detail`, …)
     /// matches the pattern.
+    ///
+    /// The event's numbers are what the `Value` holds: a double is compared as that double, an
+    /// integer as itself. [`Pattern::matches_str`] reads them from the event's text instead.
     pub fn matches(&self, event: &Value) -> bool {
-        matches!(event, Value::Object(_)) && self.alternatives.iter().any(|node| node.matches(Some(event)))
+        matches!(event, Value::Object(_)) && self.alternatives.iter().any(|a| a.matches(event))
+    }
+
+    /// Whether the event, given as JSON text, matches the pattern; every number is read from its
+    /// text, as EventBridge reads it (so `1.00000000000000000001` is not a number `numeric` can
+    /// compare, and `1e400` equals only `1e400`).
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotJson`] (at the root) when the event text is not JSON.
+    pub fn matches_str(&self, event: &str) -> Result<bool, PatternError> {
+        let event = Json::from_text(event).map_err(|e| PatternError::new("", ErrorKind::NotJson(e)))?;
+        Ok(matches!(event, Json::Object(_)) && self.alternatives.iter().any(|a| a.matches(&event)))
+    }
+
+    /// What EventBridge accepts in this pattern but is probably a mistake (a CIDR block with host
+    /// bits set, a wildcard without `*`, …): warnings, never reasons to refuse the pattern.
+    pub fn lints(&self) -> &[Lint] {
+        &self.lints
     }
 }
 

@@ -1,12 +1,16 @@
 //! The typed matchers a leaf's array of allowed values turns into, and how each one tests a single
 //! scalar value from the event (a string, number, boolean or null; arrays are unrolled by the caller).
+//!
+//! Each answers as aws/event-ruler 2.0.1 does: `ByteMachine.transitionOn` (numbers compared by
+//! value only when comparable, see [`crate::number`]), `EqualsIgnoreCaseParser` (case folding),
+//! `CIDR` (addresses and blocks), `WildcardParser` (wildcards).
 
-use std::net::IpAddr;
+use std::net::Ipv6Addr;
 
-use serde_json::{Number, Value};
+use crate::json::Scalar;
+use crate::number::{EventNumber, Number};
 
-/// The largest magnitude EventBridge accepts in `numeric` and `anything-but` numbers, and the
-/// range of event values `numeric` can match.
+/// The largest magnitude the EventBridge user guide documents for `numeric` operands and values.
 pub(crate) const NUMERIC_LIMIT: f64 = 5.0e9;
 
 /// One allowed value of a leaf: the leaf matches when any of its matchers does.
@@ -14,29 +18,32 @@ pub(crate) const NUMERIC_LIMIT: f64 = 5.0e9;
 pub(crate) enum Matcher {
     /// `"x"`, `3`, `true`, `null`.
     Exact(Exact),
+    /// `"10.0.0.1"`: an exact string that is an IP address matches that address in any spelling
+    /// the engine reads (`JsonRuleCompiler.writeRules` turns it into `CIDR.ipToRangeIfPossible`).
+    Address(IpRange),
     /// `{"prefix": "x"}`.
     Prefix(String),
-    /// `{"prefix": {"equals-ignore-case": "x"}}`; holds the lowercased prefix.
-    PrefixIgnoreCase(String),
+    /// `{"prefix": {"equals-ignore-case": "x"}}`.
+    PrefixIgnoreCase(Folded),
     /// `{"suffix": "x"}`.
     Suffix(String),
-    /// `{"suffix": {"equals-ignore-case": "x"}}`; holds the lowercased suffix.
-    SuffixIgnoreCase(String),
-    /// `{"equals-ignore-case": "x"}`; holds the lowercased value.
-    EqualsIgnoreCase(String),
+    /// `{"suffix": {"equals-ignore-case": "x"}}`.
+    SuffixIgnoreCase(Folded),
+    /// `{"equals-ignore-case": "x"}`.
+    EqualsIgnoreCase(Folded),
     /// `{"wildcard": "a*b"}`.
     Wildcard(Wildcard),
     /// `{"anything-but": ...}`.
     AnythingBut(AnythingBut),
     /// `{"numeric": [">", 0, "<=", 5]}`.
     Numeric(NumericRange),
-    /// `{"exists": true}`: handled by the leaf, because it looks at presence, not at a value.
+    /// `{"exists": true}`: any value; `{"exists": false}` is judged by the leaf, on presence.
     Exists(bool),
     /// `{"cidr": "10.0.0.0/24"}`.
-    Cidr(Cidr),
+    Cidr(IpRange),
 }
 
-/// An exact value: strings compare byte for byte, numbers by value (300 equals 300.0).
+/// An exact value: strings compare byte for byte, numbers as [`Number::equals`] says.
 #[derive(Debug, Clone)]
 pub(crate) enum Exact {
     String(String),
@@ -45,15 +52,16 @@ pub(crate) enum Exact {
     Null,
 }
 
-/// What anything-but excludes. Lists hold lowercased strings for `IgnoreCase`.
+/// What anything-but excludes.
 #[derive(Debug, Clone)]
 pub(crate) enum AnythingBut {
     Strings(Vec<String>),
+    /// The values of comparable numbers.
     Numbers(Vec<f64>),
-    Prefix(String),
-    Suffix(String),
-    IgnoreCase(Vec<String>),
-    Wildcard(Vec<Wildcard>),
+    Prefixes(Vec<String>),
+    Suffixes(Vec<String>),
+    IgnoreCase(Vec<Folded>),
+    Wildcards(Vec<Wildcard>),
 }
 
 /// A numeric interval; `=` is the closed interval of one point. Bounds are `(value, inclusive)`.
@@ -70,58 +78,99 @@ pub(crate) struct Wildcard {
     pieces: Vec<String>,
 }
 
-/// An IPv4 or IPv6 block as a network address and a mask over the address bits.
+/// A case-insensitive string as the engine compiles it (`EqualsIgnoreCaseParser`): for each UTF-16
+/// unit of the pattern, the event must hold the UTF-8 bytes of that unit's lowercase or of its
+/// uppercase (Java's `toLowerCase`/`toUpperCase` of the one-unit string, with full mappings: `ß`
+/// accepts `ß` or `SS`). The event value is not folded, so `"STRASSE"` matches `"straße"` but
+/// `"strasse"` does not. Half of a surrogate pair encodes as `?`, so a character outside the
+/// Basic Multilingual Plane matches only `??`.
 #[derive(Debug, Clone)]
-pub(crate) struct Cidr {
-    v6: bool,
-    network: u128,
-    mask: u128,
+pub(crate) struct Folded {
+    /// Per unit: the accepted byte strings (one when lowercase and uppercase agree).
+    units: Vec<Vec<Box<[u8]>>>,
+    /// Every unit accepts only single bytes, so positions never branch.
+    single_bytes: bool,
+}
+
+/// A range of IP addresses as the engine compares them: uppercase hexadecimal digit strings (8 for
+/// IPv4, 32 for IPv6), bounds of equal length, walked digit by digit (`CIDR`, `Range`).
+#[derive(Debug, Clone)]
+pub(crate) struct IpRange {
+    bottom: Digits,
+    top: Digits,
+    open_bottom: bool,
+    open_top: bool,
+    /// Whether a number's JSON text is walked through the range as if it were digits: the engine
+    /// does so whenever it matches a number as text (`ByteMachine.transitionOn`), that is when the
+    /// field has no numeric matcher or the number is not comparable. So `0.0.0.0/0` matches `5.5`.
+    numbers_as_text: bool,
+}
+
+/// The hexadecimal digits of an address: 8 or 32 of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Digits {
+    bytes: [u8; 32],
+    len: usize,
 }
 
 impl Matcher {
-    /// Whether one scalar event value satisfies this matcher. `Exists` never gets here.
-    pub(crate) fn matches_scalar(&self, value: &Value) -> bool {
+    /// Whether one scalar event value satisfies this matcher. `exists: false` never does: it is
+    /// about the absence of values, which the leaf judges.
+    pub(crate) fn matches_scalar(&self, value: &Scalar<'_>) -> bool {
+        let string = match value {
+            Scalar::String(s) => Some(*s),
+            _ => None,
+        };
         match self {
             Matcher::Exact(exact) => exact.matches(value),
-            Matcher::Prefix(prefix) => as_str(value).is_some_and(|s| s.starts_with(prefix.as_str())),
-            Matcher::PrefixIgnoreCase(prefix) => as_str(value).is_some_and(|s| starts_with_ignore_case(s, prefix)),
-            Matcher::Suffix(suffix) => as_str(value).is_some_and(|s| s.ends_with(suffix.as_str())),
-            Matcher::SuffixIgnoreCase(suffix) => as_str(value).is_some_and(|s| ends_with_ignore_case(s, suffix)),
-            Matcher::EqualsIgnoreCase(lower) => as_str(value).is_some_and(|s| equals_ignore_case(s, lower)),
-            Matcher::Wildcard(wildcard) => as_str(value).is_some_and(|s| wildcard.matches(s)),
+            Matcher::Address(range) | Matcher::Cidr(range) => match value {
+                Scalar::String(s) => Digits::of_address(s).is_some_and(|d| range.contains(d.as_slice())),
+                Scalar::Number(n) if range.numbers_as_text => range.contains_number(n),
+                _ => false,
+            },
+            Matcher::Prefix(prefix) => string.is_some_and(|s| s.starts_with(prefix.as_str())),
+            Matcher::PrefixIgnoreCase(folded) => string.is_some_and(|s| folded.is_prefix_of(s)),
+            Matcher::Suffix(suffix) => string.is_some_and(|s| s.ends_with(suffix.as_str())),
+            Matcher::SuffixIgnoreCase(folded) => string.is_some_and(|s| folded.is_suffix_of(s)),
+            Matcher::EqualsIgnoreCase(folded) => string.is_some_and(|s| folded.equals(s)),
+            Matcher::Wildcard(wildcard) => string.is_some_and(|s| wildcard.matches(s)),
             Matcher::AnythingBut(excluded) => !excluded.excludes(value),
             Matcher::Numeric(range) => numeric_value(value).is_some_and(|n| range.contains(n)),
-            Matcher::Exists(_) => false,
-            Matcher::Cidr(cidr) => as_str(value).is_some_and(|s| cidr.contains(s)),
+            Matcher::Exists(wanted) => *wanted,
         }
     }
 }
 
 impl Exact {
-    fn matches(&self, value: &Value) -> bool {
+    fn matches(&self, value: &Scalar<'_>) -> bool {
         match (self, value) {
-            (Exact::String(want), Value::String(got)) => want == got,
-            (Exact::Number(want), Value::Number(got)) => numbers_equal(want, got),
-            (Exact::Bool(want), Value::Bool(got)) => want == got,
-            (Exact::Null, Value::Null) => true,
+            (Exact::String(want), Scalar::String(got)) => want == got,
+            (Exact::Number(want), Scalar::Number(got)) => want.equals(got),
+            (Exact::Bool(want), Scalar::Bool(got)) => want == got,
+            (Exact::Null, Scalar::Null) => true,
             _ => false,
         }
     }
 }
 
 impl AnythingBut {
-    /// Whether the value is one of the excluded ones. Values of another type are never excluded:
-    /// `{"anything-but": "x"}` matches `5`, `{"anything-but": {"prefix": "x"}}` matches `null`.
-    fn excludes(&self, value: &Value) -> bool {
+    /// Whether the value is one of the excluded ones. Values of another type are never excluded
+    /// (`{"anything-but": "x"}` matches `5`), and neither are numbers that are not comparable.
+    fn excludes(&self, value: &Scalar<'_>) -> bool {
+        let string = match value {
+            Scalar::String(s) => Some(*s),
+            _ => None,
+        };
         match self {
-            AnythingBut::Strings(list) => as_str(value).is_some_and(|s| list.iter().any(|x| x == s)),
-            AnythingBut::Numbers(list) => value.as_f64().is_some_and(|n| list.contains(&n)),
-            AnythingBut::Prefix(prefix) => as_str(value).is_some_and(|s| s.starts_with(prefix.as_str())),
-            AnythingBut::Suffix(suffix) => as_str(value).is_some_and(|s| s.ends_with(suffix.as_str())),
-            AnythingBut::IgnoreCase(list) => {
-                as_str(value).is_some_and(|s| list.iter().any(|x| equals_ignore_case(s, x)))
-            }
-            AnythingBut::Wildcard(list) => as_str(value).is_some_and(|s| list.iter().any(|w| w.matches(s))),
+            AnythingBut::Strings(list) => string.is_some_and(|s| list.iter().any(|x| x == s)),
+            AnythingBut::Numbers(list) => match value {
+                Scalar::Number(n) => n.value().is_some_and(|n| list.contains(&n)),
+                _ => false,
+            },
+            AnythingBut::Prefixes(list) => string.is_some_and(|s| list.iter().any(|p| s.starts_with(p.as_str()))),
+            AnythingBut::Suffixes(list) => string.is_some_and(|s| list.iter().any(|x| s.ends_with(x.as_str()))),
+            AnythingBut::IgnoreCase(list) => string.is_some_and(|s| list.iter().any(|x| x.equals(s))),
+            AnythingBut::Wildcards(list) => string.is_some_and(|s| list.iter().any(|w| w.matches(s))),
         }
     }
 }
@@ -140,6 +189,310 @@ impl NumericRange {
         };
         above && below
     }
+}
+
+/// A number `numeric` can compare: a comparable JSON number (never a string or boolean) within
+/// the documented ±5e9.
+fn numeric_value(value: &Scalar<'_>) -> Option<f64> {
+    match value {
+        Scalar::Number(n) => n.value().filter(|f| f.abs() <= NUMERIC_LIMIT),
+        _ => None,
+    }
+}
+
+impl Folded {
+    pub(crate) fn new(text: &str) -> Self {
+        let mut units: Vec<Vec<Box<[u8]>>> = Vec::with_capacity(text.len());
+        for c in text.chars() {
+            if c.len_utf16() == 2 {
+                // Each half of the surrogate pair becomes `?` when encoded alone.
+                units.push(vec![Box::from(&b"?"[..])]);
+                units.push(vec![Box::from(&b"?"[..])]);
+                continue;
+            }
+            let lower: String = c.to_lowercase().collect();
+            let upper: String = c.to_uppercase().collect();
+            let mut accepted: Vec<Box<[u8]>> = vec![Box::from(lower.as_bytes())];
+            if upper != lower {
+                accepted.push(Box::from(upper.as_bytes()));
+            }
+            units.push(accepted);
+        }
+        let single_bytes = units.iter().flatten().all(|bytes| bytes.len() == 1);
+        Self { units, single_bytes }
+    }
+
+    /// Whether the pattern holds a character outside the Basic Multilingual Plane (which then
+    /// matches only `??`).
+    pub(crate) fn has_astral(text: &str) -> bool {
+        text.chars().any(|c| c.len_utf16() == 2)
+    }
+
+    pub(crate) fn equals(&self, value: &str) -> bool {
+        let bytes = value.as_bytes();
+        if self.single_bytes {
+            return bytes.len() == self.units.len() && self.single_bytes_match(bytes);
+        }
+        self.ends_from_start(bytes).contains(&bytes.len())
+    }
+
+    fn is_prefix_of(&self, value: &str) -> bool {
+        let bytes = value.as_bytes();
+        if self.single_bytes {
+            return bytes.len() >= self.units.len() && self.single_bytes_match(&bytes[..self.units.len()]);
+        }
+        !self.ends_from_start(bytes).is_empty()
+    }
+
+    fn is_suffix_of(&self, value: &str) -> bool {
+        let bytes = value.as_bytes();
+        if self.single_bytes {
+            return bytes.len() >= self.units.len()
+                && self.single_bytes_match(&bytes[bytes.len() - self.units.len()..]);
+        }
+        let mut positions = vec![bytes.len()];
+        for accepted in self.units.iter().rev() {
+            let mut next = Vec::new();
+            for &end in &positions {
+                for option in accepted {
+                    if end >= option.len() && bytes[end - option.len()..end] == **option {
+                        push_unique(&mut next, end - option.len());
+                    }
+                }
+            }
+            if next.is_empty() {
+                return false;
+            }
+            positions = next;
+        }
+        true
+    }
+
+    fn single_bytes_match(&self, bytes: &[u8]) -> bool {
+        self.units
+            .iter()
+            .zip(bytes)
+            .all(|(accepted, b)| accepted.iter().any(|option| option[0] == *b))
+    }
+
+    /// Every byte offset at which the whole pattern can end when it starts at offset 0.
+    fn ends_from_start(&self, bytes: &[u8]) -> Vec<usize> {
+        let mut positions = vec![0];
+        for accepted in &self.units {
+            let mut next = Vec::new();
+            for &start in &positions {
+                for option in accepted {
+                    if bytes[start..].starts_with(option) {
+                        push_unique(&mut next, start + option.len());
+                    }
+                }
+            }
+            if next.is_empty() {
+                return next;
+            }
+            positions = next;
+        }
+        positions
+    }
+}
+
+fn push_unique(positions: &mut Vec<usize>, position: usize) {
+    if !positions.contains(&position) {
+        positions.push(position);
+    }
+}
+
+impl Digits {
+    /// The digits of an IP address literal as the engine reads one (`CIDR.ipToBytes`): four
+    /// dot-separated decimal parts (leading zeros allowed, at most 15 characters in all, each at
+    /// most 255), or only hexadecimal digits and colons in IPv6 notation. An IPv4-mapped IPv6
+    /// address (`::ffff:a00:1`) is the IPv4 address; `::ffff:10.0.0.1` and other dotted IPv6
+    /// forms are not addresses at all.
+    pub(crate) fn of_address(text: &str) -> Option<Self> {
+        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            return Self::of_ipv4(text);
+        }
+        let ipv6_shaped = text.contains(':') && text.bytes().all(|b| b.is_ascii_hexdigit() || b == b':');
+        if !ipv6_shaped {
+            return None;
+        }
+        let octets = text.parse::<Ipv6Addr>().ok()?.octets();
+        match octets {
+            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d] => Some(Self::of_bytes(&[a, b, c, d])),
+            _ => Some(Self::of_bytes(&octets)),
+        }
+    }
+
+    fn of_ipv4(text: &str) -> Option<Self> {
+        let parts: Vec<&str> = text.split('.').collect();
+        if parts.len() != 4 || text.len() > 15 || parts.iter().any(|p| p.is_empty()) {
+            return None;
+        }
+        let mut octets = [0u8; 4];
+        for (octet, part) in octets.iter_mut().zip(&parts) {
+            *octet = part.parse::<u64>().ok().and_then(|n| u8::try_from(n).ok())?;
+        }
+        Some(Self::of_bytes(&octets))
+    }
+
+    fn of_bytes(octets: &[u8]) -> Self {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        let mut bytes = [0u8; 32];
+        for (i, octet) in octets.iter().enumerate() {
+            bytes[2 * i] = HEX[usize::from(octet >> 4)];
+            bytes[2 * i + 1] = HEX[usize::from(octet & 0x0f)];
+        }
+        Self {
+            bytes,
+            len: octets.len() * 2,
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    /// The address's bytes back from the digits.
+    fn octets(&self) -> Vec<u8> {
+        let value = |d: u8| if d.is_ascii_digit() { d - b'0' } else { d - b'A' + 10 };
+        self.as_slice()
+            .chunks(2)
+            .map(|pair| (value(pair[0]) << 4) | value(pair[1]))
+            .collect()
+    }
+}
+
+impl IpRange {
+    /// Marks whether the field this range belongs to matches numbers as text (see
+    /// [`IpRange::numbers_as_text`]): when it has no numeric matcher.
+    pub(crate) fn set_numbers_as_text(&mut self, numbers_as_text: bool) {
+        self.numbers_as_text = numbers_as_text;
+    }
+
+    fn contains_number(&self, number: &EventNumber<'_>) -> bool {
+        match number {
+            EventNumber::Text(text) => self.contains(text.as_bytes()),
+            EventNumber::Integer(i) => self.contains(i.to_string().as_bytes()),
+            EventNumber::Float(f) => self.contains(
+                serde_json::Number::from_f64(*f)
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+                    .as_bytes(),
+            ),
+        }
+    }
+
+    /// The one address an exact string names, as `CIDR.ipToRangeIfPossible` builds it.
+    pub(crate) fn address(text: &str) -> Option<Self> {
+        let digits = Digits::of_address(text)?;
+        let last = digits.len - 1;
+        let mut other = digits;
+        Some(if digits.bytes[last] == b'F' {
+            other.bytes[last] = b'E';
+            Self {
+                bottom: other,
+                top: digits,
+                open_bottom: true,
+                open_top: false,
+                numbers_as_text: true,
+            }
+        } else {
+            other.bytes[last] = if digits.bytes[last] == b'9' {
+                b'A'
+            } else {
+                digits.bytes[last] + 1
+            };
+            Self {
+                bottom: digits,
+                top: other,
+                open_bottom: false,
+                open_top: true,
+                numbers_as_text: true,
+            }
+        })
+    }
+
+    /// Whether the address digits fall in the range, as the engine's digit-by-digit walk decides:
+    /// an address at least as long as the bounds is compared on the bounds' length (so an IPv6
+    /// address whose first 32 bits are `0a00..` is in `10.0.0.0/8`); a shorter one must already
+    /// lie strictly between the bounds on its own length.
+    fn contains(&self, value: &[u8]) -> bool {
+        let (bottom, top) = (self.bottom.as_slice(), self.top.as_slice());
+        if value.len() >= bottom.len() {
+            let value = &value[..bottom.len()];
+            (value > bottom || (!self.open_bottom && value == bottom))
+                && (value < top || (!self.open_top && value == top))
+        } else {
+            value > &bottom[..value.len()] && value < &top[..value.len()]
+        }
+    }
+}
+
+/// A parsed `cidr` operand.
+pub(crate) struct Cidr {
+    pub(crate) range: IpRange,
+    /// Whether the address had bits set after the prefix length (`10.0.0.1/24`), which the engine
+    /// ignores.
+    pub(crate) host_bits_set: bool,
+}
+
+impl Cidr {
+    /// Parses `address/prefix-length` as `CIDR.cidr` does: Java's `split("/")` (trailing empty
+    /// parts dropped) must give two parts, the length is a Java `int` below 32 (IPv4, including
+    /// an IPv4-mapped IPv6 address) or 128 (IPv6) and not negative; bits after the prefix are
+    /// ignored.
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+        let mut parts: Vec<&str> = text.split('/').collect();
+        while parts.len() > 1 && parts.last().is_some_and(|p| p.is_empty()) {
+            parts.pop();
+        }
+        let [address, length] = parts[..] else {
+            return Err("one `/` is required".to_owned());
+        };
+        let length = java_int(length).ok_or_else(|| "the prefix length must be an integer".to_owned())?;
+        if length < 0 {
+            return Err("the prefix length must not be negative".to_owned());
+        }
+        let digits = Digits::of_address(address).ok_or_else(|| format!("`{address}` is not an IP address"))?;
+        let octets = digits.octets();
+        let width = octets.len() * 8;
+        let length = usize::try_from(length).unwrap_or(usize::MAX);
+        if length >= width {
+            return Err(format!(
+                "the prefix length must be below {width} for an {} address",
+                if width == 32 { "IPv4" } else { "IPv6" }
+            ));
+        }
+        let mut low = octets.clone();
+        let mut high = octets.clone();
+        let mut host_bits_set = false;
+        for (i, (l, h)) in low.iter_mut().zip(high.iter_mut()).enumerate() {
+            let fixed = length.saturating_sub(i * 8).min(8);
+            let host_mask = if fixed == 8 { 0 } else { 0xffu8 >> fixed };
+            host_bits_set |= *l & host_mask != 0;
+            *l &= !host_mask;
+            *h |= host_mask;
+        }
+        Ok(Self {
+            range: IpRange {
+                bottom: Digits::of_bytes(&low),
+                top: Digits::of_bytes(&high),
+                open_bottom: false,
+                open_top: false,
+                numbers_as_text: true,
+            },
+            host_bits_set,
+        })
+    }
+}
+
+/// Java's `Integer.parseInt`: an optional sign, then ASCII digits, within `i32`.
+fn java_int(text: &str) -> Option<i32> {
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.strip_prefix('+').unwrap_or(text).parse().ok()
 }
 
 impl Wildcard {
@@ -206,101 +559,11 @@ fn push_char(pieces: &mut [String], c: char) {
     }
 }
 
-impl Cidr {
-    /// Parses `address/prefix-length`. Like EventBridge's engine it wants exactly one `/`, a
-    /// decimal length below 32 (IPv4) or 128 (IPv6); unlike it, it also refuses host bits set
-    /// after the prefix (`10.0.0.1/24`), which is almost always a typo.
-    pub(crate) fn parse(text: &str) -> Result<Self, String> {
-        let Some((address, length)) = text.split_once('/') else {
-            return Err("one `/` is required".to_owned());
-        };
-        if length.contains('/') {
-            return Err("one `/` is required".to_owned());
-        }
-        if length.is_empty() || !length.bytes().all(|b| b.is_ascii_digit()) {
-            return Err("the prefix length must be a decimal integer".to_owned());
-        }
-        let address: IpAddr = address
-            .parse()
-            .map_err(|_| format!("`{address}` is not an IP address"))?;
-        let (v6, bits, width) = match address {
-            IpAddr::V4(v4) => (false, u128::from(u32::from(v4)), 32u32),
-            IpAddr::V6(v6) => (true, u128::from(v6), 128u32),
-        };
-        let length: u32 = match length.parse() {
-            Ok(n) if n < width => n,
-            _ => return Err(format!("the prefix length must be below {width}")),
-        };
-        let all = if v6 { u128::MAX } else { u128::from(u32::MAX) };
-        let host = all >> length;
-        if bits & host != 0 {
-            return Err("host bits are set after the prefix length".to_owned());
-        }
-        Ok(Self {
-            v6,
-            network: bits,
-            mask: all & !host,
-        })
+impl Wildcard {
+    /// Whether the wildcard holds no unescaped `*`, so that it only matches one exact string.
+    pub(crate) fn is_literal(&self) -> bool {
+        self.pieces.len() == 1
     }
-
-    fn contains(&self, text: &str) -> bool {
-        match (text.parse::<IpAddr>(), self.v6) {
-            (Ok(IpAddr::V4(v4)), false) => u128::from(u32::from(v4)) & self.mask == self.network,
-            (Ok(IpAddr::V6(v6)), true) => u128::from(v6) & self.mask == self.network,
-            _ => false,
-        }
-    }
-}
-
-fn as_str(value: &Value) -> Option<&str> {
-    match value {
-        Value::String(s) => Some(s),
-        _ => None,
-    }
-}
-
-/// A number `numeric` can compare: a JSON number (never a string or boolean) within ±5e9.
-fn numeric_value(value: &Value) -> Option<f64> {
-    match value {
-        Value::Number(n) => n.as_f64().filter(|f| f.abs() <= NUMERIC_LIMIT),
-        _ => None,
-    }
-}
-
-/// Numeric equality: exact for two integers, as binary64 otherwise (so 300 equals 300.0).
-fn numbers_equal(a: &Number, b: &Number) -> bool {
-    if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
-        return x == y;
-    }
-    if let (Some(x), Some(y)) = (a.as_u64(), b.as_u64()) {
-        return x == y;
-    }
-    a.as_f64() == b.as_f64()
-}
-
-/// Case-insensitive comparisons lowercase character by character (full Unicode lowercase
-/// mappings); the pattern side is lowercased once at parse time.
-fn lowercase(s: &str) -> impl DoubleEndedIterator<Item = char> + '_ {
-    s.chars().flat_map(char::to_lowercase)
-}
-
-fn equals_ignore_case(value: &str, lower: &str) -> bool {
-    lowercase(value).eq(lower.chars())
-}
-
-fn starts_with_ignore_case(value: &str, lower_prefix: &str) -> bool {
-    let mut value = lowercase(value);
-    lower_prefix.chars().all(|p| value.next() == Some(p))
-}
-
-fn ends_with_ignore_case(value: &str, lower_suffix: &str) -> bool {
-    let mut value = lowercase(value).rev();
-    lower_suffix.chars().rev().all(|p| value.next() == Some(p))
-}
-
-/// Lowercases a pattern string the same way event values are lowercased when compared.
-pub(crate) fn to_lower(s: &str) -> String {
-    lowercase(s).collect()
 }
 
 #[cfg(test)]
@@ -323,24 +586,48 @@ mod tests {
         Ok(())
     }
 
+    fn cidr_contains(cidr: &str, address: &str) -> Result<bool, String> {
+        let range = Cidr::parse(cidr)?.range;
+        Ok(Digits::of_address(address).is_some_and(|d| range.contains(d.as_slice())))
+    }
+
     #[test]
-    fn cidr_masks_ipv4_and_ipv6() -> Result<(), String> {
-        let v4 = Cidr::parse("10.0.0.0/24")?;
-        assert!(v4.contains("10.0.0.255"));
-        assert!(!v4.contains("10.0.1.0"));
-        assert!(!v4.contains("::ffff:10.0.0.1"));
-        let v6 = Cidr::parse("2001:db8::/32")?;
-        assert!(v6.contains("2001:db8:ffff::1"));
-        assert!(!v6.contains("2001:db9::1"));
-        assert!(Cidr::parse("0.0.0.0/0")?.contains("255.255.255.255"));
+    fn cidr_compares_addresses_as_the_engine_reads_them() -> Result<(), String> {
+        assert!(cidr_contains("10.0.0.0/24", "10.0.0.255")?);
+        assert!(!cidr_contains("10.0.0.0/24", "10.0.1.0")?);
+        assert!(cidr_contains("10.0.0.0/8", "10.0.0.01")?);
+        assert!(cidr_contains("10.0.0.0/8", "::ffff:a00:1")?);
+        assert!(!cidr_contains("10.0.0.0/8", "::ffff:10.0.0.1")?);
+        assert!(
+            cidr_contains("10.0.0.0/8", "a00::1")?,
+            "the first 32 bits of an IPv6 address"
+        );
+        assert!(cidr_contains("2001:db8::/32", "2001:DB8:ffff::1")?);
+        assert!(!cidr_contains("2001:db8::/32", "2001:db8::1.2.3.4")?);
+        assert!(cidr_contains("10.0.0.1/8", "10.200.0.1")?, "host bits are ignored");
+        assert!(
+            cidr_contains("10.0.0.0/8/", "10.0.0.1")?,
+            "Java's split drops the trailing empty part"
+        );
+        assert!(Cidr::parse("::ffff:a00:0/104").is_err(), "an IPv4-mapped block is IPv4");
+        assert!(Cidr::parse("10.0.0.0/33").is_err());
         Ok(())
     }
 
     #[test]
-    fn ignore_case_handles_multi_char_lowercase() {
-        assert!(equals_ignore_case("İ", &to_lower("i̇")));
-        assert!(starts_with_ignore_case("EVENTBRIDGE", "eventb"));
-        assert!(ends_with_ignore_case("photo.PNG", ".png"));
-        assert!(!ends_with_ignore_case("png", ".png"));
+    fn ignore_case_accepts_each_character_in_its_lowercase_or_its_uppercase() {
+        assert!(Folded::new("straße").equals("STRASSE"));
+        assert!(!Folded::new("straße").equals("strasse"));
+        assert!(!Folded::new("STRASSE").equals("straße"));
+        assert!(Folded::new("ı").equals("I"));
+        assert!(!Folded::new("I").equals("ı"));
+        assert!(Folded::new("µ").equals("Μ"));
+        assert!(!Folded::new("µ").equals("μ"));
+        assert!(!Folded::new("a😀").equals("A😀"));
+        assert!(Folded::new("a😀").equals("A??"));
+        assert!(Folded::new("eventb").is_prefix_of("EVENTBRIDGE"));
+        assert!(Folded::new(".png").is_suffix_of("photo.PNG"));
+        assert!(!Folded::new(".png").is_suffix_of("png"));
+        assert!(Folded::new("ß").is_suffix_of("xSS"));
     }
 }

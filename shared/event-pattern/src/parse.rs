@@ -1,18 +1,31 @@
-//! From pattern JSON to the typed tree: validation (every refusal names its path) and the
-//! expansion of `$or` into alternatives that each hold no `$or`.
-
-use serde_json::{Map, Number, Value};
+//! From pattern JSON to sub-rules: validation (every refusal names its path), then the expansion
+//! of `$or` into `$or`-free sub-rules exactly as aws/event-ruler's `JsonRuleCompiler` does it.
+//!
+//! The pattern is read in document order. A field path is its names joined with dots (so
+//! `{"a.b": …}` and `{"a": {"b": …}}` name the same path), and writing a path that a sub-rule
+//! already holds replaces its allowed values (`rule.put(name, values)`): the last one in the
+//! document wins, whether the two are plain duplicates or one is inside an `$or` alternative. A
+//! pattern whose `$or` is not an array of at least two objects is read again the way the engine's
+//! legacy `RuleCompiler` reads it (`GenericMachine.addRule` falls back to it), with `$or` as an
+//! ordinary field name.
 
 use crate::error::{ErrorKind, PatternError, shown};
-use crate::matcher::{AnythingBut, Cidr, Exact, Matcher, NUMERIC_LIMIT, NumericRange, Wildcard, to_lower};
-use crate::tree::Node;
+use crate::json::Json;
+use crate::lint::{Lint, LintKind};
+use crate::matcher::{AnythingBut, Cidr, Exact, Folded, IpRange, Matcher, NUMERIC_LIMIT, NumericRange, Wildcard};
+use crate::number::Number;
+use crate::tree::Alternative;
 
-/// How many `$or`-free alternatives a pattern may expand to. EventBridge documents no number;
-/// this bound keeps a pathological pattern from costing unbounded memory and time.
+/// How many `$or`-free sub-rules a pattern may expand to. Neither EventBridge's guide nor the
+/// engine names a number; this bound keeps a pathological pattern from costing unbounded memory.
 pub(crate) const MAX_ALTERNATIVES: usize = 1000;
 
-/// The matcher names, which EventBridge reserves as field names inside `$or`.
-const MATCHER_NAMES: [&str; 8] = [
+/// The most fields one sub-rule may hold (`GenericMachine.MAXIMUM_RULE_SIZE`).
+pub(crate) const MAX_FIELDS: usize = 256;
+
+/// The matcher names, which EventBridge reserves as field names inside `$or`
+/// (`Constants.RESERVED_FIELD_NAMES_IN_OR_RELATIONSHIP`).
+const MATCHER_NAMES: [&str; 9] = [
     "prefix",
     "suffix",
     "equals-ignore-case",
@@ -21,174 +34,305 @@ const MATCHER_NAMES: [&str; 8] = [
     "numeric",
     "exists",
     "cidr",
+    "exact",
 ];
 
-/// Parses and validates a pattern into its `$or`-free alternatives, each [`Node::finish`]ed.
-pub(crate) fn alternatives(pattern: &Value) -> Result<Vec<Node>, PatternError> {
-    let Value::Object(fields) = pattern else {
+/// A pattern parsed: its sub-rules, compiled, and what `herald catalog check` should warn about.
+pub(crate) struct Parsed {
+    pub(crate) alternatives: Vec<Alternative>,
+    pub(crate) lints: Vec<Lint>,
+}
+
+/// One sub-rule while parsing: each field path (dotted) with its allowed values.
+type Rule = Vec<(String, Vec<Matcher>)>;
+
+/// Parses and validates a pattern into its `$or`-free sub-rules.
+pub(crate) fn parse(pattern: &Json) -> Result<Parsed, PatternError> {
+    match parse_as(pattern, false) {
+        Err(error) if holds_or(pattern) => parse_as(pattern, true).map_err(|_| error),
+        parsed => parsed,
+    }
+}
+
+fn parse_as(pattern: &Json, legacy: bool) -> Result<Parsed, PatternError> {
+    let Json::Object(fields) = pattern else {
         return Err(PatternError::new("", ErrorKind::NotAnObject(shown(pattern))));
     };
-    let level = parse_level(fields, &mut Path::default(), false)?;
-    let mut alternatives = expand(level)?;
-    for node in &mut alternatives {
-        node.finish();
+    let mut parser = Parser {
+        path: Vec::new(),
+        names: Vec::new(),
+        legacy,
+        lints: Vec::new(),
+    };
+    let mut rules = Vec::new();
+    parser.object(fields, &mut rules, false)?;
+    if let Some(rule) = rules.iter().find(|rule| rule.len() > MAX_FIELDS) {
+        return Err(PatternError::new("", ErrorKind::TooManyFields(rule.len(), MAX_FIELDS)));
     }
-    Ok(alternatives)
+    Ok(Parsed {
+        alternatives: rules.into_iter().map(Alternative::new).collect(),
+        lints: parser.lints,
+    })
 }
 
-/// A pattern object level before `$or` expansion.
-struct Level {
-    leaves: Vec<(String, Vec<Matcher>)>,
-    /// Nested levels: field, its path (for errors) and its level.
-    objects: Vec<(String, String, Level)>,
-    /// Each `$or` at this level: its path (for errors) and its alternatives.
-    ors: Vec<(String, Vec<Level>)>,
+fn holds_or(value: &Json) -> bool {
+    match value {
+        Json::Object(fields) => fields.iter().any(|(name, value)| name == "$or" || holds_or(value)),
+        _ => false,
+    }
 }
 
-/// The dotted path being parsed, for error messages.
-#[derive(Default)]
-struct Path {
-    segments: Vec<String>,
+struct Parser {
+    /// The path shown in errors and lints (`detail.$or[1].price`).
+    path: Vec<String>,
+    /// The field names from the root to the current object, which make up field paths.
+    names: Vec<String>,
+    /// Whether `$or` is an ordinary field name (the legacy compiler).
+    legacy: bool,
+    lints: Vec<Lint>,
 }
 
-impl Path {
+impl Parser {
     fn error(&self, kind: ErrorKind) -> PatternError {
-        PatternError::new(self.to_string(), kind)
+        PatternError::new(self.path.join("."), kind)
     }
 
-    fn error_at(&mut self, segment: &str, kind: ErrorKind) -> PatternError {
-        self.segments.push(segment.to_owned());
-        let error = self.error(kind);
-        self.segments.pop();
-        error
+    fn error_at(&self, segment: &str, kind: ErrorKind) -> PatternError {
+        let mut path = self.path.clone();
+        path.push(segment.to_owned());
+        PatternError::new(path.join("."), kind)
     }
-}
 
-impl std::fmt::Display for Path {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.segments.join("."))
-    }
-}
-
-fn parse_level(fields: &Map<String, Value>, path: &mut Path, inside_or: bool) -> Result<Level, PatternError> {
-    if fields.is_empty() {
-        return Err(path.error(ErrorKind::EmptyObject));
-    }
-    let mut level = Level {
-        leaves: Vec::new(),
-        objects: Vec::new(),
-        ors: Vec::new(),
-    };
-    for (field, value) in fields {
-        if field == "$or" {
-            level.ors.push((path_with(path, "$or"), parse_or(value, path)?));
-            continue;
+    fn object(
+        &mut self,
+        fields: &[(String, Json)],
+        rules: &mut Vec<Rule>,
+        inside_or: bool,
+    ) -> Result<(), PatternError> {
+        if fields.is_empty() {
+            return Err(self.error(ErrorKind::EmptyObject));
         }
-        if inside_or && MATCHER_NAMES.contains(&field.as_str()) {
-            return Err(path.error_at(field, ErrorKind::ReservedFieldInOr(field.clone())));
-        }
-        path.segments.push(field.clone());
-        match value {
-            Value::Object(nested) => {
-                let nested = parse_level(nested, path, inside_or)?;
-                level.objects.push((field.clone(), path.to_string(), nested));
+        for (field, value) in fields {
+            if field == "$or" && !self.legacy {
+                self.or(value, rules)?;
+                continue;
             }
-            Value::Array(allowed) => level.leaves.push((field.clone(), parse_leaf(allowed, path)?)),
-            _ if MATCHER_NAMES.contains(&field.as_str()) => {
-                return Err(path.error(ErrorKind::MatcherOutsideArray(field.clone())));
+            if inside_or && MATCHER_NAMES.contains(&field.as_str()) {
+                return Err(self.error_at(field, ErrorKind::ReservedFieldInOr(field.clone())));
             }
-            scalar => return Err(path.error(ErrorKind::LeafNotArray(shown(scalar)))),
+            self.path.push(field.clone());
+            self.names.push(field.clone());
+            match value {
+                Json::Object(nested) => self.object(nested, rules, inside_or)?,
+                Json::Array(allowed) => {
+                    let matchers = self.leaf(allowed)?;
+                    if rules.is_empty() {
+                        rules.push(Rule::new());
+                    }
+                    let name = self.names.join(".");
+                    for rule in rules.iter_mut() {
+                        match rule.iter_mut().find(|(existing, _)| *existing == name) {
+                            Some((_, values)) => *values = matchers.clone(),
+                            None => rule.push((name.clone(), matchers.clone())),
+                        }
+                    }
+                }
+                _ if MATCHER_NAMES.contains(&field.as_str()) => {
+                    return Err(self.error(ErrorKind::MatcherOutsideArray(field.clone())));
+                }
+                scalar => return Err(self.error(ErrorKind::LeafNotArray(shown(scalar)))),
+            }
+            self.path.pop();
+            self.names.pop();
         }
-        path.segments.pop();
+        Ok(())
     }
-    Ok(level)
-}
 
-fn path_with(path: &Path, segment: &str) -> String {
-    if path.segments.is_empty() {
-        segment.to_owned()
-    } else {
-        format!("{path}.{segment}")
-    }
-}
-
-fn parse_or(value: &Value, path: &mut Path) -> Result<Vec<Level>, PatternError> {
-    let Value::Array(alternatives) = value else {
-        return Err(path.error_at("$or", ErrorKind::OrNotArray(shown(value))));
-    };
-    if alternatives.len() < 2 {
-        return Err(path.error_at("$or", ErrorKind::OrTooFew(alternatives.len())));
-    }
-    let mut levels = Vec::with_capacity(alternatives.len());
-    for (index, alternative) in alternatives.iter().enumerate() {
-        path.segments.push(format!("$or[{index}]"));
-        let Value::Object(fields) = alternative else {
-            return Err(path.error(ErrorKind::OrAlternative(shown(alternative))));
+    fn or(&mut self, value: &Json, rules: &mut Vec<Rule>) -> Result<(), PatternError> {
+        let Json::Array(alternatives) = value else {
+            return Err(self.error_at("$or", ErrorKind::OrNotArray(shown(value))));
         };
-        levels.push(parse_level(fields, path, true)?);
-        path.segments.pop();
+        if alternatives.len() < 2 {
+            return Err(self.error_at("$or", ErrorKind::OrTooFew(alternatives.len())));
+        }
+        let before = std::mem::take(rules);
+        for (index, alternative) in alternatives.iter().enumerate() {
+            self.path.push(format!("$or[{index}]"));
+            let Json::Object(fields) = alternative else {
+                return Err(self.error(ErrorKind::OrAlternative(shown(alternative))));
+            };
+            let mut branch = before.clone();
+            if branch.is_empty() {
+                branch.push(Rule::new());
+            }
+            self.object(fields, &mut branch, true)?;
+            rules.extend(branch);
+            self.path.pop();
+            if rules.len() > MAX_ALTERNATIVES {
+                return Err(self.error_at("$or", ErrorKind::TooManyCombinations(MAX_ALTERNATIVES)));
+            }
+        }
+        Ok(())
     }
-    Ok(levels)
-}
 
-fn parse_leaf(allowed: &[Value], path: &Path) -> Result<Vec<Matcher>, PatternError> {
-    if allowed.is_empty() {
-        return Err(path.error(ErrorKind::EmptyArray));
+    fn leaf(&mut self, allowed: &[Json]) -> Result<Vec<Matcher>, PatternError> {
+        if allowed.is_empty() {
+            return Err(self.error(ErrorKind::EmptyArray));
+        }
+        let mut matchers = allowed
+            .iter()
+            .map(|value| self.allowed(value).map_err(|kind| self.error(kind)))
+            .collect::<Result<Vec<_>, _>>()?;
+        // The engine matches a comparable number by value only when the field has a numeric
+        // matcher (an exact comparable number, `numeric`, anything-but numbers); otherwise by text.
+        let numeric_field = matchers.iter().any(|m| match m {
+            Matcher::Exact(Exact::Number(n)) => n.value.is_some(),
+            Matcher::Numeric(_) | Matcher::AnythingBut(AnythingBut::Numbers(_)) => true,
+            _ => false,
+        });
+        for matcher in &mut matchers {
+            if let Matcher::Address(range) | Matcher::Cidr(range) = matcher {
+                range.set_numbers_as_text(!numeric_field);
+            }
+        }
+        Ok(matchers)
     }
-    allowed
-        .iter()
-        .map(|value| parse_allowed(value).map_err(|kind| path.error(kind)))
-        .collect()
-}
 
-fn parse_allowed(value: &Value) -> Result<Matcher, ErrorKind> {
-    Ok(Matcher::Exact(match value {
-        Value::String(s) => Exact::String(s.clone()),
-        Value::Number(n) => Exact::Number(n.clone()),
-        Value::Bool(b) => Exact::Bool(*b),
-        Value::Null => Exact::Null,
-        Value::Array(_) => return Err(ErrorKind::BadValue(shown(value))),
-        Value::Object(matcher) => return parse_matcher(matcher),
-    }))
+    fn lint(&mut self, kind: LintKind) {
+        self.lints.push(Lint::new(self.path.join("."), kind));
+    }
+
+    fn allowed(&mut self, value: &Json) -> Result<Matcher, ErrorKind> {
+        Ok(match value {
+            Json::String(s) => match IpRange::address(s) {
+                Some(range) => Matcher::Address(range),
+                None => Matcher::Exact(Exact::String(s.clone())),
+            },
+            Json::Number(text) => Matcher::Exact(Exact::Number(Number::from_text(text))),
+            Json::Bool(b) => Matcher::Exact(Exact::Bool(*b)),
+            Json::Null => Matcher::Exact(Exact::Null),
+            Json::Array(_) => return Err(ErrorKind::BadValue(shown(value))),
+            Json::Object(matcher) => return self.matcher(matcher),
+        })
+    }
+
+    fn matcher(&mut self, matcher: &[(String, Json)]) -> Result<Matcher, ErrorKind> {
+        let (name, operand) = single_key(matcher)?;
+        match name {
+            "exact" => Ok(Matcher::Exact(Exact::String(string(operand, "exact")?.to_owned()))),
+            "prefix" => self.affix(operand, "prefix", Matcher::Prefix, Matcher::PrefixIgnoreCase),
+            "suffix" => self.affix(operand, "suffix", Matcher::Suffix, Matcher::SuffixIgnoreCase),
+            "equals-ignore-case" => Ok(Matcher::EqualsIgnoreCase(
+                self.folded(string(operand, "equals-ignore-case")?),
+            )),
+            "wildcard" => Ok(Matcher::Wildcard(self.wildcard(operand, "wildcard")?)),
+            "anything-but" => Ok(Matcher::AnythingBut(self.anything_but(operand)?)),
+            "numeric" => Ok(Matcher::Numeric(numeric(operand)?)),
+            "exists" => match operand {
+                Json::Bool(wanted) => Ok(Matcher::Exists(*wanted)),
+                other => Err(bad_operand("exists", "true or false", other)),
+            },
+            "cidr" => {
+                let text = string(operand, "cidr")?;
+                let cidr = Cidr::parse(text).map_err(|reason| ErrorKind::InvalidCidr {
+                    cidr: shown(operand),
+                    reason,
+                })?;
+                if cidr.host_bits_set {
+                    self.lint(LintKind::CidrHostBits { cidr: text.to_owned() });
+                }
+                Ok(Matcher::Cidr(cidr.range))
+            }
+            unknown => Err(ErrorKind::UnknownMatcher(unknown.to_owned())),
+        }
+    }
+
+    fn folded(&mut self, text: &str) -> Folded {
+        if Folded::has_astral(text) {
+            self.lint(LintKind::IgnoreCaseAstral { value: text.to_owned() });
+        }
+        Folded::new(text)
+    }
+
+    fn wildcard(&mut self, operand: &Json, matcher: &'static str) -> Result<Wildcard, ErrorKind> {
+        let text = string(operand, matcher)?;
+        let wildcard = Wildcard::parse(text).map_err(|reason| ErrorKind::InvalidWildcard {
+            wildcard: shown(operand),
+            reason,
+        })?;
+        if wildcard.is_literal() {
+            self.lint(LintKind::WildcardWithoutStar {
+                wildcard: text.to_owned(),
+            });
+        }
+        Ok(wildcard)
+    }
+
+    /// `prefix`/`suffix`: a string, or `{"equals-ignore-case": string}`.
+    fn affix(
+        &mut self,
+        operand: &Json,
+        matcher: &'static str,
+        exact: fn(String) -> Matcher,
+        ignoring_case: fn(Folded) -> Matcher,
+    ) -> Result<Matcher, ErrorKind> {
+        const EXPECTED: &str = "a string or {\"equals-ignore-case\": string}";
+        match operand {
+            Json::String(s) => Ok(exact(s.clone())),
+            Json::Object(inner) => match single_key(inner) {
+                Ok(("equals-ignore-case", Json::String(s))) => Ok(ignoring_case(self.folded(s))),
+                _ => Err(bad_operand(matcher, EXPECTED, operand)),
+            },
+            other => Err(bad_operand(matcher, EXPECTED, other)),
+        }
+    }
+
+    fn anything_but(&mut self, operand: &Json) -> Result<AnythingBut, ErrorKind> {
+        match operand {
+            Json::String(s) => Ok(AnythingBut::Strings(vec![s.clone()])),
+            Json::Number(text) => Ok(AnythingBut::Numbers(vec![comparable(text)?])),
+            Json::Array(values) => anything_but_list(values, operand),
+            Json::Object(inner) => {
+                let (name, inner_operand) = single_key(inner)?;
+                match name {
+                    "prefix" => Ok(AnythingBut::Prefixes(affixes(inner_operand, "anything-but/prefix")?)),
+                    "suffix" => Ok(AnythingBut::Suffixes(affixes(inner_operand, "anything-but/suffix")?)),
+                    "equals-ignore-case" => {
+                        let strings = one_or_many(inner_operand, "anything-but/equals-ignore-case")?;
+                        Ok(AnythingBut::IgnoreCase(
+                            strings.into_iter().map(|s| self.folded(s)).collect(),
+                        ))
+                    }
+                    "wildcard" => {
+                        let wildcards = one_or_many_values(inner_operand, "anything-but/wildcard")?;
+                        wildcards
+                            .into_iter()
+                            .map(|w| self.wildcard(w, "anything-but/wildcard"))
+                            .collect::<Result<_, _>>()
+                            .map(AnythingBut::Wildcards)
+                    }
+                    "anything-but" => Err(ErrorKind::NestedAnythingBut),
+                    other => Err(ErrorKind::AnythingButMatcher(other.to_owned())),
+                }
+            }
+            other => Err(bad_operand(
+                "anything-but",
+                "a string, a number, a list of strings or of numbers, or a prefix, suffix, equals-ignore-case or wildcard",
+                other,
+            )),
+        }
+    }
 }
 
 /// The single `name: operand` pair of a matcher object.
-fn single_key(matcher: &Map<String, Value>) -> Result<(&str, &Value), ErrorKind> {
-    match matcher.iter().next() {
-        Some((name, operand)) if matcher.len() == 1 => Ok((name, operand)),
+fn single_key(matcher: &[(String, Json)]) -> Result<(&str, &Json), ErrorKind> {
+    match matcher {
+        [(name, operand)] => Ok((name, operand)),
         _ => Err(ErrorKind::MatcherKeyCount(matcher.len())),
     }
 }
 
-fn parse_matcher(matcher: &Map<String, Value>) -> Result<Matcher, ErrorKind> {
-    let (name, operand) = single_key(matcher)?;
-    match name {
-        "prefix" => affix(operand, "prefix", Matcher::Prefix, Matcher::PrefixIgnoreCase),
-        "suffix" => affix(operand, "suffix", Matcher::Suffix, Matcher::SuffixIgnoreCase),
-        "equals-ignore-case" => Ok(Matcher::EqualsIgnoreCase(to_lower(string(
-            operand,
-            "equals-ignore-case",
-        )?))),
-        "wildcard" => Ok(Matcher::Wildcard(wildcard(operand, "wildcard")?)),
-        "anything-but" => Ok(Matcher::AnythingBut(anything_but(operand)?)),
-        "numeric" => Ok(Matcher::Numeric(numeric(operand)?)),
-        "exists" => match operand {
-            Value::Bool(wanted) => Ok(Matcher::Exists(*wanted)),
-            other => Err(bad_operand("exists", "true or false", other)),
-        },
-        "cidr" => {
-            let text = string(operand, "cidr")?;
-            let cidr = Cidr::parse(text).map_err(|reason| ErrorKind::InvalidCidr {
-                cidr: shown(operand),
-                reason,
-            })?;
-            Ok(Matcher::Cidr(cidr))
-        }
-        unknown => Err(ErrorKind::UnknownMatcher(unknown.to_owned())),
-    }
-}
-
-fn bad_operand(matcher: &'static str, expected: &'static str, found: &Value) -> ErrorKind {
+fn bad_operand(matcher: &'static str, expected: &'static str, found: &Json) -> ErrorKind {
     ErrorKind::BadOperand {
         matcher,
         expected,
@@ -196,146 +340,102 @@ fn bad_operand(matcher: &'static str, expected: &'static str, found: &Value) -> 
     }
 }
 
-fn string<'a>(operand: &'a Value, matcher: &'static str) -> Result<&'a str, ErrorKind> {
-    operand
-        .as_str()
-        .ok_or_else(|| bad_operand(matcher, "a string", operand))
-}
-
-fn wildcard(operand: &Value, matcher: &'static str) -> Result<Wildcard, ErrorKind> {
-    let text = string(operand, matcher)?;
-    Wildcard::parse(text).map_err(|reason| ErrorKind::InvalidWildcard {
-        wildcard: shown(operand),
-        reason,
-    })
-}
-
-/// `prefix`/`suffix`: a string, or `{"equals-ignore-case": string}`.
-fn affix(
-    operand: &Value,
-    matcher: &'static str,
-    exact: fn(String) -> Matcher,
-    ignoring_case: fn(String) -> Matcher,
-) -> Result<Matcher, ErrorKind> {
-    const EXPECTED: &str = "a string or {\"equals-ignore-case\": string}";
+fn string<'a>(operand: &'a Json, matcher: &'static str) -> Result<&'a str, ErrorKind> {
     match operand {
-        Value::String(s) => Ok(exact(s.clone())),
-        Value::Object(inner) => match single_key(inner) {
-            Ok(("equals-ignore-case", Value::String(s))) => Ok(ignoring_case(to_lower(s))),
-            _ => Err(bad_operand(matcher, EXPECTED, operand)),
-        },
-        other => Err(bad_operand(matcher, EXPECTED, other)),
+        Json::String(s) => Ok(s),
+        other => Err(bad_operand(matcher, "a string", other)),
     }
 }
 
-fn anything_but(operand: &Value) -> Result<AnythingBut, ErrorKind> {
-    match operand {
-        Value::String(s) => Ok(AnythingBut::Strings(vec![s.clone()])),
-        Value::Number(n) => Ok(AnythingBut::Numbers(vec![checked_number(n)?])),
-        Value::Array(values) => anything_but_list(values, operand),
-        Value::Object(inner) => {
-            let (name, inner_operand) = single_key(inner)?;
-            match name {
-                "prefix" => Ok(AnythingBut::Prefix(non_empty_affix(inner_operand, "prefix")?)),
-                "suffix" => Ok(AnythingBut::Suffix(non_empty_affix(inner_operand, "suffix")?)),
-                "equals-ignore-case" => {
-                    let strings = one_or_many(inner_operand, "anything-but/equals-ignore-case")?;
-                    Ok(AnythingBut::IgnoreCase(strings.into_iter().map(to_lower).collect()))
-                }
-                "wildcard" => {
-                    let wildcards = one_or_many_values(inner_operand, "anything-but/wildcard")?;
-                    wildcards
-                        .into_iter()
-                        .map(|w| wildcard(w, "anything-but/wildcard"))
-                        .collect::<Result<_, _>>()
-                        .map(AnythingBut::Wildcard)
-                }
-                "anything-but" => Err(ErrorKind::NestedAnythingBut),
-                other => Err(ErrorKind::AnythingButMatcher(other.to_owned())),
-            }
-        }
-        other => Err(bad_operand(
-            "anything-but",
-            "a string, a number, a list of strings or of numbers, or a prefix, suffix, equals-ignore-case or wildcard",
-            other,
-        )),
-    }
-}
-
-fn anything_but_list(values: &[Value], operand: &Value) -> Result<AnythingBut, ErrorKind> {
+fn anything_but_list(values: &[Json], operand: &Json) -> Result<AnythingBut, ErrorKind> {
     if values.is_empty() {
         return Err(ErrorKind::EmptyArray);
     }
-    if values.iter().all(Value::is_string) {
-        return Ok(AnythingBut::Strings(
-            values.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
-        ));
+    let strings: Vec<String> = values
+        .iter()
+        .filter_map(|v| match v {
+            Json::String(s) => Some(s.clone()),
+            _ => None,
+        })
+        .collect();
+    if strings.len() == values.len() {
+        return Ok(AnythingBut::Strings(strings));
     }
     let mut numbers = Vec::with_capacity(values.len());
     for value in values {
         match value {
-            Value::Number(n) => numbers.push(checked_number(n)?),
+            Json::Number(text) => numbers.push(comparable(text)?),
             _ => return Err(ErrorKind::AnythingButList(shown(operand))),
         }
     }
     Ok(AnythingBut::Numbers(numbers))
 }
 
-/// Anything-but prefix and suffix take one non-empty string (the AWS docs: "only works with a
-/// single prefix, not a list").
-fn non_empty_affix(operand: &Value, matcher: &'static str) -> Result<String, ErrorKind> {
-    match operand {
-        Value::String(s) if s.is_empty() => Err(ErrorKind::EmptyAffix(matcher)),
-        Value::String(s) => Ok(s.clone()),
-        other => Err(bad_operand(
-            if matcher == "prefix" {
-                "anything-but/prefix"
-            } else {
-                "anything-but/suffix"
-            },
-            "a single non-empty string",
-            other,
-        )),
+/// Anything-but prefix and suffix take a non-empty string or a non-empty list of them
+/// (`JsonRuleCompiler.processAnythingButValuesSetMatchExpression`).
+fn affixes(operand: &Json, matcher: &'static str) -> Result<Vec<String>, ErrorKind> {
+    let affix = matcher.trim_start_matches("anything-but/");
+    let strings = one_or_many(operand, matcher).map_err(|error| match error {
+        ErrorKind::BadOperand { found, .. } => ErrorKind::BadOperand {
+            matcher,
+            expected: "a non-empty string or a list of them",
+            found,
+        },
+        other => other,
+    })?;
+    if strings.iter().any(|s| s.is_empty()) {
+        return Err(ErrorKind::EmptyAffix(if affix == "prefix" {
+            "prefix"
+        } else {
+            "suffix"
+        }));
     }
+    Ok(strings.into_iter().map(str::to_owned).collect())
 }
 
-fn one_or_many_values<'a>(operand: &'a Value, matcher: &'static str) -> Result<Vec<&'a Value>, ErrorKind> {
+fn one_or_many_values<'a>(operand: &'a Json, matcher: &'static str) -> Result<Vec<&'a Json>, ErrorKind> {
     match operand {
-        Value::String(_) => Ok(vec![operand]),
-        Value::Array(values) if values.is_empty() => Err(ErrorKind::EmptyArray),
-        Value::Array(values) if values.iter().all(Value::is_string) => Ok(values.iter().collect()),
+        Json::String(_) => Ok(vec![operand]),
+        Json::Array(values) if values.is_empty() => Err(ErrorKind::EmptyArray),
+        Json::Array(values) if values.iter().all(|v| matches!(v, Json::String(_))) => Ok(values.iter().collect()),
         other => Err(bad_operand(matcher, "a string or a list of strings", other)),
     }
 }
 
-fn one_or_many<'a>(operand: &'a Value, matcher: &'static str) -> Result<Vec<&'a str>, ErrorKind> {
+fn one_or_many<'a>(operand: &'a Json, matcher: &'static str) -> Result<Vec<&'a str>, ErrorKind> {
     Ok(one_or_many_values(operand, matcher)?
         .into_iter()
-        .filter_map(Value::as_str)
+        .filter_map(|v| match v {
+            Json::String(s) => Some(s.as_str()),
+            _ => None,
+        })
         .collect())
 }
 
-/// A number usable in `numeric` or `anything-but`: within ±5e9, at most six decimals.
-fn checked_number(n: &Number) -> Result<f64, ErrorKind> {
-    let value = n
-        .as_f64()
-        .filter(|f| f.is_finite())
-        .ok_or_else(|| ErrorKind::NumberOutOfRange(n.to_string()))?;
-    if value.abs() > NUMERIC_LIMIT {
-        return Err(ErrorKind::NumberOutOfRange(n.to_string()));
-    }
-    // `Display` for f64 never uses an exponent and prints the shortest digits that round-trip.
-    let text = value.to_string();
-    let decimals = text.split_once('.').map_or(0, |(_, fraction)| fraction.len());
-    if decimals > 6 {
-        return Err(ErrorKind::TooPrecise(n.to_string()));
-    }
-    Ok(value)
+/// An anything-but number: any number a double holds exactly (`ComparableNumber.generate`).
+fn comparable(text: &str) -> Result<f64, ErrorKind> {
+    Number::from_text(text)
+        .value
+        .ok_or_else(|| ErrorKind::NotComparable(text.to_owned()))
 }
 
-fn numeric(operand: &Value) -> Result<NumericRange, ErrorKind> {
+/// A `numeric` operand: within ±5e9 and at most six decimals, as the user guide documents, and
+/// comparable.
+fn checked_number(text: &str) -> Result<f64, ErrorKind> {
+    let number = Number::from_text(text);
+    let magnitude = text.parse::<f64>().map(f64::abs).unwrap_or(f64::INFINITY);
+    if magnitude > NUMERIC_LIMIT {
+        return Err(ErrorKind::NumberOutOfRange(text.to_owned()));
+    }
+    if number.decimals() > 6 {
+        return Err(ErrorKind::TooPrecise(text.to_owned()));
+    }
+    number.value.ok_or_else(|| ErrorKind::NotComparable(text.to_owned()))
+}
+
+fn numeric(operand: &Json) -> Result<NumericRange, ErrorKind> {
     let pairs_error = || ErrorKind::NumericPairs(shown(operand));
-    let Value::Array(items) = operand else {
+    let Json::Array(items) = operand else {
         return Err(pairs_error());
     };
     if items.is_empty() || items.len() % 2 != 0 {
@@ -343,7 +443,7 @@ fn numeric(operand: &Value) -> Result<NumericRange, ErrorKind> {
     }
     let mut comparisons = Vec::with_capacity(items.len() / 2);
     for pair in items.chunks(2) {
-        let [Value::String(operator), Value::Number(number)] = pair else {
+        let [Json::String(operator), Json::Number(number)] = pair else {
             return Err(pairs_error());
         };
         if !matches!(operator.as_str(), "<" | "<=" | "=" | ">=" | ">") {
@@ -369,8 +469,8 @@ fn numeric(operand: &Value) -> Result<NumericRange, ErrorKind> {
         {
             if low >= high {
                 return Err(ErrorKind::NumericBounds {
-                    lower: low_text.to_string(),
-                    upper: high_text.to_string(),
+                    lower: (*low_text).clone(),
+                    upper: (*high_text).clone(),
                 });
             }
             Ok(NumericRange {
@@ -380,52 +480,4 @@ fn numeric(operand: &Value) -> Result<NumericRange, ErrorKind> {
         }
         _ => Err(ErrorKind::NumericShape),
     }
-}
-
-/// Multiplies out every `$or` (and every nested level's `$or`) into `$or`-free alternatives.
-fn expand(level: Level) -> Result<Vec<Node>, PatternError> {
-    let mut alternatives = vec![Node::default()];
-    for (field, matchers) in level.leaves {
-        for node in &mut alternatives {
-            node.add_leaf(field.clone(), matchers.clone());
-        }
-    }
-    for (field, path, nested) in level.objects {
-        let nested = expand(nested)?;
-        alternatives = product(&alternatives, &nested, &path, |node, inner| {
-            node.add_object(field.clone(), inner)
-        })?;
-    }
-    for (path, branches) in level.ors {
-        let mut choices = Vec::new();
-        for branch in branches {
-            choices.extend(expand(branch)?);
-        }
-        alternatives = product(&alternatives, &choices, &path, Node::merge)?;
-    }
-    Ok(alternatives)
-}
-
-fn product(
-    left: &[Node],
-    right: &[Node],
-    path: &str,
-    mut combine: impl FnMut(&mut Node, Node),
-) -> Result<Vec<Node>, PatternError> {
-    let count = left.len().saturating_mul(right.len());
-    if count > MAX_ALTERNATIVES {
-        return Err(PatternError::new(
-            path,
-            ErrorKind::TooManyCombinations(MAX_ALTERNATIVES),
-        ));
-    }
-    let mut out = Vec::with_capacity(count);
-    for l in left {
-        for r in right {
-            let mut node = l.clone();
-            combine(&mut node, r.clone());
-            out.push(node);
-        }
-    }
-    Ok(out)
 }

@@ -772,6 +772,24 @@ fn refusals() -> Vec<Refusal> {
             "invalid CIDR \"10.0.0.0\": one `/` is required",
         ),
         refusal(
+            "an IPv4-mapped CIDR block is an IPv4 block, so its length must be below 32 (CIDRTest)",
+            json!({ "detail": { "ip": [{ "cidr": "::ffff:a00:0/104" }] } }),
+            "detail.ip",
+            "the prefix length must be below 32",
+        ),
+        refusal(
+            "an empty string in an anything-but prefix list is refused",
+            json!({ "source": [{ "anything-but": { "suffix": ["x", ""] } }] }),
+            "source",
+            "anything-but suffix must not be empty",
+        ),
+        refusal(
+            "$or holding a single alternative is refused by both of the engine's compilers",
+            json!({ "$or": [{ "state": ["running"] }] }),
+            "$or",
+            "$or needs at least two alternatives, found 1",
+        ),
+        refusal(
             "an IPv4 CIDR with a prefix length of 33 is refused",
             json!({ "detail": { "ip": [{ "cidr": "10.0.0.0/33" }] } }),
             "detail.ip",
@@ -782,12 +800,6 @@ fn refusals() -> Vec<Refusal> {
             json!({ "detail": { "ip": [{ "cidr": "10.0.0.300/24" }] } }),
             "detail.ip",
             "`10.0.0.300` is not an IP address",
-        ),
-        refusal(
-            "a CIDR with host bits set is refused",
-            json!({ "detail": { "ip": [{ "cidr": "10.0.0.1/24" }] } }),
-            "detail.ip",
-            "host bits are set",
         ),
         refusal(
             "a wildcard with consecutive stars is refused",
@@ -832,22 +844,10 @@ fn refusals() -> Vec<Refusal> {
             "must not be empty",
         ),
         refusal(
-            "anything-but a number beyond 5e9 is refused",
-            json!({ "detail": { "limit": [{ "anything-but": [1, 6e9] }] } }),
-            "detail.limit",
-            "is outside -5e9..=5e9",
-        ),
-        refusal(
             "anything-but with an empty prefix is refused",
             json!({ "source": [{ "anything-but": { "prefix": "" } }] }),
             "source",
             "anything-but prefix must not be empty",
-        ),
-        refusal(
-            "anything-but with a list of prefixes is refused",
-            json!({ "source": [{ "anything-but": { "prefix": ["aws.", "shop."] } }] }),
-            "source",
-            "`anything-but/prefix` needs a single non-empty string",
         ),
         refusal(
             "an invalid wildcard inside anything-but is refused",
@@ -860,12 +860,6 @@ fn refusals() -> Vec<Refusal> {
             json!({ "detail": { "$or": [{ "state": ["running"] }] } }),
             "detail.$or",
             "$or needs at least two alternatives, found 1",
-        ),
-        refusal(
-            "$or holding an object is refused",
-            json!({ "$or": { "state": ["running"] } }),
-            "$or",
-            "$or needs an array of alternative objects",
         ),
         refusal(
             "an $or alternative that is not an object is refused",
@@ -891,7 +885,7 @@ fn refusals() -> Vec<Refusal> {
                 "a": { "$or": (0..40).map(|i| json!({ "x": [i] })).collect::<Vec<_>>() },
                 "b": { "$or": (0..40).map(|i| json!({ "y": [i] })).collect::<Vec<_>>() }
             }),
-            "b",
+            "b.$or",
             "$or expands to more than 1000 combinations",
         ),
     ]

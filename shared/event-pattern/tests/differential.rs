@@ -22,9 +22,10 @@ type TestResult = Result<(), Box<dyn Error>>;
 const DEFAULT_CASES: usize = 3000;
 const DEFAULT_SEED: u64 = 0x4845_5241_4c44; // "HERALD"
 
-/// Where moto's verdict contradicts the AWS documentation, with the sentence that says so. Pairs
+/// Where moto's verdict contradicts the AWS documentation (or, where the guide is silent, the
+/// engine behind EventBridge, aws/event-ruler), with the sentence or source that says so. Pairs
 /// that fall under one of these are not compared; [`moto_is_wrong`] is the precise predicate.
-const MOTO_IS_WRONG: [(Deviation, &str); 7] = [
+const MOTO_IS_WRONG: [(Deviation, &str); 8] = [
     (
         Deviation::ObjectsInArrays,
         "moto flattens only nested objects, never arrays, so a pattern cannot reach the fields of \
@@ -49,8 +50,15 @@ const MOTO_IS_WRONG: [(Deviation, &str); 7] = [
     (
         Deviation::CidrOnNumbers,
         "moto passes any value to Python's ipaddress.ip_address, which reads an integer (or a bool) as \
-         an address, so 5 falls in 0.0.0.0/24. AWS, content filtering: \"You can use IP address \
-         matching for IPv4 and IPv6 addresses.\" A JSON number is not an address.",
+         an address, so 5 falls in 0.0.0.0/24; the engine instead walks a number's text through the \
+         block's hexadecimal digits when the field has no numeric matcher (ByteMachine.transitionOn), \
+         so 0.0.0.0/0 matches 5.5 but not -5.5. Neither is an address; the two disagree on numbers.",
+    ),
+    (
+        Deviation::RepeatedPath,
+        "moto requires every write of a field path to hold; the engine keeps the last write in document \
+         order (JsonRuleCompiler.writeRules: rule.put(name, values)), whether the two are inside and \
+         outside an $or alternative or plain duplicates.",
     ),
     (
         Deviation::NumericBeyondRange,
@@ -79,6 +87,7 @@ enum Deviation {
     NonLeafValues,
     BooleansAsNumbers,
     CidrOnNumbers,
+    RepeatedPath,
     NumericBeyondRange,
     WildcardAcrossNewline,
     AnythingButBooleans,
@@ -215,6 +224,13 @@ fn moto_verdicts(pairs: &[(Value, Value)]) -> Result<(String, Vec<String>), Box<
 fn moto_is_wrong(pattern: &Value, event: &Value) -> Option<Deviation> {
     let mut leaves = Vec::new();
     leaf_paths(pattern, &mut Vec::new(), &mut leaves);
+    let repeated = leaves
+        .iter()
+        .enumerate()
+        .any(|(i, (path, _))| leaves[..i].iter().any(|(other, _)| other == path));
+    if repeated {
+        return Some(Deviation::RepeatedPath);
+    }
     leaves
         .into_iter()
         .find_map(|(path, allowed)| deviation_at(&path, allowed, event))
@@ -294,10 +310,11 @@ fn deviation_at(path: &[&str], allowed: &[Value], event: &Value) -> Option<Devia
                     }
                 }
                 if let Some(Value::String(cidr)) = m.get("cidr")
-                    && scalars
-                        .iter()
-                        .filter_map(as_python_int)
-                        .any(|n| cidr_holds_integer(cidr, n))
+                    && (scalars.iter().any(|s| s.is_number())
+                        || scalars
+                            .iter()
+                            .filter_map(as_python_int)
+                            .any(|n| cidr_holds_integer(cidr, n)))
                 {
                     return Some(Deviation::CidrOnNumbers);
                 }
