@@ -200,6 +200,7 @@ fn call() -> Call {
         request_id: Some("8f5e7c1a-2b3d-4e6f-9a0b-1c2d3e4f5a6b".to_owned()),
         deadline_ms: None,
         trace_header: Some("Root=1-6752a1f0-3c5d7e9f1a2b4c6d8e0f1a2b;Parent=53995c3f42cd8ad8;Sampled=1".to_owned()),
+        function_arn: None,
     }
 }
 

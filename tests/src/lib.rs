@@ -15,9 +15,12 @@
 //! - [`archive`]: a bus with an archive and two rules, for the replay tests.
 //! - [`dead_letters`]: dead-letter queues filled as EventBridge fills them, for redrive.
 //! - [`logs`]: a function's JSON log lines captured in memory.
+//! - [`buffer`]: Lambda's SQS event source mapping played on a moto queue, for buffered
+//!   consumers' batches.
 
 pub mod archive;
 pub mod aws;
+pub mod buffer;
 pub mod dead_letters;
 pub mod dynamodb;
 pub mod faults;

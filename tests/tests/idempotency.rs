@@ -423,6 +423,155 @@ async fn a_batch_of_ten_fresh_events_costs_at_most_three_calls() -> TestResult {
     Ok(())
 }
 
+/// A batch of `count` fresh cancellations, each with a deadline `seconds` ahead.
+fn batch_of(
+    count: usize,
+    clock: &ManualClock,
+    seconds: i64,
+) -> TestResult<Vec<BatchItem<herald::Envelope<shop_events::OrderCancelledV1>>>> {
+    (0..count)
+        .map(|n| {
+            let event = cancellation()?;
+            Ok(BatchItem {
+                item_id: format!("m-{n}"),
+                invocation: Invocation::of(&event, deadline_in(clock, seconds))?,
+                event,
+            })
+        })
+        .collect()
+}
+
+/// The same batch delivered again: the same events, new invocations with deadlines `seconds`
+/// ahead of the clock now.
+fn again<T: Clone>(items: &[BatchItem<T>], clock: &ManualClock, seconds: i64) -> Vec<BatchItem<T>> {
+    items
+        .iter()
+        .map(|item| BatchItem {
+            invocation: Invocation {
+                deadline_ms: deadline_in(clock, seconds),
+                ..item.invocation.clone()
+            },
+            ..item.clone()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_panic_at_the_fifth_event_of_a_batch_does_not_run_the_four_before_it_again() -> TestResult {
+    // Given a batch of eight events whose fifth panics in its handler
+    let Setup { guard, clock, calls } = setup(uncached()).await?;
+    let items = batch_of(8, &clock, 30)?;
+    let fifth = items[4].invocation.event_id.clone();
+    let runs = std::sync::Mutex::new(std::collections::BTreeMap::<String, usize>::new());
+    let handler = |event: herald::Envelope<shop_events::OrderCancelledV1>| {
+        let id = event.detail.metadata.event_id.to_string();
+        if let Ok(mut runs) = runs.lock() {
+            *runs.entry(id.clone()).or_default() += 1;
+        }
+        let panics = id == fifth;
+        async move {
+            if panics {
+                panic!("a bug in the handler");
+            }
+            Ok::<_, HandlerError>(())
+        }
+    };
+
+    // When it is handled, and the whole batch is delivered again after the lease
+    let first = guard.run_batch(items.clone(), handler).await;
+    let first_calls = calls.total();
+    clock.advance(Duration::from_secs(60));
+    let second = guard.run_batch(again(&items, &clock, 30), handler).await;
+
+    // Then the panic failed the fifth alone (for good, not retried as it is), the others'
+    // completions were written in the same two calls, and no handler ran twice
+    let failed: Vec<String> = first
+        .response()
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect();
+    assert_eq!(failed, ["m-4"]);
+    assert!(matches!(&first.items[4].1, Err(e @ GuardError::Panicked { .. }) if !e.is_retryable()));
+    assert_eq!(first_calls, 2, "one claim and one settlement transaction");
+    let runs = runs.lock().map_err(|_| "poisoned")?;
+    assert_eq!(runs.len(), 8);
+    assert!(runs.values().all(|n| *n == 1), "{runs:?}");
+    let outcomes: Vec<String> = second
+        .items
+        .iter()
+        .map(|(_, answer)| match answer {
+            Ok(guarded) => guarded.outcome.to_string(),
+            Err(error) => error.error_type().to_owned(),
+        })
+        .collect();
+    assert_eq!(outcomes[4], "Idempotency.PreviouslyFailed");
+    assert!(
+        outcomes.iter().enumerate().all(|(i, o)| i == 4 || o == "duplicate"),
+        "{outcomes:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_batch_stopped_by_its_deadline_keeps_what_completed_and_runs_the_rest_on_the_next_delivery() -> TestResult {
+    // Given a batch of six events whose deadline leaves the guard's margin plus half a second,
+    // and whose third handler hangs
+    let Setup { guard, clock, .. } = setup(uncached()).await?;
+    let margin = IdempotencyConfig::new("inventory").lease_margin;
+    let seconds_left = i64::try_from(margin.as_secs())? + 1;
+    let items = batch_of(6, &clock, seconds_left)?;
+    let hangs = items[2].invocation.event_id.clone();
+    let runs = std::sync::Mutex::new(Vec::<String>::new());
+    let handler = |hang: Option<String>| {
+        let runs = &runs;
+        move |event: herald::Envelope<shop_events::OrderCancelledV1>| {
+            let id = event.detail.metadata.event_id.to_string();
+            let hangs = hang.as_deref() == Some(id.as_str());
+            async move {
+                runs.lock().map_err(|_| HandlerError::Permanent)?.push(id);
+                if hangs {
+                    std::future::pending::<()>().await;
+                }
+                Ok::<_, HandlerError>(())
+            }
+        }
+    };
+
+    // When it is handled (the hang is stopped a margin before the deadline), and delivered
+    // again once the invocation's leases ended
+    let first = guard.run_batch(items.clone(), handler(Some(hangs))).await;
+    let ran_first = runs.lock().map_err(|_| "poisoned")?.len();
+    clock.advance(Duration::from_secs(60));
+    let second = guard.run_batch(again(&items, &clock, 30), handler(None)).await;
+
+    // Then the first two completed and stayed completed; the third and those after it were
+    // delivered again (retryable), and ran on the second delivery, each once more at most
+    let failed: Vec<String> = first
+        .response()
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect();
+    assert_eq!(failed, ["m-2", "m-3", "m-4", "m-5"]);
+    assert!(matches!(&first.items[3].1, Err(e @ GuardError::OutOfTime { .. }) if e.is_retryable()));
+    assert_eq!(ran_first, 3, "the two before the hang and the hang itself");
+    // (a transaction's claim does not read the record it replaced: a takeover answers `claimed`)
+    let ran: Vec<bool> = second
+        .items
+        .iter()
+        .map(|(_, answer)| answer.as_ref().is_ok_and(|g| g.outcome.ran()))
+        .collect();
+    assert_eq!(ran, [false, false, true, true, true, true]);
+    assert!(
+        second.items[..2]
+            .iter()
+            .all(|(_, answer)| answer.as_ref().is_ok_and(|g| g.outcome == Outcome::Duplicate))
+    );
+    assert!(second.response().batch_item_failures.is_empty());
+    Ok(())
+}
+
 #[tokio::test]
 async fn the_tower_layer_guards_a_lambda_service() -> TestResult {
     // Given a lambda_runtime service wrapped in the layer

@@ -36,8 +36,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+mod buffered;
+
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use tracing::Instrument;
+
+pub use buffered::{
+    Answer, BATCH_OUTCOMES, BatchAnswer, Buffering, DEAD_LETTER_QUEUE_URL, DeadLetters, Delivery, ItemOutcome,
+    MAX_RECEIVES,
+};
 
 use crate::envelope::{EnvelopeError, REPROCESS_PREFIX, RawEvent, RedriveMark};
 use crate::error::Classify;
@@ -61,6 +68,8 @@ pub struct Call {
     pub deadline_ms: Option<i64>,
     /// The X-Ray trace header (`Root=…;Parent=…;Sampled=…`), when the invocation is traced.
     pub trace_header: Option<String>,
+    /// The invoked function's ARN: a buffered consumer's dead letters name it as their target.
+    pub function_arn: Option<String>,
 }
 
 /// Why a consumer did not handle an event.
@@ -72,6 +81,14 @@ pub enum ConsumerError<E> {
     /// The guard's or the handler's error.
     #[error(transparent)]
     Guard(GuardError<E>),
+}
+
+impl<E> ConsumerError<E> {
+    /// True when another invocation holds the event (a buffered batch's item is then delivered
+    /// again by its queue; a single event is answered [`Outcome::InProgress`] instead).
+    pub fn is_in_progress(&self) -> bool {
+        matches!(self, Self::Guard(GuardError::AlreadyInProgress { .. }))
+    }
 }
 
 impl<E: Classify> Classify for ConsumerError<E> {
@@ -114,7 +131,7 @@ impl<E: Classify + fmt::Display> From<ConsumerError<E>> for Diagnostic {
 }
 
 /// One invocation's boxed future, as the runtime's service returns it.
-type Handled<R, E> = Pin<Box<dyn Future<Output = Result<Guarded<R>, ConsumerError<E>>> + Send>>;
+type Handled<R, E> = Pin<Box<dyn Future<Output = Result<Answer<R>, ConsumerError<E>>> + Send>>;
 
 /// A function ready to run: its dependencies, its guard and its handler, built once at cold
 /// start. Clones share all three.
@@ -129,6 +146,8 @@ pub struct Consumer<D: Function> {
     function_version: Option<Arc<str>>,
     /// True until the first invocation: that one is the cold start.
     cold: Arc<AtomicBool>,
+    /// Where a buffered batch's events go when they fail for good, and after how many receives.
+    buffering: Arc<Buffering>,
 }
 
 impl<D: Function> Clone for Consumer<D> {
@@ -140,6 +159,7 @@ impl<D: Function> Clone for Consumer<D> {
             function_name: self.function_name.clone(),
             function_version: self.function_version.clone(),
             cold: Arc::clone(&self.cold),
+            buffering: Arc::clone(&self.buffering),
         }
     }
 }
@@ -167,6 +187,7 @@ impl<D: Function> Consumer<D> {
         Ok(Self {
             function_name: env.var(LAMBDA_FUNCTION_NAME).map(Arc::from),
             function_version: env.var(LAMBDA_FUNCTION_VERSION).map(Arc::from),
+            buffering: Arc::new(Buffering::from_env(env)?),
             ..consumer
         })
     }
@@ -183,6 +204,17 @@ impl<D: Function> Consumer<D> {
             function_name: None,
             function_version: None,
             cold: Arc::new(AtomicBool::new(true)),
+            buffering: Arc::new(Buffering::default()),
+        }
+    }
+
+    /// The same consumer sending a buffered batch's failed events to `buffering`'s dead-letter
+    /// queue, as [`Consumer::from_env`] does from `HERALD_DEAD_LETTER_QUEUE_URL`.
+    #[must_use]
+    pub fn with_buffering(&self, buffering: Buffering) -> Self {
+        Self {
+            buffering: Arc::new(buffering),
+            ..self.clone()
         }
     }
 
@@ -217,7 +249,7 @@ impl<D: Function> Consumer<D> {
     /// # Errors
     /// When the runtime cannot start or loses the Runtime API.
     pub async fn run(self) -> Result<(), lambda_runtime::Error> {
-        lambda_runtime::run(service_fn(move |event: LambdaEvent<RawEvent>| {
+        lambda_runtime::run(service_fn(move |event: LambdaEvent<Delivery>| {
             let consumer = self.clone();
             // Boxed: the nested futures of runtime, guard and handler are otherwise too deep a
             // type for the compiler's layout computation in each function's `main`.
@@ -226,8 +258,18 @@ impl<D: Function> Consumer<D> {
                     request_id: Some(event.context.request_id.clone()),
                     deadline_ms: i64::try_from(event.context.deadline).ok(),
                     trace_header: event.context.xray_trace_id.clone(),
+                    function_arn: Some(event.context.invoked_function_arn.clone()),
                 };
-                consumer.handle_call(event.payload, call).await
+                match event.payload {
+                    Delivery::Event(raw) => consumer.handle_call(raw, call).await.map(Answer::Event),
+                    Delivery::Batch(batch) => {
+                        let answer = consumer.handle_batch(batch, call).await;
+                        Ok(match consumer.buffering.report_outcomes {
+                            true => Answer::BatchWithOutcomes(answer),
+                            false => Answer::Batch(answer.response),
+                        })
+                    }
+                }
             });
             handled
         }))
@@ -284,57 +326,7 @@ impl<D: Function> Consumer<D> {
         let handled = async move {
             let decoded = decoded.map(|(event, _)| event);
             let (result, recorded) = crate::emf::collecting(self.run_decoded(&raw, decoded, deadline_ms)).await;
-            let detail_type = raw.detail_type().unwrap_or_default();
-            let elapsed = started.elapsed();
-            let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
-            match &result {
-                Ok(guarded) => tracing::info!(
-                    outcome = guarded.outcome.as_str(),
-                    action = action_of(guarded.result.as_ref()).as_deref(),
-                    duration_ms,
-                    "event handled"
-                ),
-                Err(error) if error.is_deferred() => {
-                    tracing::warn!(
-                        outcome = "deferred",
-                        error_type = error.error_type(),
-                        error = %error,
-                        duration_ms,
-                        "event deferred: Lambda delivers it again"
-                    );
-                    crate::emf::emit(&crate::emf::deferred_event(
-                        D::NAME,
-                        detail_type,
-                        error.error_type(),
-                        chrono::Utc::now().timestamp_millis(),
-                    ));
-                }
-                Err(error) => tracing::error!(
-                    outcome = "error",
-                    error_type = error.error_type(),
-                    retryable = error.is_retryable(),
-                    error = %error,
-                    duration_ms,
-                    "event failed"
-                ),
-            }
-            let outcome = match &result {
-                Ok(guarded) => guarded.outcome.as_str(),
-                Err(error) if error.is_deferred() => "deferred",
-                Err(_) => "error",
-            };
-            let lines = crate::emf::invocation_lines(
-                D::NAME,
-                detail_type,
-                outcome,
-                elapsed.as_secs_f64() * 1_000.0,
-                cold_start,
-                &recorded,
-                chrono::Utc::now().timestamp_millis(),
-            );
-            for line in lines {
-                crate::emf::emit(&line);
-            }
+            self.conclude(&raw, &result, started.elapsed(), cold_start, &recorded);
             result
         }
         .instrument(span);
@@ -343,13 +335,14 @@ impl<D: Function> Consumer<D> {
         crate::trace::scope(call.trace_header, Box::pin(handled)).await
     }
 
-    /// Runs `raw`, decoded as `decoded`, under the guard.
-    async fn run_decoded(
+    /// What the guard needs to run `raw`, decoded as `decoded`, or the answer it gets without
+    /// the guard (a redrive for another consumer).
+    fn prepare(
         &self,
         raw: &RawEvent,
         decoded: Result<D::Event, EnvelopeError>,
         deadline_ms: Option<i64>,
-    ) -> Result<Guarded<D::Reaction>, ConsumerError<D::Error>> {
+    ) -> Result<Prepared<D>, ConsumerError<D::Error>> {
         let event = decoded.inspect_err(|error| {
             if matches!(
                 error,
@@ -379,10 +372,10 @@ impl<D: Function> Consumer<D> {
                 target = mark.target.as_deref().unwrap_or_default(),
                 "a redrive for another consumer: ignored"
             );
-            return Ok(Guarded {
+            return Ok(Prepared::Answered(Guarded {
                 outcome: Outcome::ForAnotherConsumer,
                 result: None,
-            });
+            }));
         }
         let redelivery = Redelivery::of(raw.replay_name(), event.metadata().redrive.as_ref());
         // A replay or a redrive is a deliberate re-delivery after a fix: a FAILED record may run again.
@@ -398,6 +391,20 @@ impl<D: Function> Consumer<D> {
                 "redelivered by a replay or redrive"
             );
         }
+        Ok(Prepared::Run(invocation, event))
+    }
+
+    /// Runs `raw`, decoded as `decoded`, under the guard.
+    async fn run_decoded(
+        &self,
+        raw: &RawEvent,
+        decoded: Result<D::Event, EnvelopeError>,
+        deadline_ms: Option<i64>,
+    ) -> Result<Guarded<D::Reaction>, ConsumerError<D::Error>> {
+        let (invocation, event) = match self.prepare(raw, decoded, deadline_ms)? {
+            Prepared::Answered(guarded) => return Ok(guarded),
+            Prepared::Run(invocation, event) => (invocation, event),
+        };
         let deps = &*self.deps;
         let handler = &*self.handler;
         self.guard
@@ -417,6 +424,83 @@ impl<D: Function> Consumer<D> {
                 }
                 error => Err(ConsumerError::Guard(error)),
             })
+    }
+}
+
+/// What [`Consumer::prepare`] found: run the handler under the guard, or answer without it.
+enum Prepared<D: Function> {
+    /// The invocation to guard and the event to hand the handler.
+    Run(Invocation, D::Event),
+    /// The answer, nothing to run.
+    Answered(Guarded<D::Reaction>),
+}
+
+impl<D: Function> Consumer<D> {
+    /// Logs an event's one outcome line (inside its span) and writes its EMF lines: `Events` by
+    /// outcome, `HandlingTime`, `ColdStart` on the first, the handler's metrics, and
+    /// `DeferredEvents` for a deferral.
+    fn conclude(
+        &self,
+        raw: &RawEvent,
+        result: &Result<Guarded<D::Reaction>, ConsumerError<D::Error>>,
+        elapsed: std::time::Duration,
+        cold_start: bool,
+        recorded: &crate::emf::Recorded,
+    ) {
+        let detail_type = raw.detail_type().unwrap_or_default();
+        let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        match result {
+            Ok(guarded) => tracing::info!(
+                outcome = guarded.outcome.as_str(),
+                action = action_of(guarded.result.as_ref()).as_deref(),
+                duration_ms,
+                "event handled"
+            ),
+            Err(error) if error.is_in_progress() => {
+                tracing::info!(duration_ms, "another invocation holds the event: delivered again later");
+            }
+            Err(error) if error.is_deferred() => {
+                tracing::warn!(
+                    outcome = "deferred",
+                    error_type = error.error_type(),
+                    error = %error,
+                    duration_ms,
+                    "event deferred: delivered again"
+                );
+                crate::emf::emit(&crate::emf::deferred_event(
+                    D::NAME,
+                    detail_type,
+                    error.error_type(),
+                    chrono::Utc::now().timestamp_millis(),
+                ));
+            }
+            Err(error) => tracing::error!(
+                outcome = "error",
+                error_type = error.error_type(),
+                retryable = error.is_retryable(),
+                error = %error,
+                duration_ms,
+                "event failed"
+            ),
+        }
+        let outcome = match result {
+            Ok(guarded) => guarded.outcome.as_str(),
+            Err(error) if error.is_in_progress() => Outcome::InProgress.as_str(),
+            Err(error) if error.is_deferred() => "deferred",
+            Err(_) => "error",
+        };
+        let lines = crate::emf::invocation_lines(
+            D::NAME,
+            detail_type,
+            outcome,
+            elapsed.as_secs_f64() * 1_000.0,
+            cold_start,
+            recorded,
+            chrono::Utc::now().timestamp_millis(),
+        );
+        for line in lines {
+            crate::emf::emit(&line);
+        }
     }
 }
 

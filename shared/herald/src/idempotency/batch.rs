@@ -1,23 +1,35 @@
-//! Guarding a batch of SQS-buffered events with three store calls for ten fresh events.
+//! Guarding a batch of SQS-buffered events with two store calls for ten fresh events.
 //!
 //! Claims go out in one transaction per ten events; a cancelled transaction's reasons separate
 //! duplicates from fresh events, which are claimed in one more call. Handlers run in the batch's
-//! order; every COMPLETED and FAILED record is written in one more transaction. The answer is
+//! order; every COMPLETED and FAILED record is written in one more transaction, after the last
+//! handler. So that a failure at event k does not run events 1..k-1 again, what could end the
+//! invocation before that write is turned into an answer for event k alone: a panic is caught
+//! (the event is recorded FAILED: a bug, not retried as it is), and the invocation's deadline
+//! stops the batch a lease margin early (the handler running then is dropped, it and the events
+//! after it are delivered again; their claims' leases end with the invocation). Only a process
+//! that dies outright (out of memory, killed) loses the batch's completions; its events run
+//! again once their leases end, each still at most once at a time. The answer is
 //! Lambda's partial batch response listing the failures only: an event handled now or before is
 //! deleted from the queue; anything else (in progress elsewhere, failed, not claimable) is left
 //! for SQS to deliver again, and after `maxReceiveCount` to move to the dead-letter queue.
 //! Nothing is acknowledged that did not complete.
 
+use std::any::Any;
 use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use futures_util::FutureExt as _;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::guard::{Decision, GuardError, Guarded, IdempotencyGuard, Invocation, Settlement, condition};
-use super::record::Record;
+use super::record::{Record, Status};
 use super::store::Store;
 use crate::error::Classify;
 
@@ -140,12 +152,65 @@ impl<S: Store> IdempotencyGuard<S> {
             }
         }
 
-        // 3. Run, in the batch's order.
+        // 3. Run, in the batch's order. A panic is caught and a handler that would outlive the
+        // invocation is stopped, so that nothing short of the process dying outright keeps the
+        // completions of the events before it from being written in step 4.
+        let margin = i64::try_from(self.config().lease_margin.as_millis()).unwrap_or(i64::MAX);
+        let mut out_of_time = false;
         let mut writes: Vec<(usize, Record)> = Vec::new();
         let mut releases: Vec<(usize, Record)> = Vec::new();
         for (i, record, outcome) in runs {
             let Some(event) = events[i].take() else { continue };
-            let result = handler(event).await;
+            let event_id = &invocations[i].event_id;
+            // What is left before the deadline, keeping the lease margin for the settlement.
+            let budget = invocations[i]
+                .deadline_ms
+                .map(|deadline| deadline.saturating_sub(margin).saturating_sub(self.now_ms()));
+            if out_of_time || budget.is_some_and(|ms| ms <= 0) {
+                // Not run. Its claim is left as it is: the lease ends with this invocation, so the
+                // queue's next delivery takes it over and runs it.
+                out_of_time = true;
+                answers[i] = Some(Err(GuardError::OutOfTime {
+                    event_id: event_id.clone(),
+                }));
+                continue;
+            }
+            let run = AssertUnwindSafe(handler(event)).catch_unwind();
+            let finished = match budget {
+                Some(ms) => tokio::time::timeout(Duration::from_millis(ms.unsigned_abs()), run)
+                    .await
+                    .ok(),
+                None => Some(run.await),
+            };
+            let result = match finished {
+                None => {
+                    // Stopped mid-run; the claim is left to its lease, as above.
+                    tracing::warn!(event_id = %event_id, "batch: handler stopped at the invocation's deadline");
+                    out_of_time = true;
+                    answers[i] = Some(Err(GuardError::OutOfTime {
+                        event_id: event_id.clone(),
+                    }));
+                    continue;
+                }
+                Some(Err(panic)) => {
+                    let message = panic_message(panic.as_ref());
+                    tracing::error!(event_id = %event_id, panic = %message, "batch: handler panicked");
+                    writes.push((
+                        i,
+                        Record {
+                            status: Status::Failed,
+                            error: Some(format!("the handler panicked: {message}")),
+                            ..record
+                        },
+                    ));
+                    answers[i] = Some(Err(GuardError::Panicked {
+                        event_id: event_id.clone(),
+                        message,
+                    }));
+                    continue;
+                }
+                Some(Ok(result)) => result,
+            };
             match self.settlement(&record, &result) {
                 Settlement::Write(settled) => writes.push((i, settled)),
                 Settlement::Release(claim) => releases.push((i, claim)),
@@ -199,4 +264,13 @@ impl<S: Store> IdempotencyGuard<S> {
             .collect();
         BatchReport { items }
     }
+}
+
+/// What a caught panic said: its `&str` or `String` payload, as the default hook prints it.
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(a panic without a message)".to_owned())
 }

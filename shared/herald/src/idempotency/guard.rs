@@ -281,17 +281,34 @@ pub enum GuardError<E> {
         /// The store's error.
         source: StoreError,
     },
+    /// The handler panicked (a batch item: the panic is caught so that the batch's other events
+    /// still settle). A bug, not a passing fault: recorded FAILED, never retried as it is.
+    #[error("event {event_id}: the handler panicked: {message}")]
+    Panicked {
+        /// The event's `metadata.event_id`.
+        event_id: String,
+        /// The panic's message.
+        message: String,
+    },
+    /// A batch reached its invocation's deadline before this event's handler finished or
+    /// started; its claim's lease ends with the invocation, so the queue's next delivery runs it.
+    #[error("event {event_id}: the invocation's deadline came before its handler finished; delivered again later")]
+    OutOfTime {
+        /// The event's `metadata.event_id`.
+        event_id: String,
+    },
 }
 
 impl<E: Classify> Classify for GuardError<E> {
     fn is_retryable(&self) -> bool {
         match self {
             Self::Handler(error) => error.is_retryable(),
-            Self::AlreadyInProgress { .. } | Self::Store { .. } => true,
+            Self::AlreadyInProgress { .. } | Self::Store { .. } | Self::OutOfTime { .. } => true,
             Self::PayloadMismatch { .. }
             | Self::MissingKey { .. }
             | Self::PreviouslyFailed { .. }
-            | Self::Payload { .. } => false,
+            | Self::Payload { .. }
+            | Self::Panicked { .. } => false,
         }
     }
 
@@ -304,6 +321,8 @@ impl<E: Classify> Classify for GuardError<E> {
             Self::PreviouslyFailed { .. } => "Idempotency.PreviouslyFailed",
             Self::Payload { .. } => "Idempotency.Payload",
             Self::Store { .. } => "Idempotency.Store",
+            Self::Panicked { .. } => "Handler.Panicked",
+            Self::OutOfTime { .. } => "Batch.OutOfTime",
         }
     }
 
