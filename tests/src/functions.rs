@@ -48,6 +48,8 @@ pub struct FunctionSpec {
     pub tables: &'static [TableSpec],
     /// The event versions it consumes, as declared.
     pub consumes: &'static [Consumed],
+    /// Its queue and batches, when its rule reaches it through a queue (`buffer = { … }`).
+    pub buffer: Option<herald_infra::declaration::Buffer>,
 }
 
 /// Every consumer the workspace declares (`[package.metadata.herald]` with `consumes`, read by
@@ -64,6 +66,7 @@ pub static FUNCTIONS: LazyLock<Vec<FunctionSpec>> = LazyLock::new(|| {
     declarations
         .into_iter()
         .map(|declaration| FunctionSpec {
+            buffer: declaration.delivery.buffer().copied(),
             name: leak(declaration.name),
             consumes: Box::leak(
                 declaration

@@ -1,7 +1,8 @@
 //! The shop's EventBridge side, deployed on moto from `infra/template.yaml` itself: the bus,
 //! every rule with its pattern, retry policy and dead-letter queue, and every alarm. Lambda
-//! cannot run on moto, so each rule targets a stand-in SQS queue per function instead; tests
-//! read those queues to see what each function would have received.
+//! cannot run on moto, so each rule targets a stand-in SQS queue per function instead (a
+//! buffered function's stand-in is its own queue, which its rule targets); tests read those
+//! queues to see what each function would have received.
 
 use std::collections::BTreeMap;
 
@@ -203,6 +204,24 @@ pub async fn deploy(config: &SdkConfig, template: &Template) -> TestResult<Deplo
         stand_in_arns.insert(id.clone(), queue_arn(&sqs, &url).await?);
         names.refs.insert(id.clone(), binary.to_owned());
         function_queues.insert(binary.to_owned(), url);
+    }
+
+    // A buffered function's own queue is what it receives: its event source mapping's queue
+    // stands in for it (its rules target that queue in the template already).
+    for (_, mapping) in template.of_type("AWS::Lambda::EventSourceMapping") {
+        let function = mapping.properties["FunctionName"]["Ref"]
+            .as_str()
+            .ok_or("an event source mapping without its function")?;
+        let Some(binary) = names.refs.get(function).cloned() else {
+            continue;
+        };
+        let queue = mapping.properties["EventSourceArn"]["Fn::GetAtt"][0]
+            .as_str()
+            .ok_or("an event source mapping without its queue")?;
+        let url = queues
+            .get(queue)
+            .ok_or(format!("{queue}: not a queue of the template"))?;
+        function_queues.insert(binary, url.clone());
     }
 
     // Every rule, targeting the stand-in queue of the function it targets in the template.

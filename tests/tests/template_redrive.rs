@@ -78,7 +78,8 @@ fn redrive_is_triggered_on_the_default_bus_only_when_a_consumers_error_alarm_ret
         );
     }
 
-    // The alarm names it lists are exactly the consumers' Errors alarms.
+    // The alarm names it lists are exactly the consumers' errors alarms: Lambda's `Errors` of a
+    // consumer's function, or a buffered consumer's count of failed events.
     let listed: BTreeSet<String> = rule.event_pattern["detail"]["alarmName"]
         .as_array()
         .ok_or("alarmName is a list")?
@@ -90,11 +91,13 @@ fn redrive_is_triggered_on_the_default_bus_only_when_a_consumers_error_alarm_ret
         .map(|(_, r)| r.properties::<Alarm>())
         .collect::<TestResult<Vec<_>>>()?
         .into_iter()
-        .filter(|a| a.metric_name == "Errors")
         .filter(|a| {
-            a.dimensions.iter().any(|d| {
+            let of_a_consumer = |d: &herald_tests::template::Dimension| {
                 ref_id(&d.value).is_some_and(|f| FUNCTIONS.iter().any(|s| f == format!("{}Function", pascal(s.name))))
-            })
+            };
+            let failed_events = |d: &herald_tests::template::Dimension| d.name == "outcome" && d.value == "error";
+            (a.metric_name == "Errors" && a.dimensions.iter().any(of_a_consumer))
+                || (a.namespace == "Herald" && a.metric_name == "Events" && a.dimensions.iter().any(failed_events))
         })
         .filter_map(|a| sub(&a.alarm_name).map(str::to_owned))
         .collect();

@@ -14,6 +14,10 @@
 //! invoke-retries = { attempts = 2, max-event-age-seconds = 3600 }
 //! # Optional: memory-mb, timeout-seconds (else the template's Globals), and
 //! # environment = { NAME = "value" } for extra variables.
+//! # Or, instead of invoke-retries, a buffered consumer: its rule sends to its own SQS queue,
+//! # which Lambda drains in batches (partial batch responses); an event is received at most
+//! # max-receives times before it is dead-lettered.
+//! # buffer = { batch-size = 10, batching-window-seconds = 1, max-receives = 5 }
 //!
 //! [[package.metadata.herald.tables]]
 //! env = "STOCK_TABLE"            # the variable the code reads the table's name from
@@ -63,8 +67,8 @@ pub struct Declaration {
     pub tables: Vec<Table>,
     /// EventBridge's retries of a delivery to the function.
     pub rule_retries: Retries,
-    /// Lambda's retries of a failed asynchronous invocation.
-    pub invoke_retries: Retries,
+    /// How its rule reaches it: invoked asynchronously, or through its own queue.
+    pub delivery: Delivery,
     /// Memory in MB, when it differs from the template's Globals.
     pub memory_mb: Option<u32>,
     /// Timeout in seconds, when it differs from the template's Globals.
@@ -92,6 +96,42 @@ pub struct Table {
     pub actions: Vec<String>,
 }
 
+/// How a consumer's rule reaches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The rule invokes the function asynchronously, one event per invocation; Lambda retries a
+    /// failed invocation `invoke-retries` times.
+    Direct {
+        /// Lambda's retries of a failed asynchronous invocation.
+        invoke_retries: Retries,
+    },
+    /// The rule sends to the function's own SQS queue, which Lambda drains in batches.
+    Buffered(Buffer),
+}
+
+impl Delivery {
+    /// The buffer, for a buffered consumer.
+    pub fn buffer(&self) -> Option<&Buffer> {
+        match self {
+            Self::Buffered(buffer) => Some(buffer),
+            Self::Direct { .. } => None,
+        }
+    }
+}
+
+/// A buffered consumer's queue and batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Buffer {
+    /// Events per invocation at most (the event source mapping's `BatchSize`).
+    pub batch_size: u32,
+    /// How long Lambda gathers a batch before invoking (`MaximumBatchingWindowInSeconds`).
+    pub batching_window_seconds: u32,
+    /// Receives of one event before the consumer dead-letters a retryable failure; the queue's
+    /// `maxReceiveCount` is one more, for an invocation that dies before it answers.
+    pub max_receives: u32,
+}
+
 /// Retry limits of one delivery mechanism.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -111,7 +151,10 @@ struct RawDeclaration {
     #[serde(default)]
     tables: Vec<RawTable>,
     rule_retries: Retries,
-    invoke_retries: Retries,
+    #[serde(default)]
+    invoke_retries: Option<Retries>,
+    #[serde(default)]
+    buffer: Option<Buffer>,
     #[serde(default)]
     memory_mb: Option<u32>,
     #[serde(default)]
@@ -199,7 +242,28 @@ impl Declaration {
                 .map(|(i, table)| validated_table(table, &|key, m| wrong(&format!("tables[{i}].{key}"), m)))
                 .collect::<Result<_, _>>()?,
             rule_retries: within(raw.rule_retries, 0..=185, 60..=86_400, "rule-retries", &wrong)?,
-            invoke_retries: within(raw.invoke_retries, 0..=2, 60..=21_600, "invoke-retries", &wrong)?,
+            delivery: match (raw.invoke_retries, raw.buffer) {
+                (Some(retries), None) => Delivery::Direct {
+                    invoke_retries: within(retries, 0..=2, 60..=21_600, "invoke-retries", &wrong)?,
+                },
+                (None, Some(buffer)) => Delivery::Buffered(validated_buffer(buffer, &wrong)?),
+                (Some(_), Some(_)) => {
+                    return Err(wrong(
+                        "buffer",
+                        "a buffered consumer is invoked by its queue, not asynchronously: drop invoke-retries \
+                         (buffer.max-receives says how often an event is tried)"
+                            .to_owned(),
+                    ));
+                }
+                (None, None) => {
+                    return Err(wrong(
+                        "invoke-retries",
+                        "say how the rule reaches the function: invoke-retries (asynchronous invocation) or \
+                         buffer (through its own queue)"
+                            .to_owned(),
+                    ));
+                }
+            },
             memory_mb: raw
                 .memory_mb
                 .map(|m| in_range(m, 128..=10_240, "MB").map_err(|e| wrong("memory-mb", e)))
@@ -328,6 +392,26 @@ fn in_range(value: u32, range: std::ops::RangeInclusive<u32>, unit: &str) -> Res
     } else {
         Err(format!("{value} is outside {}..={} {unit}", range.start(), range.end()))
     }
+}
+
+/// Lambda's and SQS's limits on a queue's event source mapping and redrive policy.
+fn validated_buffer(buffer: Buffer, wrong: &dyn Fn(&str, String) -> InfraError) -> Result<Buffer, InfraError> {
+    // "Standard queues: … The maximum is 10,000" (Lambda's `BatchSize` for SQS).
+    in_range(buffer.batch_size, 1..=10_000, "events").map_err(|m| wrong("buffer.batch-size", m))?;
+    // `MaximumBatchingWindowInSeconds`: 0 to 300.
+    in_range(buffer.batching_window_seconds, 0..=300, "seconds")
+        .map_err(|m| wrong("buffer.batching-window-seconds", m))?;
+    // Lambda: "When you set BatchSize to a value greater than 10, you must set
+    // MaximumBatchingWindowInSeconds to at least 1 second."
+    if buffer.batch_size > 10 && buffer.batching_window_seconds == 0 {
+        return Err(wrong(
+            "buffer.batching-window-seconds",
+            "a batch size above 10 needs a batching window of at least 1 second (Lambda's rule)".to_owned(),
+        ));
+    }
+    // The queue's `maxReceiveCount` (one more) must stay within SQS's 1..=1000.
+    in_range(buffer.max_receives, 1..=999, "receives").map_err(|m| wrong("buffer.max-receives", m))?;
+    Ok(buffer)
 }
 
 fn within(

@@ -8,10 +8,18 @@
 //! own tables, touch only idempotency records whose key starts with `order-history#`, send to
 //! its own queue and, if it emits anything, put events of exactly its sources on the bus; and
 //! five alarms (dead letters, errors, throttles, failed deliveries, uncatalogued events).
+//!
+//! A buffered consumer (`buffer = { … }` in its declaration) differs in how its rule reaches it:
+//! `OrderHistoryRule` (an `AWS::Events::Rule`, same name, pattern, retries and dead-letter queue)
+//! targets `OrderHistoryBufferQueue` (its visibility timeout six times the function's timeout, its
+//! redrive policy to the dead-letter queue), which the function drains in batches through an
+//! `SQS` event with `ReportBatchItemFailures`; its role may drain that queue only; its errors
+//! alarm counts failed events (Herald's `Events` with `outcome = error`), since a batch's failed
+//! event is no failed invocation; and a sixth alarm watches the age of the queue's oldest event.
 
 use serde::Deserialize;
 
-use crate::declaration::{Declaration, Table};
+use crate::declaration::{Buffer, Declaration, Delivery, Table};
 use crate::event_ref::EventRef;
 use crate::yaml::{Node, get_att, map, reference, str, sub};
 
@@ -38,10 +46,30 @@ pub struct Platform {
     /// [`crate::stack`], unused by generation. Optional: [`crate::stack::DEFAULT_LOCAL_STACK_NAME`].
     #[serde(default)]
     pub local_stack_name: Option<String>,
+    /// Not in this section: the template's `Globals.Function.Timeout`, which a buffered
+    /// consumer's queue visibility timeout follows when its declaration sets none.
+    #[serde(skip)]
+    pub function_timeout: Option<u32>,
 }
 
 /// Dead letters wait the SQS maximum: time to fix the consumer and redrive.
 const DEAD_LETTER_RETENTION_SECONDS: i64 = 1_209_600;
+
+/// How long a buffered consumer's queue keeps an event it has not handled (SQS's default, four
+/// days): time for a stopped consumer to come back before its events are gone.
+const BUFFER_RETENTION_SECONDS: i64 = 345_600;
+
+/// The environment variables of a buffered consumer (read by `herald`'s consumer).
+const DEAD_LETTER_QUEUE_VARIABLE: &str = "HERALD_DEAD_LETTER_QUEUE_URL";
+const MAX_RECEIVES_VARIABLE: &str = "HERALD_MAX_RECEIVES";
+
+/// Lambda's default function timeout, when neither the declaration nor the template's Globals
+/// set one.
+const DEFAULT_TIMEOUT_SECONDS: u32 = 3;
+
+/// How old the oldest event in a buffer may get before its alarm goes off: the consumer is not
+/// keeping up, or is not draining its queue at all.
+const BUFFER_AGE_ALARM_SECONDS: i64 = 600;
 
 /// The longest the bus archive may keep an event for replay, in days: the template's archive
 /// retention parameter must not allow more (the template tests hold the two together).
@@ -58,10 +86,17 @@ const DAY_SECONDS: i64 = 86_400;
 /// retry phases gave up) — plus a day, so a replay or redrive inside those windows is answered
 /// from the record instead of running the handler again.
 pub fn deduplication_window_seconds(declaration: &Declaration) -> i64 {
-    let retried = i64::from(declaration.rule_retries.max_event_age_seconds)
-        + i64::from(declaration.invoke_retries.max_event_age_seconds);
+    let waited = match declaration.delivery {
+        Delivery::Direct { invoke_retries } => i64::from(invoke_retries.max_event_age_seconds),
+        // An event may wait in the buffer for the queue's whole retention before it is handled.
+        Delivery::Buffered(_) => BUFFER_RETENTION_SECONDS,
+    };
+    let retried = i64::from(declaration.rule_retries.max_event_age_seconds) + waited;
     (ARCHIVE_RETENTION_MAX_DAYS * DAY_SECONDS).max(DEAD_LETTER_RETENTION_SECONDS + retried) + DAY_SECONDS
 }
+
+/// The name of a buffered consumer's SQS event source under its function's `Events`.
+pub const BUFFER_EVENT: &str = "Buffer";
 
 /// The metric namespace of herald's own metrics (`UncataloguedEvents`).
 const HERALD_NAMESPACE: &str = "Herald";
@@ -69,6 +104,9 @@ const HERALD_NAMESPACE: &str = "Herald";
 /// The metric a consumer writes for a deferred event (`herald::emf::DEFERRED_EVENTS`), which
 /// the errors alarm subtracts from Lambda's `Errors`.
 const DEFERRED_EVENTS: &str = "DeferredEvents";
+
+/// The metric a consumer writes once per event, with its outcome (`herald::emf::EVENTS`).
+const EVENTS: &str = "Events";
 
 /// Environment variable naming the idempotency table (read by `herald`).
 const IDEMPOTENCY_VARIABLE: &str = "IDEMPOTENCY_TABLE";
@@ -95,6 +133,17 @@ pub fn pascal(name: &str) -> String {
                 .unwrap_or_default()
         })
         .collect()
+}
+
+/// Logical id of a buffered consumer's queue.
+pub fn buffer_queue_id(name: &str) -> String {
+    format!("{}BufferQueue", pascal(name))
+}
+
+/// Logical id of a buffered consumer's rule (a direct consumer's rule is SAM's, under the
+/// function's `Events`).
+pub fn rule_id(name: &str) -> String {
+    format!("{}Rule", pascal(name))
 }
 
 /// Logical id of a consumer's dead-letter queue.
@@ -140,6 +189,26 @@ pub fn resources(declaration: &Declaration, platform: &Platform) -> Vec<(String,
             ),
         ]),
     ));
+    if let Delivery::Buffered(buffer) = &declaration.delivery {
+        let buffer_queue = buffer_queue_id(name);
+        let timeout = declaration
+            .timeout_seconds
+            .or(platform.function_timeout)
+            .unwrap_or(DEFAULT_TIMEOUT_SECONDS);
+        resources.push((buffer_queue.clone(), buffer_queue_resource(buffer, timeout, &queue)));
+        let rule_arn = sub(format!(
+            "arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/${{{}}}/{stack_named}",
+            platform.bus
+        ));
+        resources.push((
+            format!("{buffer_queue}Policy"),
+            events_may_send(&buffer_queue, "EventBridgeBuffer", rule_arn),
+        ));
+        resources.push((
+            rule_id(name),
+            buffered_rule(declaration, platform, &buffer_queue, &queue),
+        ));
+    }
     resources.push((role.clone(), role_resource(declaration, platform, &log_group, &queue)));
     resources.push((
         function.clone(),
@@ -147,6 +216,88 @@ pub fn resources(declaration: &Declaration, platform: &Platform) -> Vec<(String,
     ));
     resources.extend(alarms(declaration, platform, &function, &queue));
     resources
+}
+
+/// A buffered consumer's queue. Its visibility timeout is six times the function's timeout plus
+/// the batching window, as Lambda's guide for SQS event sources asks ("set the source queue's
+/// visibility timeout to at least six times the timeout that you configure on your function"),
+/// so a batch still being handled is not delivered to a second invocation; its redrive policy
+/// moves an event received one time more than `max-receives` to the dead-letter queue (the
+/// consumer dead-letters it itself on its last receive; this catches invocations that died).
+fn buffer_queue_resource(buffer: &Buffer, timeout_seconds: u32, dead_letter_queue: &str) -> Node {
+    let visibility = 6 * i64::from(timeout_seconds) + i64::from(buffer.batching_window_seconds);
+    map([
+        ("Type", str("AWS::SQS::Queue")),
+        (
+            "Properties",
+            map([
+                (
+                    "VisibilityTimeout",
+                    Node::Commented(
+                        Box::new(Node::Int(visibility)),
+                        "6 x the function's timeout + the batching window".to_owned(),
+                    ),
+                ),
+                (
+                    "MessageRetentionPeriod",
+                    Node::Commented(
+                        Box::new(Node::Int(BUFFER_RETENTION_SECONDS)),
+                        "4 days: time for a stopped consumer to come back".to_owned(),
+                    ),
+                ),
+                ("SqsManagedSseEnabled", Node::Bool(true)),
+                (
+                    "RedrivePolicy",
+                    map([
+                        ("deadLetterTargetArn", get_att(dead_letter_queue, "Arn")),
+                        ("maxReceiveCount", Node::Int(i64::from(buffer.max_receives) + 1)),
+                    ]),
+                ),
+            ]),
+        ),
+    ])
+}
+
+/// A buffered consumer's rule: its pattern, to its queue, with its retry policy and dead-letter
+/// queue (SAM's `EventBridgeRule` event targets only the function itself).
+fn buffered_rule(declaration: &Declaration, platform: &Platform, buffer_queue: &str, dead_letter_queue: &str) -> Node {
+    let stack_named = format!("${{AWS::StackName}}-{}", declaration.name);
+    map([
+        ("Type", str("AWS::Events::Rule")),
+        (
+            "Properties",
+            map([
+                ("Name", sub(&stack_named)),
+                ("Description", str(format!("{} (through its queue)", declaration.name))),
+                ("EventBusName", reference(&platform.bus)),
+                ("EventPattern", rule_pattern(&declaration.consumes)),
+                ("State", str("ENABLED")),
+                (
+                    "Targets",
+                    Node::Seq(vec![map([
+                        ("Id", str("buffer")),
+                        ("Arn", get_att(buffer_queue, "Arn")),
+                        ("RetryPolicy", retry_policy(declaration)),
+                        ("DeadLetterConfig", map([("Arn", get_att(dead_letter_queue, "Arn"))])),
+                    ])]),
+                ),
+            ]),
+        ),
+    ])
+}
+
+/// The rule target's retry policy, from `rule-retries`.
+fn retry_policy(declaration: &Declaration) -> Node {
+    map([
+        (
+            "MaximumRetryAttempts",
+            Node::Int(i64::from(declaration.rule_retries.attempts)),
+        ),
+        (
+            "MaximumEventAgeInSeconds",
+            Node::Int(i64::from(declaration.rule_retries.max_event_age_seconds)),
+        ),
+    ])
 }
 
 /// A consumer's outputs: its dead-letter queue's URL and each table's name.
@@ -158,13 +309,31 @@ pub fn outputs(declaration: &Declaration) -> Vec<(String, Node)> {
         map([
             (
                 "Description",
-                str(format!(
-                    "Dead-letter queue of {name} (rule target failures and failed async invocations)"
-                )),
+                str(match declaration.delivery {
+                    Delivery::Direct { .. } => {
+                        format!("Dead-letter queue of {name} (rule target failures and failed async invocations)")
+                    }
+                    Delivery::Buffered(_) => {
+                        format!("Dead-letter queue of {name} (rule target failures and events that failed in batches)")
+                    }
+                }),
             ),
             ("Value", reference(&queue)),
         ]),
     )];
+    if declaration.delivery.buffer().is_some() {
+        let buffer = buffer_queue_id(name);
+        outputs.push((
+            format!("{buffer}Url"),
+            map([
+                (
+                    "Description",
+                    str(format!("Queue {name} drains in batches (its rule sends here)")),
+                ),
+                ("Value", reference(&buffer)),
+            ]),
+        ));
+    }
     outputs.extend(declaration.tables.iter().map(|table| {
         (
             format!("{}Name", table.logical_id),
@@ -382,6 +551,19 @@ fn role_resource(declaration: &Declaration, platform: &Platform, log_group: &str
         ("Action", str("sqs:SendMessage")),
         ("Resource", get_att(queue, "Arn")),
     ]));
+    if declaration.delivery.buffer().is_some() {
+        // What Lambda's event source mapping needs of the execution role to drain a queue
+        // ("sqs:ReceiveMessage, sqs:DeleteMessage, sqs:GetQueueAttributes"), on its own queue only.
+        statements.push(map([
+            ("Sid", str("DrainOwnBuffer")),
+            ("Effect", str("Allow")),
+            (
+                "Action",
+                actions(&["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]),
+            ),
+            ("Resource", get_att(&buffer_queue_id(name), "Arn")),
+        ]));
+    }
     let sources = emitted_sources(&declaration.emits);
     if !sources.is_empty() {
         statements.push(map([
@@ -453,6 +635,10 @@ fn function_resource(declaration: &Declaration, platform: &Platform, role: &str,
     if !declaration.emits.is_empty() {
         variables.push((BUS_VARIABLE.to_owned(), reference(&platform.bus)));
     }
+    if let Delivery::Buffered(buffer) = &declaration.delivery {
+        variables.push((DEAD_LETTER_QUEUE_VARIABLE.to_owned(), reference(queue)));
+        variables.push((MAX_RECEIVES_VARIABLE.to_owned(), str(buffer.max_receives.to_string())));
+    }
     variables.extend(declaration.environment.iter().map(|(k, v)| (k.clone(), str(v))));
 
     let mut properties = vec![
@@ -469,58 +655,68 @@ fn function_resource(declaration: &Declaration, platform: &Platform, role: &str,
     properties.extend([
         ("LoggingConfig".to_owned(), map([("LogGroup", reference(log_group))])),
         ("Environment".to_owned(), map([("Variables", Node::Map(variables))])),
-        (
-            "EventInvokeConfig".to_owned(),
-            map([
-                (
-                    "MaximumRetryAttempts",
-                    Node::Int(i64::from(declaration.invoke_retries.attempts)),
-                ),
-                (
-                    "MaximumEventAgeInSeconds",
-                    Node::Int(i64::from(declaration.invoke_retries.max_event_age_seconds)),
-                ),
-                (
-                    "DestinationConfig",
-                    map([(
-                        "OnFailure",
-                        map([("Type", str("SQS")), ("Destination", get_att(queue, "Arn"))]),
-                    )]),
-                ),
-            ]),
-        ),
-        (
+    ]);
+    match &declaration.delivery {
+        Delivery::Direct { invoke_retries } => properties.extend([
+            (
+                "EventInvokeConfig".to_owned(),
+                map([
+                    ("MaximumRetryAttempts", Node::Int(i64::from(invoke_retries.attempts))),
+                    (
+                        "MaximumEventAgeInSeconds",
+                        Node::Int(i64::from(invoke_retries.max_event_age_seconds)),
+                    ),
+                    (
+                        "DestinationConfig",
+                        map([(
+                            "OnFailure",
+                            map([("Type", str("SQS")), ("Destination", get_att(queue, "Arn"))]),
+                        )]),
+                    ),
+                ]),
+            ),
+            (
+                "Events".to_owned(),
+                Node::Map(vec![(
+                    platform.bus_event.clone(),
+                    map([
+                        ("Type", str("EventBridgeRule")),
+                        (
+                            "Properties",
+                            map([
+                                ("EventBusName", reference(&platform.bus)),
+                                ("RuleName", sub(&stack_named)),
+                                ("Pattern", rule_pattern(&declaration.consumes)),
+                                ("RetryPolicy", retry_policy(declaration)),
+                                ("DeadLetterConfig", map([("Arn", get_att(queue, "Arn"))])),
+                            ]),
+                        ),
+                    ]),
+                )]),
+            ),
+        ]),
+        Delivery::Buffered(buffer) => properties.push((
             "Events".to_owned(),
             Node::Map(vec![(
-                platform.bus_event.clone(),
+                BUFFER_EVENT.to_owned(),
                 map([
-                    ("Type", str("EventBridgeRule")),
+                    ("Type", str("SQS")),
                     (
                         "Properties",
                         map([
-                            ("EventBusName", reference(&platform.bus)),
-                            ("RuleName", sub(&stack_named)),
-                            ("Pattern", rule_pattern(&declaration.consumes)),
+                            ("Queue", get_att(&buffer_queue_id(name), "Arn")),
+                            ("BatchSize", Node::Int(i64::from(buffer.batch_size))),
                             (
-                                "RetryPolicy",
-                                map([
-                                    (
-                                        "MaximumRetryAttempts",
-                                        Node::Int(i64::from(declaration.rule_retries.attempts)),
-                                    ),
-                                    (
-                                        "MaximumEventAgeInSeconds",
-                                        Node::Int(i64::from(declaration.rule_retries.max_event_age_seconds)),
-                                    ),
-                                ]),
+                                "MaximumBatchingWindowInSeconds",
+                                Node::Int(i64::from(buffer.batching_window_seconds)),
                             ),
-                            ("DeadLetterConfig", map([("Arn", get_att(queue, "Arn"))])),
+                            ("FunctionResponseTypes", Node::Seq(vec![str("ReportBatchItemFailures")])),
                         ]),
                     ),
                 ]),
             )]),
-        ),
-    ]);
+        )),
+    }
     map([
         ("Type", str("AWS::Serverless::Function")),
         (
@@ -553,6 +749,8 @@ struct AlarmSpec {
     quiet_minutes: i64,
     /// Minutes in a row that must breach before it goes to ALARM.
     breaching_minutes: i64,
+    /// The value the statistic must exceed.
+    threshold: i64,
 }
 
 /// How long a consumer's errors alarm must stay quiet before it returns to OK. Its return to OK
@@ -583,18 +781,38 @@ fn alarms(declaration: &Declaration, platform: &Platform, function: &str, queue:
             less: None,
             quiet_minutes: 1,
             breaching_minutes: 1,
+            threshold: 0,
         },
-        AlarmSpec {
-            id: "Errors",
-            suffix: "errors",
-            why: "invocations are failing",
-            namespace: "AWS/Lambda",
-            metric: "Errors",
-            dimensions: vec![dimension("FunctionName", reference(function))],
-            statistic: "Sum",
-            less: Some(DEFERRED_EVENTS),
-            quiet_minutes: ERRORS_QUIET_MINUTES,
-            breaching_minutes: 1,
+        match declaration.delivery {
+            Delivery::Direct { .. } => AlarmSpec {
+                id: "Errors",
+                suffix: "errors",
+                why: "invocations are failing",
+                namespace: "AWS/Lambda",
+                metric: "Errors",
+                dimensions: vec![dimension("FunctionName", reference(function))],
+                statistic: "Sum",
+                less: Some(DEFERRED_EVENTS),
+                quiet_minutes: ERRORS_QUIET_MINUTES,
+                breaching_minutes: 1,
+                threshold: 0,
+            },
+            // A batch's failed event is not a failed invocation (the partial batch response
+            // names it): the consumer's own count of failed events is what pages. A deferral is
+            // counted under its own outcome, so nothing is subtracted.
+            Delivery::Buffered(_) => AlarmSpec {
+                id: "Errors",
+                suffix: "errors",
+                why: "events are failing",
+                namespace: HERALD_NAMESPACE,
+                metric: EVENTS,
+                dimensions: vec![dimension("function", str(name)), dimension("outcome", str("error"))],
+                statistic: "Sum",
+                less: None,
+                quiet_minutes: ERRORS_QUIET_MINUTES,
+                breaching_minutes: 1,
+                threshold: 0,
+            },
         },
         AlarmSpec {
             id: "Throttles",
@@ -607,6 +825,7 @@ fn alarms(declaration: &Declaration, platform: &Platform, function: &str, queue:
             less: None,
             quiet_minutes: THROTTLES_BREACHING_MINUTES,
             breaching_minutes: THROTTLES_BREACHING_MINUTES,
+            threshold: 0,
         },
         AlarmSpec {
             id: "FailedInvocations",
@@ -622,6 +841,7 @@ fn alarms(declaration: &Declaration, platform: &Platform, function: &str, queue:
             less: None,
             quiet_minutes: 1,
             breaching_minutes: 1,
+            threshold: 0,
         },
         AlarmSpec {
             id: "UncataloguedEvents",
@@ -634,8 +854,25 @@ fn alarms(declaration: &Declaration, platform: &Platform, function: &str, queue:
             less: None,
             quiet_minutes: 1,
             breaching_minutes: 1,
+            threshold: 0,
         },
     ];
+    let mut specs = Vec::from(specs);
+    if declaration.delivery.buffer().is_some() {
+        specs.push(AlarmSpec {
+            id: "BufferAge",
+            suffix: "buffer-age",
+            why: "events wait in its queue for more than ten minutes: it is not keeping up, or not draining",
+            namespace: "AWS/SQS",
+            metric: "ApproximateAgeOfOldestMessage",
+            dimensions: vec![dimension("QueueName", get_att(&buffer_queue_id(name), "QueueName"))],
+            statistic: "Maximum",
+            less: None,
+            quiet_minutes: 5,
+            breaching_minutes: 5,
+            threshold: BUFFER_AGE_ALARM_SECONDS,
+        });
+    }
     specs
         .into_iter()
         .map(
@@ -650,6 +887,7 @@ fn alarms(declaration: &Declaration, platform: &Platform, function: &str, queue:
                  less,
                  quiet_minutes,
                  breaching_minutes,
+                 threshold,
              }| {
                 let mut properties = vec![
                     ("AlarmName", sub(format!("${{AWS::StackName}}-{name}-{suffix}"))),
@@ -704,7 +942,7 @@ fn alarms(declaration: &Declaration, platform: &Platform, function: &str, queue:
                 properties.extend([
                     ("EvaluationPeriods", Node::Int(quiet_minutes)),
                     ("DatapointsToAlarm", Node::Int(breaching_minutes)),
-                    ("Threshold", Node::Int(0)),
+                    ("Threshold", Node::Int(threshold)),
                     ("ComparisonOperator", str("GreaterThanThreshold")),
                     ("TreatMissingData", str("notBreaching")),
                     ("AlarmActions", Node::Seq(vec![reference(&platform.alert_topic)])),

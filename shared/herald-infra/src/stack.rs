@@ -38,6 +38,20 @@ pub struct StackFunction {
     pub memory_mb: u64,
     /// Environment variables: name → value, tables by their logical id.
     pub environment: BTreeMap<String, String>,
+    /// The queue its rules send to and it drains in batches, for a buffered consumer.
+    pub buffer: Option<StackBuffer>,
+}
+
+/// A buffered function's queue: an `SQS` event source on an `AWS::SQS::Queue` of the template,
+/// which `AWS::Events::Rule`s target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackBuffer {
+    /// The queue's logical id.
+    pub queue: String,
+    /// Events per invocation at most (`BatchSize`, default 10).
+    pub batch_size: u32,
+    /// `MaximumBatchingWindowInSeconds` (default 0).
+    pub batching_window_seconds: u32,
 }
 
 impl StackFunction {
@@ -47,7 +61,8 @@ impl StackFunction {
     }
 }
 
-/// One `EventBridgeRule` event source of a function.
+/// One `EventBridgeRule` event source of a function, or an `AWS::Events::Rule` that targets the
+/// queue a buffered function drains.
 #[derive(Debug, Clone)]
 pub struct StackRule {
     /// The event source's name under `Events`, e.g. `ShopEvents`.
@@ -164,6 +179,47 @@ struct RawRuleProps {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+struct RawQueueEventProps {
+    queue: Yaml,
+    #[serde(default)]
+    batch_size: Option<u32>,
+    #[serde(default)]
+    maximum_batching_window_in_seconds: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RawEventsRule {
+    event_pattern: Yaml,
+    #[serde(default)]
+    name: Option<Yaml>,
+    #[serde(default)]
+    event_bus_name: Option<Yaml>,
+    #[serde(default)]
+    targets: Vec<RawRuleTarget>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RawRuleTarget {
+    arn: Yaml,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RawQueue {
+    #[serde(default)]
+    redrive_policy: Option<RawRedrivePolicy>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawRedrivePolicy {
+    #[serde(rename = "maxReceiveCount")]
+    max_receive_count: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 struct RawInvokeConfig {
     maximum_retry_attempts: Option<u32>,
 }
@@ -235,6 +291,11 @@ const DEFAULT_RETRIES: u32 = 2;
 const DEFAULT_TIMEOUT_SECS: u64 = 3;
 /// Lambda's default memory.
 const DEFAULT_MEMORY_MB: u64 = 128;
+/// Lambda's default `BatchSize` for an SQS event source.
+const DEFAULT_BATCH_SIZE: u32 = 10;
+/// Redeliveries of a buffered event when its queue has no redrive policy: SQS has no limit; a
+/// local run stops where Lambda's asynchronous retries would.
+const DEFAULT_SQS_RETRIES: u32 = DEFAULT_RETRIES;
 
 impl Stack {
     /// Reads the template at `path`.
@@ -280,6 +341,8 @@ impl Stack {
         let globals = raw.globals.and_then(|g| g.function).unwrap_or_default();
         let mut functions = Vec::new();
         let mut tables = Vec::new();
+        let mut queue_rules: BTreeMap<String, Vec<StackRule>> = BTreeMap::new();
+        let mut receives: BTreeMap<String, u32> = BTreeMap::new();
         for (id, resource) in &raw.resources {
             let typed = |what: &str| format!("Resources.{id}.{what}");
             match resource.kind.as_str() {
@@ -299,45 +362,39 @@ impl Stack {
                         })?
                         .to_owned();
                     let mut rules = Vec::new();
+                    let mut buffer = None;
                     for (name, event) in &props.events {
-                        if event.kind != "EventBridgeRule" {
-                            continue;
+                        let place = format!("Resources.{id}.Properties.Events.{name}.Properties");
+                        match event.kind.as_str() {
+                            "EventBridgeRule" => {
+                                let rule: RawRuleProps = serde_yaml_ng::from_value(event.properties.clone())
+                                    .map_err(|e| shape(place.clone(), e.to_string()))?;
+                                rules.push(stack_rule(
+                                    path,
+                                    &stack_name,
+                                    (id, name, &place),
+                                    &rule.pattern,
+                                    rule.rule_name.as_ref(),
+                                    rule.event_bus_name.as_ref(),
+                                )?);
+                            }
+                            "SQS" => {
+                                let queue: RawQueueEventProps = serde_yaml_ng::from_value(event.properties.clone())
+                                    .map_err(|e| shape(place.clone(), e.to_string()))?;
+                                let queue_id = arn_of(&queue.queue).ok_or_else(|| {
+                                    shape(
+                                        format!("{place}.Queue"),
+                                        "a queue of the template, as !GetAtt <Queue>.Arn".into(),
+                                    )
+                                })?;
+                                buffer = Some(StackBuffer {
+                                    queue: queue_id.to_owned(),
+                                    batch_size: queue.batch_size.unwrap_or(DEFAULT_BATCH_SIZE),
+                                    batching_window_seconds: queue.maximum_batching_window_in_seconds.unwrap_or(0),
+                                });
+                            }
+                            _ => {}
                         }
-                        let rule: RawRuleProps = serde_yaml_ng::from_value(event.properties.clone()).map_err(|e| {
-                            shape(
-                                format!("Resources.{id}.Properties.Events.{name}.Properties"),
-                                e.to_string(),
-                            )
-                        })?;
-                        let local = resolve_local(&rule.pattern, &stack_name).ok_or_else(|| {
-                            shape(
-                                format!("Resources.{id}.Properties.Events.{name}.Properties.Pattern"),
-                                "only !Ref and !Sub can be resolved locally".into(),
-                            )
-                        })?;
-                        let json = serde_json::to_value(&local).map_err(|e| {
-                            shape(
-                                format!("Resources.{id}.Properties.Events.{name}.Properties.Pattern"),
-                                e.to_string(),
-                            )
-                        })?;
-                        let pattern = Pattern::parse(&json).map_err(|source| InfraError::Pattern {
-                            path: path.to_owned(),
-                            function: id.clone(),
-                            event: name.clone(),
-                            source: Box::new(source),
-                        })?;
-                        rules.push(StackRule {
-                            event: name.clone(),
-                            rule_name: rule.rule_name.as_ref().and_then(|value| written(value, &stack_name)),
-                            bus: rule
-                                .event_bus_name
-                                .as_ref()
-                                .and_then(|value| written(value, &stack_name))
-                                .unwrap_or_else(|| "default".to_owned()),
-                            pattern,
-                            pattern_json: json,
-                        });
                     }
                     let mut environment = BTreeMap::new();
                     for (name, value) in props.environment.iter().flat_map(|e| &e.variables) {
@@ -361,6 +418,7 @@ impl Stack {
                         timeout_secs: props.timeout.or(globals.timeout).unwrap_or(DEFAULT_TIMEOUT_SECS),
                         memory_mb: props.memory_size.or(globals.memory_size).unwrap_or(DEFAULT_MEMORY_MB),
                         environment,
+                        buffer,
                     });
                 }
                 "AWS::DynamoDB::Table" => {
@@ -380,7 +438,43 @@ impl Stack {
                         sort_key: key("RANGE"),
                     });
                 }
+                "AWS::Events::Rule" => {
+                    let place = typed("Properties");
+                    let rule: RawEventsRule = serde_yaml_ng::from_value(resource.properties.clone())
+                        .map_err(|e| shape(place.clone(), e.to_string()))?;
+                    for target in &rule.targets {
+                        if let Some(queue) = arn_of(&target.arn) {
+                            let routed = stack_rule(
+                                path,
+                                &stack_name,
+                                (id, id, &format!("{place}.EventPattern")),
+                                &rule.event_pattern,
+                                rule.name.as_ref(),
+                                rule.event_bus_name.as_ref(),
+                            )?;
+                            queue_rules.entry(queue.to_owned()).or_default().push(routed);
+                        }
+                    }
+                }
+                "AWS::SQS::Queue" => {
+                    let queue: RawQueue = serde_yaml_ng::from_value(resource.properties.clone()).unwrap_or_default();
+                    if let Some(policy) = queue.redrive_policy {
+                        receives.insert(id.clone(), policy.max_receive_count);
+                    }
+                }
                 _ => {}
+            }
+        }
+        // A buffered function receives what the rules targeting its queue route there, and an
+        // event as often as its queue's redrive policy lets SQS deliver it.
+        for function in &mut functions {
+            if let Some(buffer) = &function.buffer {
+                function
+                    .rules
+                    .extend(queue_rules.remove(&buffer.queue).unwrap_or_default());
+                function.retries = receives
+                    .get(&buffer.queue)
+                    .map_or(DEFAULT_SQS_RETRIES, |count| count.saturating_sub(1));
             }
         }
         if functions.is_empty() {
@@ -396,6 +490,50 @@ impl Stack {
     /// The function with this binary name.
     pub fn function(&self, binary: &str) -> Option<&StackFunction> {
         self.functions.iter().find(|f| f.binary == binary)
+    }
+}
+
+/// One rule of the stack: its pattern resolved locally and compiled. `at` is the function (or
+/// rule) logical id, the event's name, and the place of the properties, for messages.
+fn stack_rule(
+    path: &Path,
+    stack_name: &str,
+    at: (&str, &str, &str),
+    pattern: &Yaml,
+    rule_name: Option<&Yaml>,
+    event_bus_name: Option<&Yaml>,
+) -> Result<StackRule, InfraError> {
+    let (id, event, place) = at;
+    let shape = |message: String| InfraError::Stack {
+        path: path.to_owned(),
+        place: place.to_owned(),
+        message,
+    };
+    let local =
+        resolve_local(pattern, stack_name).ok_or_else(|| shape("only !Ref and !Sub can be resolved locally".into()))?;
+    let json = serde_json::to_value(&local).map_err(|e| shape(e.to_string()))?;
+    let compiled = Pattern::parse(&json).map_err(|source| InfraError::Pattern {
+        path: path.to_owned(),
+        function: id.to_owned(),
+        event: event.to_owned(),
+        source: Box::new(source),
+    })?;
+    Ok(StackRule {
+        event: event.to_owned(),
+        rule_name: rule_name.and_then(|value| written(value, stack_name)),
+        bus: event_bus_name
+            .and_then(|value| written(value, stack_name))
+            .unwrap_or_else(|| "default".to_owned()),
+        pattern: compiled,
+        pattern_json: json,
+    })
+}
+
+/// The resource of `!GetAtt <Resource>.Arn`.
+fn arn_of(value: &Yaml) -> Option<&str> {
+    match value {
+        Yaml::Tagged(tagged) if tagged.tag == "GetAtt" => tagged.value.as_str()?.strip_suffix(".Arn"),
+        _ => None,
     }
 }
 

@@ -222,9 +222,19 @@ fn platform(path: &Path, text: &str) -> Result<Platform, InfraError> {
                       the generated resources use"
                 .to_owned(),
         })?;
-    serde_yaml_ng::from_value(section).map_err(|e| InfraError::Platform {
+    let platform: Platform = serde_yaml_ng::from_value(section).map_err(|e| InfraError::Platform {
         path: path.to_owned(),
         message: e.to_string(),
+    })?;
+    let function_timeout = template
+        .get("Globals")
+        .and_then(|g| g.get("Function"))
+        .and_then(|f| f.get("Timeout"))
+        .and_then(Yaml::as_u64)
+        .and_then(|t| u32::try_from(t).ok());
+    Ok(Platform {
+        function_timeout,
+        ..platform
     })
 }
 

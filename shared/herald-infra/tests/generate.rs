@@ -302,6 +302,88 @@ fn a_malformed_declaration_is_an_error_naming_the_manifest_and_the_key() -> Test
 }
 
 #[test]
+fn a_buffered_declaration_renders_its_queue_rule_mapping_role_and_alarms_and_a_wrong_buffer_is_named() -> TestResult {
+    // Given the stock keeper buffered: ten at a time, a second's window, five receives
+    let mut herald = stock_keeper();
+    herald.as_object_mut().ok_or("an object")?.remove("invoke-retries");
+    herald["buffer"] = json!({ "batch-size": 10, "batching-window-seconds": 1, "max-receives": 5 });
+    let declaration = declared("stock-keeper", herald.clone())?;
+
+    // When the template is generated
+    let (_, template) = rendered(&[declaration])?;
+    let resources = &template["Resources"];
+
+    // Then its rule targets its queue, which hides a batch for six function timeouts plus the
+    // window and dead-letters after one receive more than the consumer's own last
+    let rule = &resources["StockKeeperRule"]["Properties"];
+    assert_eq!(
+        tagged(&rule["Targets"][0]["Arn"], "GetAtt"),
+        Some("StockKeeperBufferQueue.Arn")
+    );
+    assert_eq!(
+        tagged(&rule["Targets"][0]["DeadLetterConfig"]["Arn"], "GetAtt"),
+        Some("StockKeeperDeadLetterQueue.Arn")
+    );
+    let queue = &resources["StockKeeperBufferQueue"]["Properties"];
+    assert_eq!(queue["VisibilityTimeout"].as_u64(), Some(6 * 30 + 1));
+    assert_eq!(queue["RedrivePolicy"]["maxReceiveCount"].as_u64(), Some(6));
+    let policy = &resources["StockKeeperBufferQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(policy["Principal"]["Service"].as_str(), Some("events.amazonaws.com"));
+    // And the function drains it in batches with partial responses, is never invoked
+    // asynchronously, may drain only its own queue, and pages on failed events
+    let function = &resources["StockKeeperFunction"]["Properties"];
+    assert!(function.get("EventInvokeConfig").is_none());
+    let source = &function["Events"]["Buffer"];
+    assert_eq!(source["Type"].as_str(), Some("SQS"));
+    assert_eq!(source["Properties"]["BatchSize"].as_u64(), Some(10));
+    assert_eq!(
+        source["Properties"]["FunctionResponseTypes"][0].as_str(),
+        Some("ReportBatchItemFailures")
+    );
+    assert_eq!(
+        function["Environment"]["Variables"]["HERALD_MAX_RECEIVES"].as_str(),
+        Some("5")
+    );
+    let drain = statement(&resources["StockKeeperRole"], "DrainOwnBuffer").ok_or("no DrainOwnBuffer")?;
+    assert_eq!(tagged(&drain["Resource"], "GetAtt"), Some("StockKeeperBufferQueue.Arn"));
+    let errors = &resources["StockKeeperErrorsAlarm"]["Properties"];
+    assert_eq!(errors["MetricName"].as_str(), Some("Events"));
+    assert!(resources.get("StockKeeperBufferAgeAlarm").is_some());
+
+    // And a buffer Lambda would refuse, or one beside invoke-retries, is named
+    for (change, key) in [
+        (
+            json!({ "batch-size": 50, "batching-window-seconds": 0, "max-receives": 5 }),
+            "buffer.batching-window-seconds",
+        ),
+        (
+            json!({ "batch-size": 0, "batching-window-seconds": 0, "max-receives": 5 }),
+            "buffer.batch-size",
+        ),
+        (
+            json!({ "batch-size": 10, "batching-window-seconds": 0, "max-receives": 0 }),
+            "buffer.max-receives",
+        ),
+    ] {
+        let mut wrong = herald.clone();
+        wrong["buffer"] = change;
+        let error = Declaration::from_package(&package("stock-keeper", wrong)).err();
+        assert!(
+            matches!(&error, Some(InfraError::Declaration { key: k, .. }) if *k == format!("package.metadata.herald.{key}")),
+            "{key}: {error:?}"
+        );
+    }
+    let mut both = herald;
+    both["invoke-retries"] = json!({ "attempts": 2, "max-event-age-seconds": 600 });
+    let error = Declaration::from_package(&package("stock-keeper", both)).err();
+    assert!(
+        matches!(&error, Some(InfraError::Declaration { key, .. }) if key == "package.metadata.herald.buffer"),
+        "{error:?}"
+    );
+    Ok(())
+}
+
+#[test]
 fn a_package_without_consumes_is_no_consumer_and_a_missing_key_is_named() -> TestResult {
     // Given a package that only declares what it emits, and a consumer without retries
     let emitter = package("redrive", json!({ "emits": [] }));

@@ -175,6 +175,12 @@ impl LocalStack {
                 options.aws_endpoint.as_deref(),
                 function.memory_mb,
             ));
+            if function.buffer.is_some() {
+                // Its dead letters are this run's dead-letter file: the function leaves every
+                // failure to its (local) queue, which delivers it again as SQS would.
+                environment.insert(herald::consumer::DEAD_LETTER_QUEUE_URL.to_owned(), String::new());
+                environment.insert(herald::consumer::BATCH_OUTCOMES.to_owned(), "1".to_owned());
+            }
             environment.extend(options.environment.clone());
             let local = LocalFunction::start(
                 &function.binary,
@@ -249,7 +255,13 @@ impl LocalStack {
                 for attempt in 1..=retries + 1 {
                     let _stale = self.bus.take().await;
                     let started = Instant::now();
-                    let ended = self.functions[index].1.invoke(&event, &trace_header).await;
+                    let ended = match &self.functions[index].0.buffer {
+                        None => self.functions[index].1.invoke(&event, &trace_header).await,
+                        Some(buffer) => {
+                            let batch = sqs_batch(&buffer.queue, &event, attempt, &trace_header);
+                            batch_outcome(self.functions[index].1.invoke(&batch, &trace_header).await)
+                        }
+                    };
                     self.summary.invocations += 1;
                     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
                     run.attempts.push(attempt_of(attempt, &ended, duration_ms));
@@ -310,6 +322,56 @@ fn local_environment(bus_url: &str, aws_endpoint: Option<&str>, memory_mb: u64) 
         None => environment.insert("HERALD_STORES".to_owned(), "memory".to_owned()),
     };
     environment
+}
+
+/// A batch of one SQS message holding `event`, as Lambda hands a buffered function what its
+/// queue delivers: `ApproximateReceiveCount` counts the deliveries, `AWSTraceHeader` carries the
+/// trace. (Locally each event is its own batch, routed depth first like every other.)
+fn sqs_batch(queue: &str, event: &serde_json::Value, receive: u32, trace_header: &str) -> serde_json::Value {
+    serde_json::json!({
+        "Records": [{
+            "messageId": uuid::Uuid::new_v4().to_string(),
+            "receiptHandle": uuid::Uuid::new_v4().to_string(),
+            "body": event.to_string(),
+            "attributes": {
+                "ApproximateReceiveCount": receive.to_string(),
+                "SentTimestamp": chrono::Utc::now().timestamp_millis().to_string(),
+                "AWSTraceHeader": trace_header,
+            },
+            "messageAttributes": {},
+            "eventSource": "aws:sqs",
+            "eventSourceARN": format!("arn:aws:sqs:us-east-1:123456789012:{queue}"),
+            "awsRegion": "us-east-1",
+        }]
+    })
+}
+
+/// A batch invocation's end as its one event's: the outcome the function answered beside its
+/// partial batch response (`HERALD_BATCH_OUTCOMES`), as a single event's response or error.
+fn batch_outcome(ended: Ended) -> Ended {
+    let Ended::Response(body) = ended else { return ended };
+    let answer: herald::consumer::BatchAnswer = match serde_json::from_value(body) {
+        Ok(answer) => answer,
+        Err(error) => {
+            return Ended::Error {
+                error_type: "BatchResponse".to_owned(),
+                error_message: format!("the function's batch answer is not one: {error}"),
+            };
+        }
+    };
+    match answer.outcomes.into_iter().next() {
+        Some(item) if answer.response.batch_item_failures.is_empty() && item.error_type.is_none() => {
+            Ended::Response(serde_json::json!({ "outcome": item.outcome, "result": { "action": item.action } }))
+        }
+        Some(item) => Ended::Error {
+            error_type: item.error_type.unwrap_or_else(|| "BatchItemFailure".to_owned()),
+            error_message: item.error.unwrap_or_default(),
+        },
+        None => Ended::Error {
+            error_type: "BatchResponse".to_owned(),
+            error_message: "the function answered no outcome for its event".to_owned(),
+        },
+    }
 }
 
 /// A new X-Ray trace header, as the producer of an input event would start one: `Root=1-` the
