@@ -10,6 +10,10 @@
 //! - an event nobody consumes that `event.yaml` does not mark `external-consumers` or `terminal`;
 //! - an event nobody produces (no function declares it, no `external-producers`);
 //! - a function that declares nothing, or declares an event version the catalog does not have.
+//!
+//! [`warnings`] lists what does not fail the check: parts of the rules' patterns that EventBridge
+//! accepts but that are probably mistakes (a CIDR block with host bits set, a wildcard without
+//! `*`), as [`event_pattern::Pattern::lints`] finds them.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,7 +23,7 @@ use std::process::Command;
 use serde::Deserialize;
 
 use super::evolution;
-use super::graph::Flow;
+use super::graph::{CatalogFunction, Flow};
 use super::model::{Catalog, DECLARATIONS_FILE};
 use super::schema::Schema;
 
@@ -358,5 +362,74 @@ fn declarations(catalog: &Catalog, template: &Path, flow: &Flow, problems: &mut 
                 ));
             }
         }
+    }
+}
+
+/// What to look at without failing the check: every lint of every rule's pattern, placed at the
+/// pattern's field in `template`, sorted.
+pub fn warnings(template: &Path, functions: &[CatalogFunction]) -> Vec<Problem> {
+    let mut warnings = Vec::new();
+    for function in functions {
+        for rule in &function.rules {
+            for lint in rule.pattern.lints() {
+                let field = if lint.path().is_empty() {
+                    String::new()
+                } else {
+                    format!(".{}", lint.path())
+                };
+                warnings.push(problem(
+                    template,
+                    Some(format!(
+                        "Resources.{}.Properties.Events.{}.Properties.Pattern{field}",
+                        function.logical_id, rule.event
+                    )),
+                    lint.kind().to_string(),
+                ));
+            }
+        }
+    }
+    warnings.sort();
+    warnings.dedup();
+    warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use event_pattern::Pattern;
+    use herald_infra::StackRule;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_pattern_eventbridge_accepts_but_that_looks_wrong_is_a_warning_at_its_field()
+    -> Result<(), Box<dyn std::error::Error>> {
+        // Given a function whose rule has a CIDR block with host bits set
+        let pattern_json = json!({ "source": ["shop.orders"], "detail": { "ip": [{ "cidr": "10.0.0.1/24" }] } });
+        let function = CatalogFunction {
+            binary: "audit".into(),
+            logical_id: "AuditFunction".into(),
+            description: None,
+            rules: vec![StackRule {
+                event: "ShopEvents".into(),
+                rule_name: None,
+                bus: "default".into(),
+                pattern: Pattern::parse(&pattern_json)?,
+                pattern_json,
+            }],
+            manifest: None,
+            emits: None,
+        };
+
+        // When the warnings are listed
+        let warnings = warnings(Path::new("infra/template.yaml"), &[function]);
+
+        // Then the pattern is accepted and its field is named, with what EventBridge does
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].to_string().starts_with(
+            "infra/template.yaml: Resources.AuditFunction.Properties.Events.ShopEvents.Properties.Pattern.detail.ip: \
+             the CIDR \"10.0.0.1/24\" has bits set after its prefix length"
+        ));
+        Ok(())
     }
 }

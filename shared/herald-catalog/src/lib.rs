@@ -67,6 +67,8 @@ pub struct Checked {
     pub baseline: Baseline,
     /// What to fix.
     pub problems: Vec<Problem>,
+    /// What to look at, without failing the check ([`check::warnings`]).
+    pub warnings: Vec<Problem>,
 }
 
 /// Reads the inputs, derives the flow and checks it.
@@ -81,11 +83,13 @@ pub fn load_and_check(options: &CatalogOptions) -> Result<Checked, LoadError> {
     let flow = Flow::derive(&catalog, &template, &declarations);
     let baseline = Baseline::from_git(&options.events, &options.base);
     let problems = check::check(&catalog, &options.template, &flow, &baseline);
+    let warnings = check::warnings(&options.template, &flow.functions);
     Ok(Checked {
         catalog,
         flow,
         baseline,
         problems,
+        warnings,
     })
 }
 
@@ -100,10 +104,11 @@ impl Checked {
             self.flow.functions.len(),
             self.flow.functions.iter().map(|f| f.rules.len()).sum::<usize>(),
             self.baseline.describe(),
-            if self.problems.is_empty() {
-                "ok".to_owned()
-            } else {
-                format!("{} problem(s)", self.problems.len())
+            match (self.problems.len(), self.warnings.len()) {
+                (0, 0) => "ok".to_owned(),
+                (0, warnings) => format!("ok, {warnings} warning(s)"),
+                (problems, 0) => format!("{problems} problem(s)"),
+                (problems, warnings) => format!("{problems} problem(s), {warnings} warning(s)"),
             }
         )
     }

@@ -20,7 +20,7 @@ pub enum CatalogCommandError {
     Write(#[from] SiteError),
 }
 
-/// `herald catalog check`: prints each problem and a summary.
+/// `herald catalog check`: prints each problem, each warning and a summary.
 ///
 /// # Errors
 /// [`CatalogCommandError::Problems`] when anything must be fixed.
@@ -50,6 +50,10 @@ pub fn run_build(options: &CatalogOptions, site_dir: &Path, out: &mut impl Write
 fn report(checked: &Checked, out: &mut impl Write) -> Result<(), CatalogCommandError> {
     for problem in &checked.problems {
         writeln!(out, "{problem}").ok();
+    }
+    // Warnings are printed but never fail the check: EventBridge accepts what they point at.
+    for warning in &checked.warnings {
+        writeln!(out, "warning: {warning}").ok();
     }
     writeln!(out, "{}", checked.summary()).ok();
     if checked.problems.is_empty() {
