@@ -20,17 +20,17 @@ pub(crate) enum Matcher {
     Exact(Exact),
     /// `"10.0.0.1"`: an exact string that is an IP address matches that address in any spelling
     /// the engine reads (`JsonRuleCompiler.writeRules` turns it into `CIDR.ipToRangeIfPossible`).
-    Address(IpRange),
+    Address(Box<IpRange>),
     /// `{"prefix": "x"}`.
     Prefix(String),
     /// `{"prefix": {"equals-ignore-case": "x"}}`.
-    PrefixIgnoreCase(Folded),
+    PrefixIgnoreCase(Box<Folded>),
     /// `{"suffix": "x"}`.
     Suffix(String),
     /// `{"suffix": {"equals-ignore-case": "x"}}`.
-    SuffixIgnoreCase(Folded),
+    SuffixIgnoreCase(Box<Folded>),
     /// `{"equals-ignore-case": "x"}`.
-    EqualsIgnoreCase(Folded),
+    EqualsIgnoreCase(Box<Folded>),
     /// `{"wildcard": "a*b"}`.
     Wildcard(Wildcard),
     /// `{"anything-but": ...}`.
@@ -40,7 +40,7 @@ pub(crate) enum Matcher {
     /// `{"exists": true}`: any value; `{"exists": false}` is judged by the leaf, on presence.
     Exists(bool),
     /// `{"cidr": "10.0.0.0/24"}`.
-    Cidr(IpRange),
+    Cidr(Box<IpRange>),
 }
 
 /// An exact value: strings compare byte for byte, numbers as [`Number::equals`] says.
@@ -88,8 +88,9 @@ pub(crate) struct Wildcard {
 pub(crate) struct Folded {
     /// Per unit: the accepted byte strings (one when lowercase and uppercase agree).
     units: Vec<Vec<Box<[u8]>>>,
-    /// Every unit accepts only single bytes, so positions never branch.
-    single_bytes: bool,
+    /// When every unit accepts only single bytes (so positions never branch): per unit, the two
+    /// bytes accepted (the same one twice when case does not apply).
+    single_bytes: Option<Vec<[u8; 2]>>,
 }
 
 /// A range of IP addresses as the engine compares them: uppercase hexadecimal digit strings (8 for
@@ -218,7 +219,14 @@ impl Folded {
             }
             units.push(accepted);
         }
-        let single_bytes = units.iter().flatten().all(|bytes| bytes.len() == 1);
+        let single_bytes = units
+            .iter()
+            .map(|accepted| match accepted.as_slice() {
+                [one] if one.len() == 1 => Some([one[0], one[0]]),
+                [lower, upper] if lower.len() == 1 && upper.len() == 1 => Some([lower[0], upper[0]]),
+                _ => None,
+            })
+            .collect();
         Self { units, single_bytes }
     }
 
@@ -230,25 +238,24 @@ impl Folded {
 
     pub(crate) fn equals(&self, value: &str) -> bool {
         let bytes = value.as_bytes();
-        if self.single_bytes {
-            return bytes.len() == self.units.len() && self.single_bytes_match(bytes);
+        if let Some(table) = &self.single_bytes {
+            return bytes.len() == table.len() && single_bytes_match(table, bytes);
         }
         self.ends_from_start(bytes).contains(&bytes.len())
     }
 
     fn is_prefix_of(&self, value: &str) -> bool {
         let bytes = value.as_bytes();
-        if self.single_bytes {
-            return bytes.len() >= self.units.len() && self.single_bytes_match(&bytes[..self.units.len()]);
+        if let Some(table) = &self.single_bytes {
+            return bytes.len() >= table.len() && single_bytes_match(table, &bytes[..table.len()]);
         }
         !self.ends_from_start(bytes).is_empty()
     }
 
     fn is_suffix_of(&self, value: &str) -> bool {
         let bytes = value.as_bytes();
-        if self.single_bytes {
-            return bytes.len() >= self.units.len()
-                && self.single_bytes_match(&bytes[bytes.len() - self.units.len()..]);
+        if let Some(table) = &self.single_bytes {
+            return bytes.len() >= table.len() && single_bytes_match(table, &bytes[bytes.len() - table.len()..]);
         }
         let mut positions = vec![bytes.len()];
         for accepted in self.units.iter().rev() {
@@ -266,13 +273,6 @@ impl Folded {
             positions = next;
         }
         true
-    }
-
-    fn single_bytes_match(&self, bytes: &[u8]) -> bool {
-        self.units
-            .iter()
-            .zip(bytes)
-            .all(|(accepted, b)| accepted.iter().any(|option| option[0] == *b))
     }
 
     /// Every byte offset at which the whole pattern can end when it starts at offset 0.
@@ -294,6 +294,13 @@ impl Folded {
         }
         positions
     }
+}
+
+fn single_bytes_match(table: &[[u8; 2]], bytes: &[u8]) -> bool {
+    table
+        .iter()
+        .zip(bytes)
+        .all(|([lower, upper], b)| b == lower || b == upper)
 }
 
 fn push_unique(positions: &mut Vec<usize>, position: usize) {

@@ -205,7 +205,7 @@ impl Parser {
     fn allowed(&mut self, value: &Json) -> Result<Matcher, ErrorKind> {
         Ok(match value {
             Json::String(s) => match IpRange::address(s) {
-                Some(range) => Matcher::Address(range),
+                Some(range) => Matcher::Address(Box::new(range)),
                 None => Matcher::Exact(Exact::String(s.clone())),
             },
             Json::Number(text) => Matcher::Exact(Exact::Number(Number::from_text(text))),
@@ -222,9 +222,9 @@ impl Parser {
             "exact" => Ok(Matcher::Exact(Exact::String(string(operand, "exact")?.to_owned()))),
             "prefix" => self.affix(operand, "prefix", Matcher::Prefix, Matcher::PrefixIgnoreCase),
             "suffix" => self.affix(operand, "suffix", Matcher::Suffix, Matcher::SuffixIgnoreCase),
-            "equals-ignore-case" => Ok(Matcher::EqualsIgnoreCase(
+            "equals-ignore-case" => Ok(Matcher::EqualsIgnoreCase(Box::new(
                 self.folded(string(operand, "equals-ignore-case")?),
-            )),
+            ))),
             "wildcard" => Ok(Matcher::Wildcard(self.wildcard(operand, "wildcard")?)),
             "anything-but" => Ok(Matcher::AnythingBut(self.anything_but(operand)?)),
             "numeric" => Ok(Matcher::Numeric(numeric(operand)?)),
@@ -241,7 +241,7 @@ impl Parser {
                 if cidr.host_bits_set {
                     self.lint(LintKind::CidrHostBits { cidr: text.to_owned() });
                 }
-                Ok(Matcher::Cidr(cidr.range))
+                Ok(Matcher::Cidr(Box::new(cidr.range)))
             }
             unknown => Err(ErrorKind::UnknownMatcher(unknown.to_owned())),
         }
@@ -274,13 +274,13 @@ impl Parser {
         operand: &Json,
         matcher: &'static str,
         exact: fn(String) -> Matcher,
-        ignoring_case: fn(Folded) -> Matcher,
+        ignoring_case: fn(Box<Folded>) -> Matcher,
     ) -> Result<Matcher, ErrorKind> {
         const EXPECTED: &str = "a string or {\"equals-ignore-case\": string}";
         match operand {
             Json::String(s) => Ok(exact(s.clone())),
             Json::Object(inner) => match single_key(inner) {
-                Ok(("equals-ignore-case", Json::String(s))) => Ok(ignoring_case(self.folded(s))),
+                Ok(("equals-ignore-case", Json::String(s))) => Ok(ignoring_case(Box::new(self.folded(s)))),
                 _ => Err(bad_operand(matcher, EXPECTED, operand)),
             },
             other => Err(bad_operand(matcher, EXPECTED, other)),

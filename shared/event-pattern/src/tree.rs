@@ -42,14 +42,27 @@ struct Leaf {
 /// One object level of the sub-rule as a tree.
 #[derive(Debug, Clone, Default)]
 struct Node {
-    leaves: Vec<(String, Vec<Matcher>)>,
+    leaves: Vec<NodeLeaf>,
     objects: Vec<(String, Node)>,
     /// Event keys with a dot that would reach a field below this level (`"b.c"` for the field
     /// b → c): when an event object here holds one, the walk is not enough.
     dotted: Vec<String>,
+    /// The keys with a dot, in the parent's object, that would reach into this level (`"a.b"`
+    /// for this level `a` holding `b`): checked when this level fails, since they could supply
+    /// values the walk did not see.
+    reached_by: Vec<String>,
     /// Whether this level is satisfied by an event with nothing here (only `exists: false` can
     /// be), computed once instead of on every event.
     matches_nothing: bool,
+}
+
+/// A field of one level: its name, the matchers that test values (all but `exists: false`), and
+/// whether absence satisfies it, split once so that the walk does not re-examine them per event.
+#[derive(Debug, Clone)]
+struct NodeLeaf {
+    name: String,
+    values: Vec<Matcher>,
+    absence: bool,
 }
 
 /// What the tree walk concluded.
@@ -57,6 +70,8 @@ struct Node {
 enum Walk {
     Match,
     Fail,
+    /// The walk failed, but an event key with a dot could supply values it did not see.
+    Dotted,
     /// An `exists: false` field is absent from the chosen array element: whether the engine
     /// counts it absent depends on the order of field paths.
     Unsure,
@@ -89,16 +104,17 @@ impl Alternative {
             return self.general(event);
         };
         // A field of the root level has one source of values, its key: failing there is final.
-        for (field, matchers) in &tree.leaves {
-            if leaf_walk(matchers, event.field(field), false) == Walk::Fail {
+        for leaf in &tree.leaves {
+            if leaf.walk(event.field(&leaf.name), false) == Walk::Fail {
                 return false;
             }
         }
         let mut unsure = false;
         for (field, node) in &tree.objects {
             match node.walk(event.field(field), false) {
-                Walk::Fail if tree.dotted_in(event) => return self.general(event),
+                Walk::Fail if node.reached_in(event) => return self.general(event),
                 Walk::Fail => return false,
+                Walk::Dotted => return self.general(event),
                 Walk::Unsure => unsure = true,
                 Walk::Match => {}
             }
@@ -262,7 +278,7 @@ impl Node {
             let (last, parents) = leaf.segments.split_last()?;
             let mut node = &mut root;
             for segment in parents {
-                if node.leaves.iter().any(|(name, _)| name == segment) {
+                if node.leaves.iter().any(|leaf| leaf.name == *segment) {
                     return None;
                 }
                 let at = match node.objects.iter().position(|(name, _)| name == segment) {
@@ -277,7 +293,16 @@ impl Node {
             if node.objects.iter().any(|(name, _)| name == last) {
                 return None;
             }
-            node.leaves.push((last.clone(), leaf.matchers.clone()));
+            node.leaves.push(NodeLeaf {
+                name: last.clone(),
+                values: leaf
+                    .matchers
+                    .iter()
+                    .filter(|m| !matches!(m, Matcher::Exists(false)))
+                    .cloned()
+                    .collect(),
+                absence: leaf.absence,
+            });
         }
         root.finish();
         Some(root)
@@ -288,11 +313,8 @@ impl Node {
         for (_, node) in &mut self.objects {
             node.finish();
         }
-        self.matches_nothing = self
-            .leaves
-            .iter()
-            .all(|(_, matchers)| matchers.iter().any(|m| matches!(m, Matcher::Exists(false))))
-            && self.objects.iter().all(|(_, node)| node.matches_nothing);
+        self.matches_nothing =
+            self.leaves.iter().all(|leaf| leaf.absence) && self.objects.iter().all(|(_, node)| node.matches_nothing);
         let mut dotted = Vec::new();
         for (name, node) in &self.objects {
             for below in node.relative_paths() {
@@ -307,11 +329,20 @@ impl Node {
             }
         }
         self.dotted = dotted;
+        for (name, node) in &mut self.objects {
+            let prefix = format!("{name}.");
+            node.reached_by = self.dotted.iter().filter(|k| k.starts_with(&prefix)).cloned().collect();
+        }
+    }
+
+    /// Whether the parent's event object holds a key with a dot reaching into this level.
+    fn reached_in<E: EventValue>(&self, parent: &E) -> bool {
+        !self.reached_by.is_empty() && self.reached_by.iter().any(|key| parent.field(key).is_some())
     }
 
     /// Every path from this level to a field below it, as segments.
     fn relative_paths(&self) -> Vec<Vec<&str>> {
-        let mut paths: Vec<Vec<&str>> = self.leaves.iter().map(|(name, _)| vec![name.as_str()]).collect();
+        let mut paths: Vec<Vec<&str>> = self.leaves.iter().map(|leaf| vec![leaf.name.as_str()]).collect();
         for (name, node) in &self.objects {
             for mut below in node.relative_paths() {
                 below.insert(0, name);
@@ -346,11 +377,16 @@ impl Node {
             Some(object) if object.is_object() => self.walk_object(object, in_array),
             Some(array) if array.items().is_some() => {
                 let mut saw_object = false;
+                let mut dotted = false;
                 let mut unsure = false;
                 let found = any_object(array, &mut |object| {
                     saw_object = true;
                     match self.walk_object(object, true) {
                         Walk::Match => true,
+                        Walk::Dotted => {
+                            dotted = true;
+                            false
+                        }
                         Walk::Unsure => {
                             unsure = true;
                             false
@@ -360,6 +396,8 @@ impl Node {
                 });
                 if found || (!saw_object && self.matches_nothing) {
                     Walk::Match
+                } else if dotted {
+                    Walk::Dotted
                 } else if unsure {
                     Walk::Unsure
                 } else {
@@ -374,16 +412,18 @@ impl Node {
 
     fn walk_object<E: EventValue>(&self, object: &E, in_array: bool) -> Walk {
         let mut unsure = false;
-        for (field, matchers) in &self.leaves {
-            match leaf_walk(matchers, object.field(field), in_array) {
-                Walk::Fail => return Walk::Fail,
+        for leaf in &self.leaves {
+            match leaf.walk(object.field(&leaf.name), in_array) {
+                Walk::Fail | Walk::Dotted => return Walk::Fail,
                 Walk::Unsure => unsure = true,
                 Walk::Match => {}
             }
         }
         for (field, node) in &self.objects {
             match node.walk(object.field(field), in_array) {
+                Walk::Fail if node.reached_in(object) => return Walk::Dotted,
                 Walk::Fail => return Walk::Fail,
+                Walk::Dotted => return Walk::Dotted,
                 Walk::Unsure => unsure = true,
                 Walk::Match => {}
             }
@@ -392,28 +432,35 @@ impl Node {
     }
 }
 
-/// Whether a field's allowed values accept the event value at its path. Only scalars are values:
-/// arrays are unrolled (at any depth) and objects inside them are not values of this path.
-fn leaf_walk<E: EventValue>(matchers: &[Matcher], value: Option<&E>, in_array: bool) -> Walk {
-    let accepted = value.is_some_and(|value| {
-        any_scalar(value, &mut |scalar| {
-            scalar.scalar().is_some_and(|s| {
-                matchers
-                    .iter()
-                    .any(|m| !matches!(m, Matcher::Exists(false)) && m.matches_scalar(&s))
-            })
-        })
-    });
-    if accepted {
-        Walk::Match
-    } else if matchers.iter().any(|m| matches!(m, Matcher::Exists(false)))
-        && !value.is_some_and(|v| any_scalar(v, &mut |_| true))
-    {
-        // Absent from this element; another element may hold it, and whether that counts depends
-        // on the order of paths.
-        if in_array { Walk::Unsure } else { Walk::Match }
-    } else {
-        Walk::Fail
+impl NodeLeaf {
+    /// Whether the field's allowed values accept the event value at its path. Only scalars are
+    /// values: arrays are unrolled (at any depth) and objects inside them are not values here.
+    fn walk<E: EventValue>(&self, value: Option<&E>, in_array: bool) -> Walk {
+        let Some(value) = value else {
+            return self.absent(in_array);
+        };
+        let accepted = any_scalar(value, &mut |scalar| {
+            scalar
+                .scalar()
+                .is_some_and(|s| self.values.iter().any(|m| m.matches_scalar(&s)))
+        });
+        if accepted {
+            Walk::Match
+        } else if self.absence && !any_scalar(value, &mut |_| true) {
+            self.absent(in_array)
+        } else {
+            Walk::Fail
+        }
+    }
+
+    fn absent(&self, in_array: bool) -> Walk {
+        match (self.absence, in_array) {
+            (false, _) => Walk::Fail,
+            // Absent from this element; another element may hold it, and whether that counts
+            // depends on the order of paths.
+            (true, true) => Walk::Unsure,
+            (true, false) => Walk::Match,
+        }
     }
 }
 
