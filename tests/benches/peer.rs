@@ -9,7 +9,10 @@
 //! handler answering as the Python one does) on the same events and paths:
 //! - `first`: first delivery, the idempotency cache off (claim and completion: 2 calls);
 //! - `duplicate`: the same events again, the cache off (the failed claim returns the record: 1);
-//! - `cached`: the same events again with the warm cache holding every id (0 calls).
+//! - `cached`: the same events again with the warm cache holding every id (0 calls);
+//! - `buffered`: as many fresh events in SQS batches of ten through `Consumer::handle_batch`, as
+//!   a buffered consumer receives them (one claim and one completion transaction per batch),
+//!   set against Powertools' first delivery.
 //!
 //! Herald's consumer builds its EMF metric lines (into a sink); neither side logs. Each side's
 //! figure is its own process's CPU (user + system, every thread) around the loop,
@@ -26,7 +29,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use cpu_time::ProcessTime;
 use herald::idempotency::{ChosenStore, DynamoStore, IdempotencyConfig, IdempotencyGuard, Outcome};
-use herald::{ConfigError, Consumer, Env, Function, RawEvent};
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use herald::{Call, ConfigError, Consumer, Env, Function, RawEvent};
 use herald_tests::TestResult;
 use herald_tests::aws::sdk_config;
 use herald_tests::dynamodb::{counted_client, create_idempotency_table};
@@ -158,7 +162,9 @@ fn main() -> TestResult {
     println!("  Powertools: {}", peer.versions);
     println!("  path        Powertools CPU µs/event  calls   Herald CPU µs/event  calls   Powertools / Herald");
     for (path, ours) in &herald {
-        let theirs = peer.paths.get(*path).copied().unwrap_or_default();
+        // A buffered batch is compared with Powertools' first delivery of the same events.
+        let theirs_path = if *path == "buffered" { "first" } else { *path };
+        let theirs = peer.paths.get(theirs_path).copied().unwrap_or_default();
         println!(
             "  {path:<10} {:>24.1} {:>6.2} {:>20.1} {:>6.2} {:>20.1}x",
             theirs.cpu_us_per_event,
@@ -174,7 +180,8 @@ fn main() -> TestResult {
     );
     let sdk_call = (bare.0 + bare.1) / 2.0;
     for (path, ours) in &herald {
-        if ours.calls_per_event > 0.0 {
+        // A batch's calls are ten-item transactions: a single call's CPU does not price them.
+        if ours.calls_per_event > 0.0 && *path != "buffered" {
             let sdk = ours.calls_per_event * sdk_call;
             println!(
                 "  Herald's own CPU on top of its SDK calls, {path}: {:.1} µs ({:.0}% of the calls' {:.1} µs)",
@@ -244,6 +251,46 @@ async fn herald_side(events: &[RawEvent]) -> TestResult<(Vec<(&'static str, Figu
             },
         ));
     }
+
+    // Buffered: fresh events in SQS batches of ten, as Lambda's event source mapping hands them
+    // to a buffered consumer (claims and completions in one transaction per ten).
+    let fresh: Vec<RawEvent> = (0..events.len())
+        .map(|_| fresh_sample("shop.orders/OrderPlaced/v1.sample.json"))
+        .collect::<TestResult<_>>()?;
+    let batches: Vec<SqsEvent> = fresh
+        .chunks(10)
+        .map(|chunk| {
+            let mut batch = SqsEvent::default();
+            batch.records = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, raw)| {
+                    let mut message = SqsMessage::default();
+                    message.message_id = Some(format!("m-{i}"));
+                    message.body = Some(raw.as_value().to_string());
+                    message.attributes.insert("ApproximateReceiveCount".to_owned(), "1".to_owned());
+                    message
+                })
+                .collect();
+            batch
+        })
+        .collect();
+    calls.reset();
+    let cpu = ProcessTime::now();
+    for batch in batches {
+        let answer = uncached.handle_batch(batch, Call::default()).await;
+        if let Some(item) = answer.outcomes.iter().find(|o| o.outcome != "claimed") {
+            return Err(format!("buffered: {item:?}, expected claimed").into());
+        }
+    }
+    let cpu = cpu.elapsed();
+    figures.push((
+        "buffered",
+        Figures {
+            cpu_us_per_event: per_event(cpu, fresh.len()),
+            calls_per_event: calls.total() as f64 / fresh.len() as f64,
+        },
+    ));
 
     // For scale: the bare SDK calls the guard makes, on an item of a record's size.
     let keys: Vec<String> = (0..events.len()).map(|i| format!("bare#{i}")).collect();
