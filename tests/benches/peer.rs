@@ -26,10 +26,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_dynamodb::types::AttributeValue;
 use cpu_time::ProcessTime;
 use herald::idempotency::{ChosenStore, DynamoStore, IdempotencyConfig, IdempotencyGuard, Outcome};
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use herald::{Call, ConfigError, Consumer, Env, Function, RawEvent};
 use herald_tests::TestResult;
 use herald_tests::aws::sdk_config;
@@ -268,7 +268,9 @@ async fn herald_side(events: &[RawEvent]) -> TestResult<(Vec<(&'static str, Figu
                     let mut message = SqsMessage::default();
                     message.message_id = Some(format!("m-{i}"));
                     message.body = Some(raw.as_value().to_string());
-                    message.attributes.insert("ApproximateReceiveCount".to_owned(), "1".to_owned());
+                    message
+                        .attributes
+                        .insert("ApproximateReceiveCount".to_owned(), "1".to_owned());
                     message
                 })
                 .collect();
