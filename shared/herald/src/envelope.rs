@@ -362,21 +362,20 @@ pub fn digest(value: &serde_json::Value) -> String {
 }
 
 /// `value` as canonical JSON: objects with their keys in byte order, no white space; strings and
-/// numbers as `serde_json` writes them.
+/// numbers as `serde_json` writes them. Written straight into `out`, without a copy of any key or
+/// scalar: this runs for every event (its data's digest).
 fn write_canonical(value: &serde_json::Value, out: &mut Vec<u8>) {
     use serde_json::Value;
     match value {
         Value::Object(entries) => {
-            let mut sorted: Vec<(&String, &Value)> = entries.iter().collect();
-            sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
             out.push(b'{');
-            for (i, (key, value)) in sorted.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical(&Value::String(key.clone()), out);
-                out.push(b':');
-                write_canonical(value, out);
+            // serde_json's map keeps its keys sorted unless a crate turns on `preserve_order`.
+            if entries.keys().is_sorted() {
+                write_entries(entries.iter(), out);
+            } else {
+                let mut sorted: Vec<(&String, &Value)> = entries.iter().collect();
+                sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                write_entries(sorted.into_iter(), out);
             }
             out.push(b'}');
         }
@@ -391,7 +390,22 @@ fn write_canonical(value: &serde_json::Value, out: &mut Vec<u8>) {
             out.push(b']');
         }
         // A scalar's JSON text: writing to a Vec cannot fail.
-        scalar => out.extend_from_slice(serde_json::to_string(scalar).unwrap_or_default().as_bytes()),
+        scalar => {
+            let _infallible = serde_json::to_writer(&mut *out, scalar);
+        }
+    }
+}
+
+/// An object's entries, in the order given, as `"key":value` separated by commas.
+fn write_entries<'a>(entries: impl Iterator<Item = (&'a String, &'a serde_json::Value)>, out: &mut Vec<u8>) {
+    for (i, (key, value)) in entries.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        // A string's JSON text: writing to a Vec cannot fail.
+        let _infallible = serde_json::to_writer(&mut *out, key);
+        out.push(b':');
+        write_canonical(value, out);
     }
 }
 
@@ -444,6 +458,26 @@ impl RawEvent {
     /// defaulted field, drop an unknown one or reorder fields hashes the same event the same way.
     pub fn data_digest(&self) -> String {
         digest(at(&self.value, "/detail/data").unwrap_or(&serde_json::Value::Null))
+    }
+
+    /// SHA-256 of the whole event in canonical JSON: everything its decode, its idempotency key
+    /// and its payload hash can read, so the same fingerprint means the same decode, key and
+    /// hash, and a warm consumer answers a duplicate it completed from its cache before decoding
+    /// it ([`IdempotencyGuard::answer_known`](crate::idempotency::IdempotencyGuard::answer_known)).
+    /// A duplicate delivery (EventBridge's, or Lambda's retry) is the same event; a re-publish
+    /// under a new EventBridge `id` is not, and takes the decoding path to the same answer.
+    /// `None` for a deliberate re-delivery (a replay's `replay-name`, a redrive's
+    /// `metadata.redrive`), which the consumer always decodes.
+    pub fn fingerprint(&self) -> Option<crate::idempotency::guard::Fingerprint> {
+        let redrive = self
+            .metadata_value()
+            .is_some_and(|metadata| metadata.get("redrive").is_some());
+        if self.replay_name().is_some() || redrive {
+            return None;
+        }
+        let mut text = Vec::with_capacity(2048);
+        write_canonical(&self.value, &mut text);
+        Some(sha2::Sha256::digest(&text).into())
     }
 
     /// The event's `detail-type`, if it is a string.
@@ -978,5 +1012,20 @@ mod tests {
         assert_eq!(digests[0].len(), 64);
         assert_eq!(digests[0], digests[1], "same data, other keys order, other metadata");
         assert_ne!(digests[0], digests[2], "a list's order is data");
+    }
+
+    #[test]
+    fn the_data_digest_is_the_sha256_of_the_canonical_text_so_stored_records_stay_comparable_across_releases() {
+        // Given data written with unsorted keys, white space, an escape and a non-ASCII letter
+        let raw = RawEvent::parse(
+            r#"{"detail":{"data":{ "z":"é", "b":{"d":true,"c":null}, "a":[1, 2.5, "x\"y"] }}}"#.as_bytes(),
+        );
+
+        // Then its digest is that of `{"a":[1,2.5,"x\"y"],"b":{"c":null,"d":true},"z":"é"}`
+        // (sha256sum of that text), as every release has written it into its records
+        assert_eq!(
+            raw.map(|r| r.data_digest()).unwrap_or_default(),
+            "af7a7ec42c0372ff90b655b313605846f0e532420589682e9830e6a791e93f21"
+        );
     }
 }
