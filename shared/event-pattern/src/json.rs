@@ -153,6 +153,9 @@ pub(crate) enum Scalar<'a> {
 pub(crate) trait EventValue: Sized {
     /// The value of field `name` when this is an object holding it (the last one when repeated).
     fn field(&self, name: &str) -> Option<&Self>;
+    /// Whether this is an object holding a key that starts with `name` and a dot (`"a.b"` for
+    /// `a`): one pass over the keys, cheaper than looking up each dotted key that could matter.
+    fn has_key_below(&self, name: &str) -> bool;
     /// Whether this is an object.
     fn is_object(&self) -> bool;
     /// The elements when this is an array.
@@ -166,6 +169,13 @@ impl EventValue for Value {
         match self {
             Value::Object(fields) => fields.get(name),
             _ => None,
+        }
+    }
+
+    fn has_key_below(&self, name: &str) -> bool {
+        match self {
+            Value::Object(fields) => fields.keys().any(|key| is_below(key, name)),
+            _ => false,
         }
     }
 
@@ -205,6 +215,13 @@ impl EventValue for Json {
         }
     }
 
+    fn has_key_below(&self, name: &str) -> bool {
+        match self {
+            Json::Object(fields) => fields.iter().any(|(key, _)| is_below(key, name)),
+            _ => false,
+        }
+    }
+
     fn is_object(&self) -> bool {
         matches!(self, Json::Object(_))
     }
@@ -225,6 +242,11 @@ impl EventValue for Json {
             Json::Array(_) | Json::Object(_) => return None,
         })
     }
+}
+
+/// Whether `key` is `name`, a dot, and more: a key that reaches below the field `name`.
+fn is_below(key: &str, name: &str) -> bool {
+    key.as_bytes().get(name.len()) == Some(&b'.') && key.as_bytes().starts_with(name.as_bytes())
 }
 
 #[cfg(test)]

@@ -22,7 +22,8 @@
 //!   event (`serde_json::Value` or that JSON).
 //! - `number`: numbers as the engine reads them, from their text.
 //! - `parse`: validation and the expansion of `$or` into `$or`-free sub-rules.
-//! - `tree`: one sub-rule, and how it judges an event (array consistency, absence).
+//! - `tree`: one sub-rule, and how it judges an event (array consistency, absence); the sub-rules
+//!   of a pattern together.
 //! - `matcher`: the typed matchers and how each tests one scalar value.
 //!
 //! The specification is the AWS EventBridge user guide ("Event patterns", "Content filtering in
@@ -88,8 +89,9 @@ use json::Json;
 /// for every event; matching never re-reads the pattern JSON.
 #[derive(Debug, Clone)]
 pub struct Pattern {
-    /// The pattern with every `$or` multiplied out: it matches when any alternative does.
-    alternatives: Vec<tree::Alternative>,
+    /// The pattern with every `$or` multiplied out: it matches when any alternative does (the
+    /// fields next to an `$or`, which every alternative shares, are tested once).
+    rule: tree::Rule,
     /// What `herald catalog check` warns about.
     lints: Vec<Lint>,
 }
@@ -121,7 +123,7 @@ impl Pattern {
     fn compile(json: &Json) -> Result<Self, PatternError> {
         let parsed = parse::parse(json)?;
         Ok(Self {
-            alternatives: parsed.alternatives,
+            rule: tree::Rule::new(parsed.alternatives),
             lints: parsed.lints,
         })
     }
@@ -132,7 +134,7 @@ impl Pattern {
     /// The event's numbers are what the `Value` holds: a double is compared as that double, an
     /// integer as itself. [`Pattern::matches_str`] reads them from the event's text instead.
     pub fn matches(&self, event: &Value) -> bool {
-        matches!(event, Value::Object(_)) && self.alternatives.iter().any(|a| a.matches(event))
+        matches!(event, Value::Object(_)) && self.rule.matches(event)
     }
 
     /// Whether the event, given as JSON text, matches the pattern; every number is read from its
@@ -143,7 +145,7 @@ impl Pattern {
     /// [`ErrorKind::NotJson`] (at the root) when the event text is not JSON.
     pub fn matches_str(&self, event: &str) -> Result<bool, PatternError> {
         let event = Json::from_text(event).map_err(|e| PatternError::new("", ErrorKind::NotJson(e)))?;
-        Ok(matches!(event, Json::Object(_)) && self.alternatives.iter().any(|a| a.matches(&event)))
+        Ok(matches!(event, Json::Object(_)) && self.rule.matches(&event))
     }
 
     /// What EventBridge accepts in this pattern but is probably a mistake (a CIDR block with host

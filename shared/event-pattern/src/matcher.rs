@@ -14,7 +14,7 @@ use crate::number::{EventNumber, Number};
 pub(crate) const NUMERIC_LIMIT: f64 = 5.0e9;
 
 /// One allowed value of a leaf: the leaf matches when any of its matchers does.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Matcher {
     /// `"x"`, `3`, `true`, `null`.
     Exact(Exact),
@@ -44,7 +44,7 @@ pub(crate) enum Matcher {
 }
 
 /// An exact value: strings compare byte for byte, numbers as [`Number::equals`] says.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Exact {
     String(String),
     Number(Number),
@@ -53,7 +53,7 @@ pub(crate) enum Exact {
 }
 
 /// What anything-but excludes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum AnythingBut {
     Strings(Vec<String>),
     /// The values of comparable numbers.
@@ -65,7 +65,7 @@ pub(crate) enum AnythingBut {
 }
 
 /// A numeric interval; `=` is the closed interval of one point. Bounds are `(value, inclusive)`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct NumericRange {
     pub(crate) lower: Option<(f64, bool)>,
     pub(crate) upper: Option<(f64, bool)>,
@@ -73,7 +73,7 @@ pub(crate) struct NumericRange {
 
 /// A wildcard split at its unescaped `*`s into literal pieces (escapes already resolved):
 /// `a*b\*c*` is `["a", "b*c", ""]`. One piece means no `*` at all: exact equality.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Wildcard {
     pieces: Vec<String>,
 }
@@ -84,7 +84,7 @@ pub(crate) struct Wildcard {
 /// accepts `ß` or `SS`). The event value is not folded, so `"STRASSE"` matches `"straße"` but
 /// `"strasse"` does not. Half of a surrogate pair encodes as `?`, so a character outside the
 /// Basic Multilingual Plane matches only `??`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Folded {
     /// Per unit: the accepted byte strings (one when lowercase and uppercase agree).
     units: Vec<Vec<Box<[u8]>>>,
@@ -95,7 +95,7 @@ pub(crate) struct Folded {
 
 /// A range of IP addresses as the engine compares them: uppercase hexadecimal digit strings (8 for
 /// IPv4, 32 for IPv6), bounds of equal length, walked digit by digit (`CIDR`, `Range`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct IpRange {
     bottom: Digits,
     top: Digits,

@@ -5,7 +5,7 @@
 //! take part in numeric comparisons, the others are matched by their text.
 
 /// A number from a pattern: its text as written and, when comparable, its value.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Number {
     /// The JSON text of the number (`3.0e2`, `1e400`).
     pub(crate) text: String,

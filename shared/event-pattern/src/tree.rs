@@ -13,9 +13,14 @@
 //! [`Alternative::general`] is that search, exactly. Matching uses it only when it must: a walk of
 //! the pattern as a tree alongside the event ([`Node`]) gives the same answer much faster whenever
 //! no event key with a dot can add values and no `exists: false` is judged inside an array element,
-//! and says so when it cannot decide.
+//! and says so when it cannot decide. A level of the tree that fails is handed to the search only
+//! when the event object above it holds a key that starts with the level's name and a dot (one
+//! pass over that object's keys, whether or not the key names a field of the sub-rule).
+//!
+//! [`Rule`] gathers a pattern's sub-rules; the root fields they all test alike (the fields next to
+//! an `$or`) are tested once for the pattern rather than once per sub-rule.
 
-use crate::json::EventValue;
+use crate::json::{EventValue, Scalar};
 use crate::matcher::Matcher;
 
 /// One sub-rule: its field paths in the engine's order, and the tree the fast walk uses.
@@ -47,10 +52,6 @@ struct Node {
     /// Event keys with a dot that would reach a field below this level (`"b.c"` for the field
     /// b → c): when an event object here holds one, the walk is not enough.
     dotted: Vec<String>,
-    /// The keys with a dot, in the parent's object, that would reach into this level (`"a.b"`
-    /// for this level `a` holding `b`): checked when this level fails, since they could supply
-    /// values the walk did not see.
-    reached_by: Vec<String>,
     /// Whether this level is satisfied by an event with nothing here (only `exists: false` can
     /// be), computed once instead of on every event.
     matches_nothing: bool,
@@ -58,7 +59,7 @@ struct Node {
 
 /// A field of one level: its name, the matchers that test values (all but `exists: false`), and
 /// whether absence satisfies it, split once so that the walk does not re-examine them per event.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct NodeLeaf {
     name: String,
     values: Vec<Matcher>,
@@ -75,6 +76,56 @@ enum Walk {
     /// An `exists: false` field is absent from the chosen array element: whether the engine
     /// counts it absent depends on the order of field paths.
     Unsure,
+}
+
+/// A whole pattern: its sub-rules, and the root fields that every sub-rule tests alike (the
+/// fields next to an `$or`), taken out of each sub-rule's tree and tested once.
+#[derive(Debug, Clone)]
+pub(crate) struct Rule {
+    /// Root fields present, with the same matchers, in the tree of every sub-rule.
+    shared: Vec<NodeLeaf>,
+    /// The sub-rules: the pattern matches when any does.
+    alternatives: Vec<Alternative>,
+}
+
+impl Rule {
+    /// Gathers the sub-rules, moving the root fields they all share out of their trees.
+    ///
+    /// A root field failing is final for a sub-rule whose tree is walked (no key with a dot can
+    /// supply a field without one, see [`Alternative::matches`]), so when every sub-rule has a
+    /// tree and tests a root field alike, that field failing decides the pattern and its passing
+    /// tells each sub-rule nothing new.
+    pub(crate) fn new(mut alternatives: Vec<Alternative>) -> Self {
+        let mut shared = Vec::new();
+        if alternatives.len() > 1 {
+            let candidates = match alternatives.iter().map(|a| a.tree.as_ref()).collect::<Option<Vec<_>>>() {
+                Some(trees) => trees.first().map(|tree| tree.leaves.clone()).unwrap_or_default(),
+                None => Vec::new(),
+            };
+            for leaf in candidates {
+                let everywhere = alternatives
+                    .iter()
+                    .all(|a| a.tree.as_ref().is_some_and(|tree| tree.leaves.contains(&leaf)));
+                if everywhere {
+                    for tree in alternatives.iter_mut().filter_map(|a| a.tree.as_mut()) {
+                        if let Some(at) = tree.leaves.iter().position(|l| *l == leaf) {
+                            tree.leaves.remove(at);
+                        }
+                    }
+                    shared.push(leaf);
+                }
+            }
+        }
+        Self { shared, alternatives }
+    }
+
+    /// Whether the event (a JSON object) satisfies the shared fields and then any sub-rule.
+    pub(crate) fn matches<E: EventValue>(&self, event: &E) -> bool {
+        self.shared
+            .iter()
+            .all(|leaf| leaf.walk(event.field(&leaf.name), false) != Walk::Fail)
+            && self.alternatives.iter().any(|a| a.matches(event))
+    }
 }
 
 impl Alternative {
@@ -112,7 +163,8 @@ impl Alternative {
         let mut unsure = false;
         for (field, node) in &tree.objects {
             match node.walk(event.field(field), false) {
-                Walk::Fail if node.reached_in(event) => return self.general(event),
+                // A key such as `"detail.total"` here could supply values the walk did not see.
+                Walk::Fail if event.has_key_below(field) => return self.general(event),
                 Walk::Fail => return false,
                 Walk::Dotted => return self.general(event),
                 Walk::Unsure => unsure = true,
@@ -329,15 +381,6 @@ impl Node {
             }
         }
         self.dotted = dotted;
-        for (name, node) in &mut self.objects {
-            let prefix = format!("{name}.");
-            node.reached_by = self.dotted.iter().filter(|k| k.starts_with(&prefix)).cloned().collect();
-        }
-    }
-
-    /// Whether the parent's event object holds a key with a dot reaching into this level.
-    fn reached_in<E: EventValue>(&self, parent: &E) -> bool {
-        !self.reached_by.is_empty() && self.reached_by.iter().any(|key| parent.field(key).is_some())
     }
 
     /// Every path from this level to a field below it, as segments.
@@ -421,7 +464,7 @@ impl Node {
         }
         for (field, node) in &self.objects {
             match node.walk(object.field(field), in_array) {
-                Walk::Fail if node.reached_in(object) => return Walk::Dotted,
+                Walk::Fail if object.has_key_below(field) => return Walk::Dotted,
                 Walk::Fail => return Walk::Fail,
                 Walk::Dotted => return Walk::Dotted,
                 Walk::Unsure => unsure = true,
@@ -439,11 +482,11 @@ impl NodeLeaf {
         let Some(value) = value else {
             return self.absent(in_array);
         };
-        let accepted = any_scalar(value, &mut |scalar| {
-            scalar
-                .scalar()
-                .is_some_and(|s| self.values.iter().any(|m| m.matches_scalar(&s)))
-        });
+        // The usual case, a scalar: one test, and absence cannot apply to a present value.
+        if let Some(scalar) = value.scalar() {
+            return if self.accepts(&scalar) { Walk::Match } else { Walk::Fail };
+        }
+        let accepted = any_scalar(value, &mut |scalar| scalar.scalar().is_some_and(|s| self.accepts(&s)));
         if accepted {
             Walk::Match
         } else if self.absence && !any_scalar(value, &mut |_| true) {
@@ -451,6 +494,11 @@ impl NodeLeaf {
         } else {
             Walk::Fail
         }
+    }
+
+    /// Whether one of the field's value matchers accepts the scalar.
+    fn accepts(&self, scalar: &Scalar<'_>) -> bool {
+        self.values.iter().any(|m| m.matches_scalar(scalar))
     }
 
     fn absent(&self, in_array: bool) -> Walk {
@@ -482,4 +530,84 @@ fn any_object<E: EventValue>(value: &E, test: &mut impl FnMut(&E) -> bool) -> bo
             }
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error;
+
+    use serde_json::Value;
+
+    use super::*;
+    use crate::json::Json;
+    use crate::parse;
+
+    /// Whether any sub-rule matches by the engine's search alone, without the walk or the shared
+    /// fields (the sub-rules keep every field in `leaves`).
+    fn searched<E: EventValue>(rule: &Rule, event: &E) -> bool {
+        rule.alternatives.iter().any(|a| a.general(event))
+    }
+
+    #[test]
+    fn the_walk_and_the_shared_fields_answer_as_the_search_does() -> Result<(), Box<dyn Error>> {
+        let patterns = [
+            r#"{"source": ["s"], "detail": {"$or": [{"total": [{"numeric": [">", 900]}]}, {"customer": {"tier": ["gold"]}}]}}"#,
+            r#"{"source": ["s"], "$or": [{"a": ["x"]}, {"b": {"c": ["y"]}}]}"#,
+            r#"{"$or": [{"source": ["s"], "a": ["x"]}, {"source": ["t"], "a": ["x"]}]}"#,
+            r#"{"a": [{"exists": false}], "$or": [{"b": ["x"]}, {"c": {"d": ["y"]}}]}"#,
+            r#"{"source": ["s"], "$or": [{"source": ["s"], "b": ["x"]}, {"c": ["y"]}]}"#,
+            r#"{"detail": {"total": [1], "metadata": {"v": ["1"]}}}"#,
+        ];
+        let events = [
+            r#"{"source": "s", "detail": {"total": 950}}"#,
+            r#"{"source": "s", "detail": {"total": 5, "customer": {"tier": "gold"}}}"#,
+            r#"{"source": "s", "detail": {"total": 5}, "detail.total": 950}"#,
+            r#"{"source": "s", "detail": {"total": 5, "customer.tier": "gold"}}"#,
+            r#"{"source": "s", "detail.customer": {"tier": "gold"}}"#,
+            r#"{"source": "s", "detail": {"total": 5}, "detail.other": 1}"#,
+            r#"{"source": "t", "a": "x"}"#,
+            r#"{"source": "s", "b.c": "y"}"#,
+            r#"{"source": ["x", "s"], "b": {"c": "y"}}"#,
+            r#"{"b": {"c": "y"}, "c": "y"}"#,
+            r#"{"a": 1, "b": "x"}"#,
+            r#"{"source": "s", "b": "x", "c": {"d": "y"}}"#,
+            r#"{"detail": {"total": 1, "metadata": {"v": "2"}}, "detail.metadata.v": "1"}"#,
+            r#"{"detail": {"total": 1, "metadata": {"v": "2", "v.w": 1}}}"#,
+            r#"{"detail": [{"total": 1}, {"metadata": {"v": "1"}}], "detail.total": 1}"#,
+            r#"{"detail": [{"total": 2}, {"total": 1, "metadata": {"v": "1"}}]}"#,
+        ];
+        for pattern in patterns {
+            let rule = Rule::new(parse::parse(&Json::from_text(pattern)?)?.alternatives);
+            for event in events {
+                let text = Json::from_text(event)?;
+                let value: Value = serde_json::from_str(event)?;
+                let want = searched(&rule, &text);
+                assert_eq!(rule.matches(&text), want, "{pattern} on {event}");
+                assert_eq!(rule.matches(&value), searched(&rule, &value), "{pattern} on {event}");
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn root_fields_every_alternative_tests_alike_are_tested_once() -> Result<(), Box<dyn Error>> {
+        let shared = |pattern: &str| -> Result<Vec<String>, Box<dyn Error>> {
+            let rule = Rule::new(parse::parse(&Json::from_text(pattern)?)?.alternatives);
+            Ok(rule.shared.iter().map(|leaf| leaf.name.clone()).collect())
+        };
+        assert_eq!(
+            shared(r#"{"source": ["s"], "kind": [1], "$or": [{"a": ["x"]}, {"b": {"c": ["y"]}}]}"#)?,
+            ["kind", "source"]
+        );
+        assert!(shared(r#"{"$or": [{"source": ["s"], "a": ["x"]}, {"source": ["t"], "a": ["y"]}]}"#)?.is_empty());
+        assert!(
+            shared(r#"{"source": ["s"], "a": ["x"]}"#)?.is_empty(),
+            "one sub-rule keeps its fields"
+        );
+        assert!(
+            shared(r#"{"source": ["s"], "$or": [{"source.x": ["y"]}, {"b": ["z"]}]}"#)?.is_empty(),
+            "a sub-rule without a tree is judged whole"
+        );
+        Ok(())
+    }
 }
