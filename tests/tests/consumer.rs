@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use herald::idempotency::Outcome;
+use herald::idempotency::{IdempotencyConfig, IdempotencyGuard, Outcome};
 use herald::store::s;
 use herald::{Classify, ConfigError, Consumer, ConsumerError, Env, EnvelopeError, Function, RawEvent};
 use herald_tests::TestResult;
@@ -455,4 +455,117 @@ fn chrono_now_ms() -> i64 {
             .unwrap_or_default(),
     )
     .unwrap_or(i64::MAX)
+}
+
+/// A function keyed by order id (the same order under two event ids is one fact), counting how
+/// often its key is derived: the typed event exists only on the decoding path.
+#[derive(Debug, Default)]
+struct ByOrder {
+    runs: Arc<AtomicUsize>,
+}
+
+static KEYS_DERIVED: AtomicUsize = AtomicUsize::new(0);
+
+impl Function for ByOrder {
+    const NAME: &'static str = "by-order";
+    type Event = Counted;
+    type Reaction = String;
+    type Error = HandlerError;
+
+    fn from_env(_env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self::default())
+    }
+
+    fn idempotency_key(event: &Counted) -> Option<String> {
+        KEYS_DERIVED.fetch_add(1, Ordering::SeqCst);
+        match event {
+            Counted::Placed(placed) => Some(format!("order#{}", placed.data().order_id)),
+            Counted::Cancelled(_) => None,
+        }
+    }
+}
+
+async fn count_by_order(deps: &ByOrder, event: Counted) -> Result<String, HandlerError> {
+    deps.runs.fetch_add(1, Ordering::SeqCst);
+    Ok(match event {
+        Counted::Placed(placed) => format!("placed {}", placed.data().order_id),
+        Counted::Cancelled(cancelled) => format!("cancelled {}", cancelled.data().order_id),
+    })
+}
+
+#[tokio::test]
+async fn a_warm_duplicate_is_answered_before_it_is_decoded_with_exactly_the_decoding_paths_answer() -> TestResult {
+    on_every_backend(async |stores| {
+        // Given a warm consumer with its cache on, keyed by order id, that handled an order
+        let world: FunctionWorld<ByOrder> = FunctionWorld::with_tables(stores, count_by_order, &[], &[]).await?;
+        let guard = IdempotencyGuard::new(
+            world.consumer.guard().store().clone(),
+            IdempotencyConfig::new(ByOrder::NAME),
+        );
+        let consumer = world.consumer.with_guard(guard);
+        let placed = fresh_sample(PLACED)?;
+        let first = consumer.handle(placed.clone(), None).await?;
+        let derived = KEYS_DERIVED.load(Ordering::SeqCst);
+
+        // When the same event is delivered again (EventBridge's duplicate, Lambda's retry)
+        let again = consumer.handle(placed.clone(), None).await?;
+
+        // Then it is answered from the cache with the first result, without decoding (no key
+        // derived) and without running the handler
+        assert_eq!(first.outcome, Outcome::Claimed);
+        assert_eq!(
+            (again.outcome, again.result.as_deref()),
+            (Outcome::Cached, Some("placed ord-1001"))
+        );
+        assert_eq!(KEYS_DERIVED.load(Ordering::SeqCst), derived, "no decode, no key");
+
+        // And what is not the same event takes the decoding path to the answer it always had:
+        // the same order re-published under new ids is keyed by order and cached; its replay is
+        // decoded (a deliberate re-delivery) and answered from the record; the same event id
+        // with other data is refused as a reused id
+        let republished = {
+            let mut value = placed.as_value().clone();
+            for pointer in ["/id", "/detail/metadata/event_id"] {
+                if let Some(id) = value.pointer_mut(pointer) {
+                    *id = serde_json::Value::from(uuid::Uuid::new_v4().to_string());
+                }
+            }
+            RawEvent::from_value(value)
+        };
+        let answer = consumer.handle(republished, None).await?;
+        assert_eq!(
+            (answer.outcome, answer.result.as_deref()),
+            (Outcome::Cached, Some("placed ord-1001"))
+        );
+        let mut replay = placed.as_value().clone();
+        replay["replay-name"] = serde_json::Value::from("after-the-fix");
+        let answer = consumer.handle(RawEvent::from_value(replay), None).await?;
+        assert!(
+            matches!(answer.outcome, Outcome::Cached | Outcome::Duplicate),
+            "{:?}",
+            answer.outcome
+        );
+        let cancelled = fresh_sample(CANCELLED)?;
+        consumer.handle(cancelled.clone(), None).await?;
+        let mut reused = cancelled.as_value().clone();
+        reused["id"] = serde_json::Value::from(uuid::Uuid::new_v4().to_string());
+        reused["detail"]["data"]["reason"] = serde_json::Value::from("fraud_suspected");
+        let mismatch = consumer.handle(RawEvent::from_value(reused), None).await;
+        assert!(
+            matches!(
+                mismatch,
+                Err(ConsumerError::Guard(
+                    herald::idempotency::GuardError::PayloadMismatch { .. }
+                ))
+            ),
+            "{mismatch:?}"
+        );
+        assert_eq!(
+            world.deps().runs.load(Ordering::SeqCst),
+            2,
+            "the order once, the cancellation once"
+        );
+        Ok(())
+    })
+    .await
 }

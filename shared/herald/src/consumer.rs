@@ -49,6 +49,7 @@ pub use buffered::{
 use crate::envelope::{EnvelopeError, REPROCESS_PREFIX, RawEvent, RedriveMark};
 use crate::error::Classify;
 use crate::function::{ConfigError, DynHandler, Env, Erased, Function, Handler};
+use crate::idempotency::guard::Fingerprint;
 use crate::idempotency::{ChosenStore, GuardError, Guarded, GuardedEvent, IdempotencyGuard, Invocation, Outcome};
 
 /// The variable Lambda (and `herald dev`) sets to the function's name.
@@ -308,24 +309,37 @@ impl<D: Function> Consumer<D> {
         let started = Instant::now();
         let cold_start = self.cold.swap(false, Ordering::Relaxed);
         crate::telemetry::sample_invocation();
+        let fields = CallFields {
+            call: &call,
+            cold_start,
+            function_name: self.function_name.as_deref().unwrap_or(D::NAME),
+            function_version: self.function_version.as_deref().unwrap_or(""),
+        };
+        // A duplicate this container completed is answered before it is decoded.
+        let fingerprint = if self.guard.caches() { raw.fingerprint() } else { None };
+        if let Some((guarded, subject)) = fingerprint.as_ref().and_then(|f| self.guard.answer_known(f)) {
+            let result = Ok(guarded);
+            event_span(&raw, subject.as_deref(), &fields).in_scope(|| {
+                self.conclude(
+                    &raw,
+                    &result,
+                    started.elapsed(),
+                    cold_start,
+                    &crate::emf::Recorded::new(),
+                );
+            });
+            return result;
+        }
         // Decoded before the span opens, so the span names the event's subject from its first
         // line on (recording a field later would serialize the span's fields again).
         let decoded = raw.decode_set_with_subject::<D::Event>();
         let subject = decoded.as_ref().ok().and_then(|(_, subject)| subject.as_deref());
-        let span = event_span(
-            &raw,
-            subject,
-            &CallFields {
-                call: &call,
-                cold_start,
-                function_name: self.function_name.as_deref().unwrap_or(D::NAME),
-                function_version: self.function_version.as_deref().unwrap_or(""),
-            },
-        );
+        let span = event_span(&raw, subject, &fields);
+        let known = fingerprint.map(|f| (f, subject.map(str::to_owned)));
         let deadline_ms = call.deadline_ms;
         let handled = async move {
             let decoded = decoded.map(|(event, _)| event);
-            let (result, recorded) = crate::emf::collecting(self.run_decoded(&raw, decoded, deadline_ms)).await;
+            let (result, recorded) = crate::emf::collecting(self.run_decoded(&raw, decoded, deadline_ms, known)).await;
             self.conclude(&raw, &result, started.elapsed(), cold_start, &recorded);
             result
         }
@@ -395,35 +409,41 @@ impl<D: Function> Consumer<D> {
     }
 
     /// Runs `raw`, decoded as `decoded`, under the guard.
+    /// `known`: the raw event's fingerprint and subject, remembered once its record is completed
+    /// so that a duplicate is answered before it is decoded.
     async fn run_decoded(
         &self,
         raw: &RawEvent,
         decoded: Result<D::Event, EnvelopeError>,
         deadline_ms: Option<i64>,
+        known: Option<(Fingerprint, Option<String>)>,
     ) -> Result<Guarded<D::Reaction>, ConsumerError<D::Error>> {
         let (invocation, event) = match self.prepare(raw, decoded, deadline_ms)? {
             Prepared::Answered(guarded) => return Ok(guarded),
             Prepared::Run(invocation, event) => (invocation, event),
         };
+        let keyed = known.and_then(|known| Some((known, invocation.key.clone()?, invocation.payload_hash.clone())));
         let deps = &*self.deps;
         let handler = &*self.handler;
-        self.guard
-            .run(invocation, move || handler.call(deps, event))
-            .await
-            .or_else(|error| match error {
-                // Another invocation holds the event: it completes it, or fails and is retried
-                // (Lambda retries a failed asynchronous invocation, then dead-letters it) and
-                // takes the claim over once its lease ends. Answering this delivery as an error
-                // would count an invocation error (paging) for a race that loses nothing.
-                GuardError::AlreadyInProgress { lease_until, .. } => {
-                    tracing::info!(lease_until, "another invocation holds the event: left to it");
-                    Ok(Guarded {
-                        outcome: Outcome::InProgress,
-                        result: None,
-                    })
-                }
-                error => Err(ConsumerError::Guard(error)),
-            })
+        let result = self.guard.run(invocation, move || handler.call(deps, event)).await;
+        // Only a completed record is cached, so only its event can be answered from it later.
+        if let (Ok(_), Some(((fingerprint, subject), key, payload_hash))) = (&result, keyed) {
+            self.guard.remember_known(fingerprint, &key, payload_hash, subject);
+        }
+        result.or_else(|error| match error {
+            // Another invocation holds the event: it completes it, or fails and is retried
+            // (Lambda retries a failed asynchronous invocation, then dead-letters it) and
+            // takes the claim over once its lease ends. Answering this delivery as an error
+            // would count an invocation error (paging) for a race that loses nothing.
+            GuardError::AlreadyInProgress { lease_until, .. } => {
+                tracing::info!(lease_until, "another invocation holds the event: left to it");
+                Ok(Guarded {
+                    outcome: Outcome::InProgress,
+                    result: None,
+                })
+            }
+            error => Err(ConsumerError::Guard(error)),
+        })
     }
 }
 

@@ -278,19 +278,37 @@ impl<D: Function> Consumer<D> {
         // 1. Parse, decode, open each span, and find what needs the handler.
         let mut items: Vec<Item> = Vec::with_capacity(batch.records.len());
         let mut answers: Vec<ItemAnswer<D>> = Vec::with_capacity(batch.records.len());
+        // (item, fingerprint, key, payload hash, subject) of each event run under the guard.
+        let mut known = Vec::new();
         let mut runs = Vec::new();
         for message in batch.records {
             let began = Instant::now();
             let parsed = RawEvent::parse(message.body.as_deref().unwrap_or_default().as_bytes());
             let (raw, answer, span) = match parsed {
-                Ok(raw) => {
+                Ok(raw) => 'parsed: {
+                    // A duplicate this container completed is answered before it is decoded.
+                    let fingerprint = if self.guard.caches() { raw.fingerprint() } else { None };
+                    if let Some((guarded, subject)) = fingerprint.as_ref().and_then(|f| self.guard.answer_known(f)) {
+                        let span = event_span(&raw, subject.as_deref(), &fields);
+                        break 'parsed (raw, Some(Ok(guarded)), span);
+                    }
                     let decoded = raw.decode_set_with_subject::<D::Event>();
                     let subject = decoded.as_ref().ok().and_then(|(_, subject)| subject.as_deref());
                     let span = event_span(&raw, subject, &fields);
+                    let remembered = fingerprint.map(|f| (f, subject.map(str::to_owned)));
                     let prepared =
                         span.in_scope(|| self.prepare(&raw, decoded.map(|(event, _)| event), call.deadline_ms));
                     let answer = match prepared {
                         Ok(Prepared::Run(invocation, event)) => {
+                            if let (Some((fingerprint, subject)), Some(key)) = (remembered, &invocation.key) {
+                                known.push((
+                                    items.len(),
+                                    fingerprint,
+                                    key.clone(),
+                                    invocation.payload_hash.clone(),
+                                    subject,
+                                ));
+                            }
                             runs.push(BatchItem {
                                 item_id: items.len().to_string(),
                                 invocation,
@@ -345,6 +363,12 @@ impl<D: Function> Consumer<D> {
             for (id, answer) in report.items {
                 if let Some(slot) = id.parse::<usize>().ok().and_then(|index| answers.get_mut(index)) {
                     *slot = Some(answer.map_err(ConsumerError::Guard));
+                }
+            }
+            // Only a completed record is cached, so only its event can be answered from it later.
+            for (index, fingerprint, key, payload_hash, subject) in known {
+                if answers.get(index).is_some_and(|answer| matches!(answer, Some(Ok(_)))) {
+                    self.guard.remember_known(fingerprint, &key, payload_hash, subject);
                 }
             }
         }

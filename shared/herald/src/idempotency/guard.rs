@@ -369,6 +369,21 @@ struct Inner<S> {
     clock: Arc<dyn Clock>,
     /// COMPLETED records seen by this container: a warm duplicate costs no store call.
     cache: Option<Mutex<LruCache<String, Cached>>>,
+    /// Raw events this container answered from a COMPLETED record, by fingerprint: a warm
+    /// duplicate is answered before it is decoded (see [`IdempotencyGuard::answer_known`]).
+    known: Option<Mutex<LruCache<Fingerprint, Known>>>,
+}
+
+/// SHA-256 of a raw event's routing fields and whole `detail` (see
+/// [`RawEvent::fingerprint`](crate::RawEvent::fingerprint)).
+pub type Fingerprint = [u8; 32];
+
+/// What a fingerprinted raw event was keyed and hashed as, and the subject it named.
+#[derive(Debug, Clone)]
+struct Known {
+    record_key: String,
+    payload_hash: String,
+    subject: Option<String>,
 }
 
 /// What a claim decided for one event, before the handler runs.
@@ -388,13 +403,68 @@ impl<S: Store> IdempotencyGuard<S> {
     /// A guard reading time from `clock` (tests move a [`ManualClock`](super::ManualClock)).
     pub fn with_clock(store: S, config: IdempotencyConfig, clock: Arc<dyn Clock>) -> Self {
         let cache = NonZeroUsize::new(config.cache_capacity).map(|n| Mutex::new(LruCache::new(n)));
+        let known = NonZeroUsize::new(config.cache_capacity).map(|n| Mutex::new(LruCache::new(n)));
         Self {
             inner: Arc::new(Inner {
                 store,
                 config,
                 clock,
                 cache,
+                known,
             }),
+        }
+    }
+
+    /// Whether this guard keeps completed records in memory ([`IdempotencyConfig::cache_capacity`]).
+    pub fn caches(&self) -> bool {
+        self.inner.cache.is_some()
+    }
+
+    /// The answer for a raw event this container saw before, without decoding it: when the raw
+    /// event with this `fingerprint` (the same source, detail-type and `detail`, byte for byte in
+    /// canonical JSON) was answered from or written as a COMPLETED record that the cache still
+    /// holds under the same payload hash. Decoding, keying and hashing are functions of those
+    /// fields alone, so the full path would reach the same record and give this answer. Also
+    /// the subject that event named, for its log lines.
+    pub fn answer_known<R: DeserializeOwned>(&self, fingerprint: &Fingerprint) -> Option<(Guarded<R>, Option<String>)> {
+        let known = {
+            let mut known = self
+                .inner
+                .known
+                .as_ref()?
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            known.get(fingerprint)?.clone()
+        };
+        let invocation = Invocation {
+            key: None,
+            event_id: String::new(),
+            payload_hash: known.payload_hash,
+            legacy_hash: None,
+            deadline_ms: None,
+            replace_failed: false,
+            replace_completed: false,
+        };
+        match self.cached_answer::<R, std::convert::Infallible>(&known.record_key, &invocation)? {
+            Ok(guarded) => Some((guarded, known.subject)),
+            Err(_) => None,
+        }
+    }
+
+    /// Remembers that the raw event with `fingerprint` was keyed `key` (without the function
+    /// prefix) and hashed `payload_hash`, once its record is COMPLETED in the cache.
+    pub fn remember_known(&self, fingerprint: Fingerprint, key: &str, payload_hash: String, subject: Option<String>) {
+        if let Some(known) = &self.inner.known {
+            let record_key = self.inner.config.record_key(key);
+            let mut known = known.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            known.put(
+                fingerprint,
+                Known {
+                    record_key,
+                    payload_hash,
+                    subject,
+                },
+            );
         }
     }
 
