@@ -25,9 +25,11 @@ bench-guard: tools
 
 ## Herald's consumer against Powertools for AWS Lambda (Python) @idempotent, same events, same moto
 ## server (keep-alive), one run: CPU µs and DynamoDB calls per event per path, and their ratio.
+## Then every function's cold start (release build) against a hello-world and Powertools' import.
 bench-peer: tools
 	.tools/bin/pip install --quiet --disable-pip-version-check -r scripts/bench-peer-requirements.txt
 	PATH="$(CURDIR)/.tools/bin:$$PATH" cargo bench -p herald-tests --bench peer
+	cargo bench -p herald-tests --bench cold
 
 ## Every function built for Lambda (arm64, release) as target/lambda/<function>/bootstrap.zip, with sizes.
 package:
