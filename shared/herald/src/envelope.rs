@@ -460,24 +460,28 @@ impl RawEvent {
         digest(at(&self.value, "/detail/data").unwrap_or(&serde_json::Value::Null))
     }
 
-    /// SHA-256 of the whole event in canonical JSON: everything its decode, its idempotency key
-    /// and its payload hash can read, so the same fingerprint means the same decode, key and
-    /// hash, and a warm consumer answers a duplicate it completed from its cache before decoding
-    /// it ([`IdempotencyGuard::answer_known`](crate::idempotency::IdempotencyGuard::answer_known)).
-    /// A duplicate delivery (EventBridge's, or Lambda's retry) is the same event; a re-publish
-    /// under a new EventBridge `id` is not, and takes the decoding path to the same answer.
+    /// A 128-bit fingerprint of the whole event: everything its decode, its idempotency key and
+    /// its payload hash can read, so the same fingerprint means the same decode, key and hash,
+    /// and a warm consumer answers a duplicate it completed from its cache before decoding it
+    /// ([`IdempotencyGuard::answer_known`](crate::idempotency::IdempotencyGuard::answer_known)).
+    /// Two SipHash passes under keys drawn at random per process: no one can aim a collision at
+    /// a running consumer, and the fingerprint never leaves it. (The same value written with
+    /// other key order or number spelling may fingerprint differently: it then takes the
+    /// decoding path, to the same answer.) A duplicate delivery (EventBridge's, or Lambda's
+    /// retry) is the same event; a re-publish under a new EventBridge `id` is not.
     /// `None` for a deliberate re-delivery (a replay's `replay-name`, a redrive's
     /// `metadata.redrive`), which the consumer always decodes.
     pub fn fingerprint(&self) -> Option<crate::idempotency::guard::Fingerprint> {
+        use std::hash::BuildHasher;
+        static KEYS: std::sync::OnceLock<[std::collections::hash_map::RandomState; 2]> = std::sync::OnceLock::new();
         let redrive = self
             .metadata_value()
             .is_some_and(|metadata| metadata.get("redrive").is_some());
         if self.replay_name().is_some() || redrive {
             return None;
         }
-        let mut text = Vec::with_capacity(2048);
-        write_canonical(&self.value, &mut text);
-        Some(sha2::Sha256::digest(&text).into())
+        let [low, high] = KEYS.get_or_init(|| [Default::default(), Default::default()]);
+        Some(u128::from(low.hash_one(&self.value)) | (u128::from(high.hash_one(&self.value)) << 64))
     }
 
     /// The event's `detail-type`, if it is a string.

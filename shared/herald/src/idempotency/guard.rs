@@ -374,9 +374,8 @@ struct Inner<S> {
     known: Option<Mutex<LruCache<Fingerprint, Known>>>,
 }
 
-/// SHA-256 of a raw event's routing fields and whole `detail` (see
-/// [`RawEvent::fingerprint`](crate::RawEvent::fingerprint)).
-pub type Fingerprint = [u8; 32];
+/// A raw event's fingerprint (see [`RawEvent::fingerprint`](crate::RawEvent::fingerprint)).
+pub type Fingerprint = u128;
 
 /// What a fingerprinted raw event was keyed and hashed as, and the subject it named.
 #[derive(Debug, Clone)]
@@ -421,8 +420,7 @@ impl<S: Store> IdempotencyGuard<S> {
     }
 
     /// The answer for a raw event this container saw before, without decoding it: when the raw
-    /// event with this `fingerprint` (the same source, detail-type and `detail`, byte for byte in
-    /// canonical JSON) was answered from or written as a COMPLETED record that the cache still
+    /// event with this `fingerprint` (the same event) was answered from or written as a COMPLETED record that the cache still
     /// holds under the same payload hash. Decoding, keying and hashing are functions of those
     /// fields alone, so the full path would reach the same record and give this answer. Also
     /// the subject that event named, for its log lines.
