@@ -377,7 +377,8 @@ impl<D: Function> Consumer<D> {
         let ran = ran.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut retry: Vec<String> = Vec::new();
         let mut letters: Vec<Letter<'_>> = Vec::new();
-        let mut lettered: Vec<String> = Vec::new();
+        // The index of each letter's item.
+        let mut lettered: Vec<usize> = Vec::new();
         let mut outcomes: Vec<ItemOutcome> = Vec::with_capacity(items.len());
         let empty = Recorded::new();
         for (index, (item, answer)) in items.iter().zip(&answers).enumerate() {
@@ -434,7 +435,7 @@ impl<D: Function> Consumer<D> {
                     true => error.to_string(),
                     false => format!("{NOT_RETRYABLE_PREFIX}{error}"),
                 };
-                lettered.push(id);
+                lettered.push(index);
                 letters.push(Letter {
                     body: item.message.body.as_deref().unwrap_or_default(),
                     function_arn: call.function_arn.as_deref(),
@@ -450,14 +451,16 @@ impl<D: Function> Consumer<D> {
             && !letters.is_empty()
         {
             let taken = dead_letters.send(&letters).await;
-            for (id, taken) in lettered.into_iter().zip(taken) {
+            for (index, taken) in lettered.into_iter().zip(taken) {
+                let (Some(item), Some(outcome)) = (items.get(index), outcomes.get_mut(index)) else {
+                    continue;
+                };
                 if taken {
-                    tracing::warn!(message_id = %id, "event sent to the dead-letter queue");
-                    if let Some(outcome) = outcomes.iter_mut().find(|o| o.message_id == id) {
-                        outcome.dead_lettered = true;
-                    }
+                    item.span
+                        .in_scope(|| tracing::warn!("event sent to the dead-letter queue"));
+                    outcome.dead_lettered = true;
                 } else {
-                    retry.push(id);
+                    retry.push(outcome.message_id.clone());
                 }
             }
         }
