@@ -380,14 +380,7 @@ async fn a_mixed_batch_reports_exactly_the_in_progress_and_failing_items() -> Te
         .map(|f| f.item_identifier)
         .collect();
     assert_eq!(failures, vec!["m-busy".to_owned(), "m-failing".to_owned()]);
-    let outcomes: Vec<String> = report
-        .items
-        .iter()
-        .map(|(_, answer)| match answer {
-            Ok(guarded) => guarded.outcome.to_string(),
-            Err(error) => error.error_type().to_owned(),
-        })
-        .collect();
+    let outcomes = outcomes_of(&report);
     assert_eq!(
         outcomes[..3],
         ["duplicate", "Idempotency.AlreadyInProgress", "Test.Permanent"]
@@ -421,6 +414,18 @@ async fn a_batch_of_ten_fresh_events_costs_at_most_three_calls() -> TestResult {
     assert!(calls.total() <= 3, "{:?}", calls.by_operation());
     assert_eq!(calls.by_operation().get("TransactWriteItems"), Some(&2));
     Ok(())
+}
+
+/// Each item's outcome, or its error's type, in the batch's order.
+fn outcomes_of<R, E: Classify>(report: &herald::idempotency::BatchReport<R, E>) -> Vec<String> {
+    report
+        .items
+        .iter()
+        .map(|(_, answer)| match answer {
+            Ok(guarded) => guarded.outcome.to_string(),
+            Err(error) => error.error_type().to_owned(),
+        })
+        .collect()
 }
 
 /// A batch of `count` fresh cancellations, each with a deadline `seconds` ahead.
@@ -497,14 +502,7 @@ async fn a_panic_at_the_fifth_event_of_a_batch_does_not_run_the_four_before_it_a
     let runs = runs.lock().map_err(|_| "poisoned")?;
     assert_eq!(runs.len(), 8);
     assert!(runs.values().all(|n| *n == 1), "{runs:?}");
-    let outcomes: Vec<String> = second
-        .items
-        .iter()
-        .map(|(_, answer)| match answer {
-            Ok(guarded) => guarded.outcome.to_string(),
-            Err(error) => error.error_type().to_owned(),
-        })
-        .collect();
+    let outcomes = outcomes_of(&second);
     assert_eq!(outcomes[4], "Idempotency.PreviouslyFailed");
     assert!(
         outcomes.iter().enumerate().all(|(i, o)| i == 4 || o == "duplicate"),

@@ -307,14 +307,8 @@ impl<D: Function> Consumer<D> {
         call: Call,
     ) -> Result<Guarded<D::Reaction>, ConsumerError<D::Error>> {
         let started = Instant::now();
-        let cold_start = self.cold.swap(false, Ordering::Relaxed);
-        crate::telemetry::sample_invocation();
-        let fields = CallFields {
-            call: &call,
-            cold_start,
-            function_name: self.function_name.as_deref().unwrap_or(D::NAME),
-            function_version: self.function_version.as_deref().unwrap_or(""),
-        };
+        let fields = self.begin(&call);
+        let cold_start = fields.cold_start;
         // A duplicate this container completed is answered before it is decoded.
         let fingerprint = if self.guard.caches() { raw.fingerprint() } else { None };
         if let Some((guarded, subject)) = fingerprint.as_ref().and_then(|f| self.guard.answer_known(f)) {
@@ -444,6 +438,20 @@ impl<D: Function> Consumer<D> {
             }
             error => Err(ConsumerError::Guard(error)),
         })
+    }
+}
+
+impl<D: Function> Consumer<D> {
+    /// Starts an invocation: takes the cold-start flag (true for the process's first), samples
+    /// its traces, and gives what every log line of it says about it.
+    fn begin<'a>(&'a self, call: &'a Call) -> CallFields<'a> {
+        crate::telemetry::sample_invocation();
+        CallFields {
+            call,
+            cold_start: self.cold.swap(false, Ordering::Relaxed),
+            function_name: self.function_name.as_deref().unwrap_or(D::NAME),
+            function_version: self.function_version.as_deref().unwrap_or(""),
+        }
     }
 }
 

@@ -31,7 +31,7 @@ use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use serde::{Deserialize, Deserializer, Serialize};
 use tracing::Instrument;
 
-use super::{CallFields, Consumer, ConsumerError, NOT_RETRYABLE_PREFIX, Prepared, event_span};
+use super::{Consumer, ConsumerError, NOT_RETRYABLE_PREFIX, Prepared, event_span};
 use crate::emf::Recorded;
 use crate::envelope::RawEvent;
 use crate::error::Classify;
@@ -266,14 +266,8 @@ impl<D: Function> Consumer<D> {
     /// Handles one SQS batch of the invocation `call` (see the module docs): answers which of its
     /// messages the queue must deliver again, and what became of each.
     pub async fn handle_batch(&self, batch: SqsEvent, call: Call) -> BatchAnswer {
-        let cold_start = self.cold.swap(false, std::sync::atomic::Ordering::Relaxed);
-        crate::telemetry::sample_invocation();
-        let fields = CallFields {
-            call: &call,
-            cold_start,
-            function_name: self.function_name.as_deref().unwrap_or(D::NAME),
-            function_version: self.function_version.as_deref().unwrap_or(""),
-        };
+        let fields = self.begin(&call);
+        let cold_start = fields.cold_start;
 
         // 1. Parse, decode, open each span, and find what needs the handler.
         let mut items: Vec<Item> = Vec::with_capacity(batch.records.len());
