@@ -147,9 +147,6 @@ pub enum ErrorKind {
     /// A field inside an `$or` alternative named like a matcher, which EventBridge reserves there.
     #[error("`{0}` is a matcher name and cannot be a field inside $or")]
     ReservedFieldInOr(String),
-    /// The `$or`s multiply out to more alternatives than this crate evaluates.
-    #[error("$or expands to more than {0} combinations")]
-    TooManyCombinations(usize),
     /// One `$or` combination holds more fields than the engine accepts in a rule.
     #[error("a combination of the pattern holds {0} fields, more than the {1} a rule may have")]
     TooManyFields(usize, usize),

@@ -8,6 +8,7 @@
 //! ([`Pattern::matches_str`](crate::Pattern::matches_str)).
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
@@ -174,6 +175,16 @@ impl EventValue for Value {
 
     fn has_key_below(&self, name: &str) -> bool {
         match self {
+            // Sorted keys that start with `name` sit together, among those sharing its first
+            // byte: the scan stops past them.
+            Value::Object(fields) if !name.is_empty() && map_keys_sorted() => {
+                let first = name.as_bytes().first();
+                fields
+                    .keys()
+                    .skip_while(|key| key.as_bytes().first() < first)
+                    .take_while(|key| key.as_bytes().first() == first)
+                    .any(|key| is_below(key, name))
+            }
             Value::Object(fields) => fields.keys().any(|key| is_below(key, name)),
             _ => false,
         }
@@ -242,6 +253,19 @@ impl EventValue for Json {
             Json::Array(_) | Json::Object(_) => return None,
         })
     }
+}
+
+/// Whether `serde_json::Map` gives its keys in sorted order: it does unless some crate of the
+/// build enables serde_json's `preserve_order` (which keeps insertion order), so it is asked once
+/// rather than assumed.
+fn map_keys_sorted() -> bool {
+    static SORTED: OnceLock<bool> = OnceLock::new();
+    *SORTED.get_or_init(|| {
+        let mut map = serde_json::Map::new();
+        map.insert("b".to_owned(), Value::Null);
+        map.insert("a".to_owned(), Value::Null);
+        map.keys().next().is_some_and(|key| key == "a")
+    })
 }
 
 /// Whether `key` is `name`, a dot, and more: a key that reaches below the field `name`.

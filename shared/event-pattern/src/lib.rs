@@ -22,6 +22,7 @@
 //!   event (`serde_json::Value` or that JSON).
 //! - `number`: numbers as the engine reads them, from their text.
 //! - `parse`: validation and the expansion of `$or` into `$or`-free sub-rules.
+//! - `lazy`: a pattern whose `$or`s multiply out to more than 1000 sub-rules, matched as written.
 //! - `tree`: one sub-rule, and how it judges an event (array consistency, absence); the sub-rules
 //!   of a pattern together.
 //! - `matcher`: the typed matchers and how each tests one scalar value.
@@ -49,9 +50,16 @@
 //! # Limits
 //! Not EventBridge rules, but bounds and known gaps of this crate:
 //!
-//! - A pattern whose `$or`s multiply out to more than 1000 sub-rules is refused, to bound memory;
-//!   the engine has no such bound (it refuses a sub-rule of more than 256 fields, as this crate
-//!   does).
+//! - A pattern whose `$or`s multiply out to more than 1000 sub-rules is kept as written rather
+//!   than multiplied out, and never refused for it: EventBridge bounds a pattern by its size in
+//!   characters only, and the engine multiplies out without a bound. Its answers are the same.
+//!   Matching it takes time linear in the pattern unless the event holds the values of its fields
+//!   in arrays of objects, or a field path is written twice with different answers; then the
+//!   sub-rules that field-by-field judgement cannot rule out are judged one at a time, which in
+//!   the worst case grows with the product of the `$or`s involved (see `lazy`). Whether one of its
+//!   sub-rules holds more than 256 fields (which the engine refuses, as this crate does) is
+//!   decided exactly unless a path is written twice on one way through and the first 100,000
+//!   sub-rules hold no such one; then the pattern is accepted.
 //! - [`Pattern::parse`] and [`Pattern::matches`] take a `serde_json::Value`, which has already
 //!   turned numbers into doubles and (without serde_json's `preserve_order`) sorted fields; use
 //!   [`Pattern::parse_str`] and [`Pattern::matches_str`] for answers read from the text.
@@ -67,6 +75,7 @@
 
 mod error;
 mod json;
+mod lazy;
 mod lint;
 mod matcher;
 mod number;
@@ -89,8 +98,8 @@ use json::Json;
 /// for every event; matching never re-reads the pattern JSON.
 #[derive(Debug, Clone)]
 pub struct Pattern {
-    /// The pattern with every `$or` multiplied out: it matches when any alternative does (the
-    /// fields next to an `$or`, which every alternative shares, are tested once).
+    /// The pattern compiled for matching: with every `$or` multiplied out (it matches when any
+    /// sub-rule does), or, beyond [`parse::MAX_EXPANDED`] sub-rules, with them as written.
     rule: tree::Rule,
     /// What `herald catalog check` warns about.
     lints: Vec<Lint>,
@@ -122,8 +131,12 @@ impl Pattern {
 
     fn compile(json: &Json) -> Result<Self, PatternError> {
         let parsed = parse::parse(json)?;
+        let rule = match parsed.form {
+            parse::Form::Expanded(alternatives) => tree::Rule::new(alternatives),
+            parse::Form::Unexpanded(lazy) => tree::Rule::unexpanded(lazy),
+        };
         Ok(Self {
-            rule: tree::Rule::new(parsed.alternatives),
+            rule,
             lints: parsed.lints,
         })
     }

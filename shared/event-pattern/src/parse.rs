@@ -1,5 +1,7 @@
 //! From pattern JSON to sub-rules: validation (every refusal names its path), then the expansion
-//! of `$or` into `$or`-free sub-rules exactly as aws/event-ruler's `JsonRuleCompiler` does it.
+//! of `$or` into `$or`-free sub-rules exactly as aws/event-ruler's `JsonRuleCompiler` does it, or,
+//! for a pattern that would expand to more than [`MAX_EXPANDED`], the pattern as written for
+//! [`crate::lazy`].
 //!
 //! The pattern is read in document order. A field path is its names joined with dots (so
 //! `{"a.b": …}` and `{"a": {"b": …}}` name the same path), and writing a path that a sub-rule
@@ -11,14 +13,16 @@
 
 use crate::error::{ErrorKind, PatternError, shown};
 use crate::json::Json;
+use crate::lazy::Lazy;
 use crate::lint::{Lint, LintKind};
 use crate::matcher::{AnythingBut, Cidr, Exact, Folded, IpRange, Matcher, NUMERIC_LIMIT, NumericRange, Wildcard};
 use crate::number::Number;
 use crate::tree::Alternative;
 
-/// How many `$or`-free sub-rules a pattern may expand to. Neither EventBridge's guide nor the
-/// engine names a number; this bound keeps a pathological pattern from costing unbounded memory.
-pub(crate) const MAX_ALTERNATIVES: usize = 1000;
+/// How many `$or`-free sub-rules a pattern is multiplied out to at most. A pattern beyond it is
+/// kept with its `$or`s as written and matched by [`crate::lazy`], so the bound costs no pattern
+/// EventBridge accepts, only speed; below it the multiplied-out form is the faster one.
+pub(crate) const MAX_EXPANDED: usize = 1000;
 
 /// The most fields one sub-rule may hold (`GenericMachine.MAXIMUM_RULE_SIZE`).
 pub(crate) const MAX_FIELDS: usize = 256;
@@ -37,16 +41,40 @@ const MATCHER_NAMES: [&str; 9] = [
     "exact",
 ];
 
-/// A pattern parsed: its sub-rules, compiled, and what `herald catalog check` should warn about.
+/// A pattern parsed: how it is matched, and what `herald catalog check` should warn about.
 pub(crate) struct Parsed {
-    pub(crate) alternatives: Vec<Alternative>,
+    pub(crate) form: Form,
     pub(crate) lints: Vec<Lint>,
 }
 
-/// One sub-rule while parsing: each field path (dotted) with its allowed values.
-type Rule = Vec<(String, Vec<Matcher>)>;
+/// How a parsed pattern is kept for matching.
+pub(crate) enum Form {
+    /// Its `$or`-free sub-rules, compiled.
+    Expanded(Vec<Alternative>),
+    /// Its `$or`s as written, because they multiply out beyond [`MAX_EXPANDED`] sub-rules.
+    Unexpanded(Lazy),
+}
 
-/// Parses and validates a pattern into its `$or`-free sub-rules.
+/// One sub-rule while parsing: each field path (dotted) with its allowed values.
+pub(crate) type Rule = Vec<(String, Vec<Matcher>)>;
+
+/// A pattern object as written, in document order: the fields it writes (dotted paths) and its
+/// `$or`s, each a list of alternatives.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Conjunction {
+    pub(crate) items: Vec<Item>,
+}
+
+/// One step of a [`Conjunction`].
+#[derive(Debug, Clone)]
+pub(crate) enum Item {
+    /// A field path and its allowed values.
+    Write(String, Vec<Matcher>),
+    /// An `$or`: exactly one alternative applies in each sub-rule.
+    Or(Vec<Conjunction>),
+}
+
+/// Parses and validates a pattern into the form it is matched in.
 pub(crate) fn parse(pattern: &Json) -> Result<Parsed, PatternError> {
     match parse_as(pattern, false) {
         Err(error) if holds_or(pattern) => parse_as(pattern, true).map_err(|_| error),
@@ -55,6 +83,28 @@ pub(crate) fn parse(pattern: &Json) -> Result<Parsed, PatternError> {
 }
 
 fn parse_as(pattern: &Json, legacy: bool) -> Result<Parsed, PatternError> {
+    let (root, lints) = read(pattern, legacy)?;
+    let form = match expand(&root, MAX_EXPANDED) {
+        Some(rules) => {
+            drop(root);
+            if let Some(rule) = rules.iter().find(|rule| rule.len() > MAX_FIELDS) {
+                return Err(PatternError::new("", ErrorKind::TooManyFields(rule.len(), MAX_FIELDS)));
+            }
+            Form::Expanded(rules.into_iter().map(Alternative::new).collect())
+        }
+        None => {
+            let lazy = Lazy::new(&root);
+            if let Some(fields) = lazy.most_fields_over(MAX_FIELDS) {
+                return Err(PatternError::new("", ErrorKind::TooManyFields(fields, MAX_FIELDS)));
+            }
+            Form::Unexpanded(lazy)
+        }
+    };
+    Ok(Parsed { form, lints })
+}
+
+/// Validates a pattern into its object as written, and the lints found on the way.
+fn read(pattern: &Json, legacy: bool) -> Result<(Conjunction, Vec<Lint>), PatternError> {
     let Json::Object(fields) = pattern else {
         return Err(PatternError::new("", ErrorKind::NotAnObject(shown(pattern))));
     };
@@ -64,15 +114,49 @@ fn parse_as(pattern: &Json, legacy: bool) -> Result<Parsed, PatternError> {
         legacy,
         lints: Vec::new(),
     };
-    let mut rules = Vec::new();
-    parser.object(fields, &mut rules, false)?;
-    if let Some(rule) = rules.iter().find(|rule| rule.len() > MAX_FIELDS) {
-        return Err(PatternError::new("", ErrorKind::TooManyFields(rule.len(), MAX_FIELDS)));
+    let mut root = Conjunction::default();
+    parser.object(fields, &mut root, false)?;
+    Ok((root, parser.lints))
+}
+
+/// A valid pattern as written, whatever its size (for tests that compare both forms).
+#[cfg(test)]
+pub(crate) fn conjunction(pattern: &Json) -> Result<Conjunction, PatternError> {
+    read(pattern, false).map(|(root, _)| root)
+}
+
+/// The pattern's `$or`-free sub-rules exactly as aws/event-ruler's `JsonRuleCompiler` multiplies
+/// them out, or `None` when there would be more than `limit`.
+fn expand(root: &Conjunction, limit: usize) -> Option<Vec<Rule>> {
+    fn apply(conjunction: &Conjunction, rules: &mut Vec<Rule>, limit: usize) -> Option<()> {
+        for item in &conjunction.items {
+            match item {
+                Item::Write(name, matchers) => {
+                    for rule in rules.iter_mut() {
+                        match rule.iter_mut().find(|(existing, _)| existing == name) {
+                            Some((_, values)) => values.clone_from(matchers),
+                            None => rule.push((name.clone(), matchers.clone())),
+                        }
+                    }
+                }
+                Item::Or(alternatives) => {
+                    let before = std::mem::take(rules);
+                    for alternative in alternatives {
+                        let mut branch = before.clone();
+                        apply(alternative, &mut branch, limit)?;
+                        rules.extend(branch);
+                        if rules.len() > limit {
+                            return None;
+                        }
+                    }
+                }
+            }
+        }
+        Some(())
     }
-    Ok(Parsed {
-        alternatives: rules.into_iter().map(Alternative::new).collect(),
-        lints: parser.lints,
-    })
+    let mut rules = vec![Rule::new()];
+    apply(root, &mut rules, limit)?;
+    Some(rules)
 }
 
 fn holds_or(value: &Json) -> bool {
@@ -106,7 +190,7 @@ impl Parser {
     fn object(
         &mut self,
         fields: &[(String, Json)],
-        rules: &mut Vec<Rule>,
+        into: &mut Conjunction,
         inside_or: bool,
     ) -> Result<(), PatternError> {
         if fields.is_empty() {
@@ -114,7 +198,8 @@ impl Parser {
         }
         for (field, value) in fields {
             if field == "$or" && !self.legacy {
-                self.or(value, rules)?;
+                let alternatives = self.or(value)?;
+                into.items.push(Item::Or(alternatives));
                 continue;
             }
             if inside_or && MATCHER_NAMES.contains(&field.as_str()) {
@@ -123,19 +208,10 @@ impl Parser {
             self.path.push(field.clone());
             self.names.push(field.clone());
             match value {
-                Json::Object(nested) => self.object(nested, rules, inside_or)?,
+                Json::Object(nested) => self.object(nested, into, inside_or)?,
                 Json::Array(allowed) => {
                     let matchers = self.leaf(allowed)?;
-                    if rules.is_empty() {
-                        rules.push(Rule::new());
-                    }
-                    let name = self.names.join(".");
-                    for rule in rules.iter_mut() {
-                        match rule.iter_mut().find(|(existing, _)| *existing == name) {
-                            Some((_, values)) => *values = matchers.clone(),
-                            None => rule.push((name.clone(), matchers.clone())),
-                        }
-                    }
+                    into.items.push(Item::Write(self.names.join("."), matchers));
                 }
                 _ if MATCHER_NAMES.contains(&field.as_str()) => {
                     return Err(self.error(ErrorKind::MatcherOutsideArray(field.clone())));
@@ -148,31 +224,25 @@ impl Parser {
         Ok(())
     }
 
-    fn or(&mut self, value: &Json, rules: &mut Vec<Rule>) -> Result<(), PatternError> {
+    fn or(&mut self, value: &Json) -> Result<Vec<Conjunction>, PatternError> {
         let Json::Array(alternatives) = value else {
             return Err(self.error_at("$or", ErrorKind::OrNotArray(shown(value))));
         };
         if alternatives.len() < 2 {
             return Err(self.error_at("$or", ErrorKind::OrTooFew(alternatives.len())));
         }
-        let before = std::mem::take(rules);
+        let mut parsed = Vec::with_capacity(alternatives.len());
         for (index, alternative) in alternatives.iter().enumerate() {
             self.path.push(format!("$or[{index}]"));
             let Json::Object(fields) = alternative else {
                 return Err(self.error(ErrorKind::OrAlternative(shown(alternative))));
             };
-            let mut branch = before.clone();
-            if branch.is_empty() {
-                branch.push(Rule::new());
-            }
-            self.object(fields, &mut branch, true)?;
-            rules.extend(branch);
+            let mut conjunction = Conjunction::default();
+            self.object(fields, &mut conjunction, true)?;
+            parsed.push(conjunction);
             self.path.pop();
-            if rules.len() > MAX_ALTERNATIVES {
-                return Err(self.error_at("$or", ErrorKind::TooManyCombinations(MAX_ALTERNATIVES)));
-            }
         }
-        Ok(())
+        Ok(parsed)
     }
 
     fn leaf(&mut self, allowed: &[Json]) -> Result<Vec<Matcher>, PatternError> {

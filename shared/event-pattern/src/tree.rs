@@ -21,6 +21,7 @@
 //! an `$or`) are tested once for the pattern rather than once per sub-rule.
 
 use crate::json::{EventValue, Scalar};
+use crate::lazy::Lazy;
 use crate::matcher::Matcher;
 
 /// One sub-rule: its field paths in the engine's order, and the tree the fast walk uses.
@@ -35,13 +36,89 @@ pub(crate) struct Alternative {
     has_absence: bool,
 }
 
+/// One field of a sub-rule: its path and its allowed values.
 #[derive(Debug, Clone)]
-struct Leaf {
+pub(crate) struct Leaf {
     /// The dotted path split at its dots.
     segments: Vec<String>,
     matchers: Vec<Matcher>,
     /// Whether absence satisfies the field (`exists: false` is among its matchers).
     absence: bool,
+}
+
+/// One field judged against an event on its own, without the rest of its sub-rule (for
+/// [`crate::lazy`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Alone {
+    /// Whether the field can hold in a sub-rule that has it: a value at its path is accepted, or
+    /// absence may satisfy it. When false, every sub-rule where this field is the last write of
+    /// its path fails.
+    pub(crate) possible: bool,
+    /// Whether the field holds in every sub-rule that has it: it holds, and none of the values at
+    /// its path sits in an array element, so array consistency with the other fields cannot undo
+    /// it.
+    pub(crate) sure: bool,
+}
+
+impl Alone {
+    /// The field's answer in every sub-rule that has it, when its own values decide it: it
+    /// surely holds, or it cannot hold. (A field that fails makes its sub-rule fail, so where its
+    /// values sit cannot matter.)
+    pub(crate) fn settled(self) -> Option<bool> {
+        if self.sure {
+            Some(true)
+        } else if !self.possible {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
+impl Leaf {
+    /// A field from its dotted path and its allowed values.
+    pub(crate) fn new(path: &str, matchers: Vec<Matcher>) -> Self {
+        Self {
+            segments: path.split('.').map(str::to_owned).collect(),
+            absence: matchers.iter().any(|m| matches!(m, Matcher::Exists(false))),
+            matchers,
+        }
+    }
+
+    /// Whether absence satisfies the field (`exists: false` is among its matchers).
+    pub(crate) fn accepts_absence(&self) -> bool {
+        self.absence
+    }
+
+    /// Whether a value matcher of the field (any but `exists: false`) accepts the event value.
+    fn accepts<E: EventValue>(&self, value: &E) -> bool {
+        value.scalar().is_some_and(|scalar| {
+            self.matchers
+                .iter()
+                .any(|m| !matches!(m, Matcher::Exists(false)) && m.matches_scalar(&scalar))
+        })
+    }
+
+    /// The field judged on its own against an event (a JSON object), by the rules of
+    /// [`Alternative::general`]: with no array element involved, a field holds when a value at its
+    /// path is accepted, or when it accepts absence and no value is there.
+    pub(crate) fn alone<E: EventValue>(&self, event: &E) -> Alone {
+        let mut found = Vec::new();
+        collect(event, &self.segments, 0, &mut Vec::new(), &mut found);
+        let accepted = found.iter().any(|field| self.accepts(field.value));
+        if found.iter().all(|field| field.membership.is_empty()) {
+            let holds = accepted || (self.absence && found.is_empty());
+            Alone {
+                possible: holds,
+                sure: holds,
+            }
+        } else {
+            Alone {
+                possible: accepted || self.absence,
+                sure: false,
+            }
+        }
+    }
 }
 
 /// One object level of the sub-rule as a tree.
@@ -86,6 +163,10 @@ pub(crate) struct Rule {
     shared: Vec<NodeLeaf>,
     /// The sub-rules: the pattern matches when any does.
     alternatives: Vec<Alternative>,
+    /// The pattern as written instead, when it multiplies out to too many sub-rules to keep
+    /// (then `shared` and `alternatives` are empty). Looked at only once no sub-rule has
+    /// matched, so that it costs the usual patterns nothing before that.
+    unexpanded: Option<Box<Lazy>>,
 }
 
 impl Rule {
@@ -116,7 +197,20 @@ impl Rule {
                 }
             }
         }
-        Self { shared, alternatives }
+        Self {
+            shared,
+            alternatives,
+            unexpanded: None,
+        }
+    }
+
+    /// A pattern kept as written.
+    pub(crate) fn unexpanded(lazy: Lazy) -> Self {
+        Self {
+            shared: Vec::new(),
+            alternatives: Vec::new(),
+            unexpanded: Some(Box::new(lazy)),
+        }
     }
 
     /// Whether the event (a JSON object) satisfies the shared fields and then any sub-rule.
@@ -124,21 +218,23 @@ impl Rule {
         self.shared
             .iter()
             .all(|leaf| leaf.walk(event.field(&leaf.name), false) != Walk::Fail)
-            && self.alternatives.iter().any(|a| a.matches(event))
+            && (self.alternatives.iter().any(|a| a.matches(event))
+                || self.unexpanded.as_ref().is_some_and(|lazy| lazy.matches(event)))
     }
 }
 
 impl Alternative {
     /// Compiles a sub-rule given as dotted field paths and their matchers.
     pub(crate) fn new(rule: Vec<(String, Vec<Matcher>)>) -> Self {
-        let mut leaves: Vec<Leaf> = rule
-            .into_iter()
-            .map(|(path, matchers)| Leaf {
-                segments: path.split('.').map(str::to_owned).collect(),
-                absence: matchers.iter().any(|m| matches!(m, Matcher::Exists(false))),
-                matchers,
-            })
-            .collect();
+        Self::from_leaves(
+            rule.into_iter()
+                .map(|(path, matchers)| Leaf::new(&path, matchers))
+                .collect(),
+        )
+    }
+
+    /// Compiles a sub-rule from its fields, in any order.
+    pub(crate) fn from_leaves(mut leaves: Vec<Leaf>) -> Self {
         leaves.sort_by(|a, b| utf16_order(&a.segments, &b.segments));
         let has_absence = leaves.iter().any(|leaf| leaf.absence);
         let tree = Node::build(&leaves);
@@ -149,7 +245,9 @@ impl Alternative {
         }
     }
 
-    /// Whether the event (a JSON object) satisfies this sub-rule.
+    /// Whether the event (a JSON object) satisfies this sub-rule. (Inlined into
+    /// [`Rule::matches`], the hot path, whatever else calls it.)
+    #[inline(always)]
     pub(crate) fn matches<E: EventValue>(&self, event: &E) -> bool {
         let Some(tree) = &self.tree else {
             return self.general(event);
@@ -177,7 +275,10 @@ impl Alternative {
         true
     }
 
-    /// The engine's search (see the module documentation).
+    /// The engine's search (see the module documentation). Kept out of the walk's code, which
+    /// rarely needs it.
+    #[cold]
+    #[inline(never)]
     fn general<E: EventValue>(&self, event: &E) -> bool {
         let fields: Vec<Vec<Field<'_, E>>> = self
             .leaves
@@ -208,12 +309,7 @@ impl Alternative {
             return true;
         }
         for field in candidates {
-            let accepted = field.value.scalar().is_some_and(|scalar| {
-                leaf.matchers
-                    .iter()
-                    .any(|m| !matches!(m, Matcher::Exists(false)) && m.matches_scalar(&scalar))
-            });
-            if !accepted || !consistent(taken, &field.membership) {
+            if !leaf.accepts(field.value) || !consistent(taken, &field.membership) {
                 continue;
             }
             let before = taken.len();
@@ -415,6 +511,7 @@ impl Node {
     }
 
     /// The walk at this level, given the event value found here (if any).
+    #[inline(always)]
     fn walk<E: EventValue>(&self, value: Option<&E>, in_array: bool) -> Walk {
         match value {
             Some(object) if object.is_object() => self.walk_object(object, in_array),
@@ -542,6 +639,14 @@ mod tests {
     use crate::json::Json;
     use crate::parse;
 
+    /// A small pattern's sub-rules, multiplied out.
+    fn expanded(pattern: &str) -> Result<Rule, Box<dyn Error>> {
+        match parse::parse(&Json::from_text(pattern)?)?.form {
+            parse::Form::Expanded(alternatives) => Ok(Rule::new(alternatives)),
+            parse::Form::Unexpanded(_) => Err(format!("{pattern} is too large to multiply out").into()),
+        }
+    }
+
     /// Whether any sub-rule matches by the engine's search alone, without the walk or the shared
     /// fields (the sub-rules keep every field in `leaves`).
     fn searched<E: EventValue>(rule: &Rule, event: &E) -> bool {
@@ -565,6 +670,7 @@ mod tests {
             r#"{"source": "s", "detail": {"total": 5, "customer.tier": "gold"}}"#,
             r#"{"source": "s", "detail.customer": {"tier": "gold"}}"#,
             r#"{"source": "s", "detail": {"total": 5}, "detail.other": 1}"#,
+            r#"{"a": 1, "detail-type": "x", "source": "s", "detail": {"total": 5}, "detail.total": 950, "e": 1}"#,
             r#"{"source": "t", "a": "x"}"#,
             r#"{"source": "s", "b.c": "y"}"#,
             r#"{"source": ["x", "s"], "b": {"c": "y"}}"#,
@@ -577,7 +683,7 @@ mod tests {
             r#"{"detail": [{"total": 2}, {"total": 1, "metadata": {"v": "1"}}]}"#,
         ];
         for pattern in patterns {
-            let rule = Rule::new(parse::parse(&Json::from_text(pattern)?)?.alternatives);
+            let rule = expanded(pattern)?;
             for event in events {
                 let text = Json::from_text(event)?;
                 let value: Value = serde_json::from_str(event)?;
@@ -592,7 +698,7 @@ mod tests {
     #[test]
     fn root_fields_every_alternative_tests_alike_are_tested_once() -> Result<(), Box<dyn Error>> {
         let shared = |pattern: &str| -> Result<Vec<String>, Box<dyn Error>> {
-            let rule = Rule::new(parse::parse(&Json::from_text(pattern)?)?.alternatives);
+            let rule = expanded(pattern)?;
             Ok(rule.shared.iter().map(|leaf| leaf.name.clone()).collect())
         };
         assert_eq!(
