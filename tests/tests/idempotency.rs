@@ -373,12 +373,7 @@ async fn a_mixed_batch_reports_exactly_the_in_progress_and_failing_items() -> Te
         .await;
 
     // Then only the in-progress and the failing items are reported, in a handful of calls
-    let failures: Vec<String> = report
-        .response()
-        .batch_item_failures
-        .into_iter()
-        .map(|f| f.item_identifier)
-        .collect();
+    let failures = failed_ids(&report);
     assert_eq!(failures, vec!["m-busy".to_owned(), "m-failing".to_owned()]);
     let outcomes = outcomes_of(&report);
     assert_eq!(
@@ -414,6 +409,16 @@ async fn a_batch_of_ten_fresh_events_costs_at_most_three_calls() -> TestResult {
     assert!(calls.total() <= 3, "{:?}", calls.by_operation());
     assert_eq!(calls.by_operation().get("TransactWriteItems"), Some(&2));
     Ok(())
+}
+
+/// The message ids the batch's answer asks SQS to deliver again, in order.
+fn failed_ids<R, E: Classify>(report: &herald::idempotency::BatchReport<R, E>) -> Vec<String> {
+    report
+        .response()
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect()
 }
 
 /// Each item's outcome, or its error's type, in the batch's order.
@@ -490,12 +495,7 @@ async fn a_panic_at_the_fifth_event_of_a_batch_does_not_run_the_four_before_it_a
 
     // Then the panic failed the fifth alone (for good, not retried as it is), the others'
     // completions were written in the same two calls, and no handler ran twice
-    let failed: Vec<String> = first
-        .response()
-        .batch_item_failures
-        .into_iter()
-        .map(|f| f.item_identifier)
-        .collect();
+    let failed = failed_ids(&first);
     assert_eq!(failed, ["m-4"]);
     assert!(matches!(&first.items[4].1, Err(e @ GuardError::Panicked { .. }) if !e.is_retryable()));
     assert_eq!(first_calls, 2, "one claim and one settlement transaction");
@@ -545,12 +545,7 @@ async fn a_batch_stopped_by_its_deadline_keeps_what_completed_and_runs_the_rest_
 
     // Then the first two completed and stayed completed; the third and those after it were
     // delivered again (retryable), and ran on the second delivery, each once more at most
-    let failed: Vec<String> = first
-        .response()
-        .batch_item_failures
-        .into_iter()
-        .map(|f| f.item_identifier)
-        .collect();
+    let failed = failed_ids(&first);
     assert_eq!(failed, ["m-2", "m-3", "m-4", "m-5"]);
     assert!(matches!(&first.items[3].1, Err(e @ GuardError::OutOfTime { .. }) if e.is_retryable()));
     assert_eq!(ran_first, 3, "the two before the hang and the hang itself");

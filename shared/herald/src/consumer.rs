@@ -331,16 +331,17 @@ impl<D: Function> Consumer<D> {
         let span = event_span(&raw, subject, &fields);
         let known = fingerprint.map(|f| (f, subject.map(str::to_owned)));
         let deadline_ms = call.deadline_ms;
-        let handled = async move {
+        // Boxed: wrapped in the trace scope, the nested futures of guard and handler are otherwise
+        // too deep a type for the compiler's layout computation in callers that nest it further.
+        // Boxed before it is instrumented, so that the large future is moved once, not twice.
+        let handled = Box::pin(async move {
             let decoded = decoded.map(|(event, _)| event);
             let (result, recorded) = crate::emf::collecting(self.run_decoded(&raw, decoded, deadline_ms, known)).await;
             self.conclude(&raw, &result, started.elapsed(), cold_start, &recorded);
             result
-        }
+        })
         .instrument(span);
-        // Boxed: wrapped in the trace scope, the nested futures of guard and handler are otherwise
-        // too deep a type for the compiler's layout computation in callers that nest it further.
-        crate::trace::scope(call.trace_header, Box::pin(handled)).await
+        crate::trace::scope(call.trace_header, handled).await
     }
 
     /// What the guard needs to run `raw`, decoded as `decoded`, or the answer it gets without

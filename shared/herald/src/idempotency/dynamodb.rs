@@ -32,8 +32,8 @@ type Item = HashMap<String, AttributeValue>;
 
 /// A condition (and for updates the update) with its placeholders.
 struct Expression {
-    update: Option<String>,
-    condition: String,
+    update: Option<&'static str>,
+    condition: &'static str,
     names: HashMap<String, String>,
     values: Item,
 }
@@ -130,24 +130,30 @@ impl DynamoStore {
 
     /// The condition of a claim (see the module docs).
     fn claim_expression(&self, condition: &ClaimCondition) -> Expression {
+        // Any claimable record: none, an expired one, or an INPROGRESS one whose lease passed.
+        macro_rules! claimable {
+            () => {
+                "attribute_not_exists(#key) OR #expires_at < :now_s OR (#status = :in_progress AND #lease_until < :now_ms)"
+            };
+        }
         let n = &self.names;
-        let mut text =
-            "attribute_not_exists(#key) OR #expires_at < :now_s OR (#status = :in_progress AND #lease_until < :now_ms)"
-                .to_owned();
-        let mut values = HashMap::from([
-            (
-                ":now_s".to_owned(),
-                AttributeValue::N(condition.now_ms.div_euclid(1000).to_string()),
-            ),
-            (":now_ms".to_owned(), AttributeValue::N(condition.now_ms.to_string())),
-            (":in_progress".to_owned(), status_value(Status::InProgress)),
-        ]);
+        let text = match (condition.replace_failed, condition.replace_completed) {
+            (false, false) => claimable!(),
+            (true, false) => concat!(claimable!(), " OR #status = :failed"),
+            (false, true) => concat!(claimable!(), " OR #status = :completed"),
+            (true, true) => concat!(claimable!(), " OR #status = :failed OR #status = :completed"),
+        };
+        let mut values = HashMap::with_capacity(5);
+        values.insert(
+            ":now_s".to_owned(),
+            AttributeValue::N(condition.now_ms.div_euclid(1000).to_string()),
+        );
+        values.insert(":now_ms".to_owned(), AttributeValue::N(condition.now_ms.to_string()));
+        values.insert(":in_progress".to_owned(), status_value(Status::InProgress));
         if condition.replace_failed {
-            text.push_str(" OR #status = :failed");
             values.insert(":failed".to_owned(), status_value(Status::Failed));
         }
         if condition.replace_completed {
-            text.push_str(" OR #status = :completed");
             values.insert(":completed".to_owned(), status_value(Status::Completed));
         }
         let names = HashMap::from([
@@ -167,42 +173,38 @@ impl DynamoStore {
     /// The update that turns a held claim into `record`, conditional on the claim's token.
     fn finish_expression(&self, record: &Record) -> Expression {
         let n = &self.names;
-        let mut names = HashMap::from([
+        let update = match (&record.result, &record.error) {
+            (Some(_), Some(_)) => {
+                "SET #status = :status, #expires_at = :expires_at, #result = :result, #error = :error"
+            }
+            (Some(_), None) => "SET #status = :status, #expires_at = :expires_at, #result = :result REMOVE #error",
+            (None, Some(_)) => "SET #status = :status, #expires_at = :expires_at, #error = :error REMOVE #result",
+            (None, None) => "SET #status = :status, #expires_at = :expires_at REMOVE #result, #error",
+        };
+        let names = HashMap::from([
             ("#status".to_owned(), n.status.clone()),
             ("#claim_token".to_owned(), n.claim_token.clone()),
             ("#expires_at".to_owned(), n.expires_at.clone()),
+            ("#result".to_owned(), n.result.clone()),
+            ("#error".to_owned(), n.error.clone()),
         ]);
-        let mut values = HashMap::from([
-            (":status".to_owned(), status_value(record.status)),
-            (":token".to_owned(), AttributeValue::S(record.claim_token.clone())),
-            (
-                ":expires_at".to_owned(),
-                AttributeValue::N(record.expires_at.to_string()),
-            ),
-            (":in_progress".to_owned(), status_value(Status::InProgress)),
-        ]);
-        let mut set = vec!["#status = :status".to_owned(), "#expires_at = :expires_at".to_owned()];
-        let mut remove = Vec::new();
-        for (placeholder, name, value) in [
-            ("result", &n.result, &record.result),
-            ("error", &n.error, &record.error),
-        ] {
-            names.insert(format!("#{placeholder}"), name.clone());
-            match value {
-                Some(value) => {
-                    set.push(format!("#{placeholder} = :{placeholder}"));
-                    values.insert(format!(":{placeholder}"), AttributeValue::S(value.clone()));
-                }
-                None => remove.push(format!("#{placeholder}")),
-            }
+        let mut values = HashMap::with_capacity(6);
+        values.insert(":status".to_owned(), status_value(record.status));
+        values.insert(":token".to_owned(), AttributeValue::S(record.claim_token.clone()));
+        values.insert(
+            ":expires_at".to_owned(),
+            AttributeValue::N(record.expires_at.to_string()),
+        );
+        values.insert(":in_progress".to_owned(), status_value(Status::InProgress));
+        if let Some(result) = &record.result {
+            values.insert(":result".to_owned(), AttributeValue::S(result.clone()));
         }
-        let mut update = format!("SET {}", set.join(", "));
-        if !remove.is_empty() {
-            update.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        if let Some(error) = &record.error {
+            values.insert(":error".to_owned(), AttributeValue::S(error.clone()));
         }
         Expression {
             update: Some(update),
-            condition: "#status = :in_progress AND #claim_token = :token".to_owned(),
+            condition: "#status = :in_progress AND #claim_token = :token",
             names,
             values,
         }
@@ -336,7 +338,7 @@ impl Store for DynamoStore {
             .update_item()
             .table_name(self.table.as_ref())
             .set_key(Some(self.key_of(&record.key)))
-            .set_update_expression(e.update)
+            .set_update_expression(e.update.map(str::to_owned))
             .condition_expression(e.condition)
             .set_expression_attribute_names(Some(e.names))
             .set_expression_attribute_values(Some(e.values))
@@ -419,7 +421,7 @@ impl Store for DynamoStore {
                 DynamoUpdate::builder()
                     .table_name(self.table.as_ref())
                     .set_key(Some(self.key_of(&r.key)))
-                    .set_update_expression(e.update)
+                    .set_update_expression(e.update.map(str::to_owned))
                     .condition_expression(e.condition)
                     .set_expression_attribute_names(Some(e.names))
                     .set_expression_attribute_values(Some(e.values))
