@@ -34,6 +34,21 @@ fn event(count: usize, value: impl Fn(usize) -> String, rest: &str) -> String {
     format!("{{{}}}", fields.join(","))
 }
 
+/// An event giving each `aN` `{"x": N}`, except `a<at>`, which gets `value`.
+fn x_except(count: usize, at: usize, value: &str) -> String {
+    event(
+        count,
+        |i| {
+            if i == at {
+                value.to_owned()
+            } else {
+                format!(r#"{{"x":{i}}}"#)
+            }
+        },
+        "",
+    )
+}
+
 #[test]
 fn a_pattern_within_the_size_quota_is_accepted_however_far_its_ors_multiply_out() -> TestResult {
     // Given 40 two-way `$or`s side by side: 2^40 sub-rules, in under 2,048 characters
@@ -48,29 +63,9 @@ fn a_pattern_within_the_size_quota_is_accepted_however_far_its_ors_multiply_out(
         pattern.matches_str(&every_x)?,
         "x everywhere takes the first alternatives"
     );
-    let one_y = event(
-        count,
-        |i| {
-            if i == 7 {
-                r#"{"y":"pq"}"#.into()
-            } else {
-                format!(r#"{{"x":{i}}}"#)
-            }
-        },
-        "",
-    );
+    let one_y = x_except(count, 7, r#"{"y":"pq"}"#);
     assert!(pattern.matches_str(&one_y)?, "one y takes a second alternative");
-    let one_neither = event(
-        count,
-        |i| {
-            if i == 7 {
-                r#"{"y":"q"}"#.into()
-            } else {
-                format!(r#"{{"x":{i}}}"#)
-            }
-        },
-        "",
-    );
+    let one_neither = x_except(count, 7, r#"{"y":"q"}"#);
     assert!(!pattern.matches_str(&one_neither)?, "a7 satisfies neither alternative");
     let one_missing = event(count, |i| format!(r#"{{"x":{i}}}"#), "").replace(r#""a39":{"x":39}"#, r#""b":1"#);
     assert!(!pattern.matches_str(&one_missing)?, "a39 is absent");
