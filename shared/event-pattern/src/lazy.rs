@@ -76,14 +76,13 @@ impl Lazy {
     pub(crate) fn new(root: &Conjunction) -> Self {
         let mut paths = Vec::new();
         let mut writes = Vec::new();
-        let root = Self::node(root, &mut paths, &mut writes);
+        let mut root = Self::node(root, &mut paths, &mut writes);
         let mut later = vec![false; paths.len()];
         mark_replaceable(&root, &mut writes, &mut later);
         let mut by_path = vec![Vec::new(); paths.len()];
         for (index, write) in writes.iter().enumerate() {
             by_path[write.path].push(index);
         }
-        let mut root = root;
         unique_first(&mut root, &writes, &by_path);
         Self { root, writes, by_path }
     }
