@@ -254,6 +254,27 @@ async fn an_aws_call_that_hangs_times_out_and_fails_instead_of_holding_the_invoc
 }
 
 #[tokio::test]
+async fn a_function_takes_the_credentials_the_environment_holds_as_lambda_sets_them() -> TestResult {
+    use aws_sdk_dynamodb::config::ProvideCredentials as _;
+    // Given credentials in the process environment, as Lambda puts the function role's there
+    // (scripts/test.sh sets them for every test)
+    let key = std::env::var("AWS_ACCESS_KEY_ID")?;
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY")?;
+
+    // When a function loads its SDK configuration at cold start
+    let env = Env::load(|_: &str| None).await?;
+
+    // Then every call is signed with exactly those
+    let provider = env.aws().credentials_provider().ok_or("no credentials provider")?;
+    let credentials = provider.provide_credentials().await?;
+    assert_eq!(
+        (credentials.access_key_id(), credentials.secret_access_key()),
+        (key.as_str(), secret.as_str())
+    );
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_timeout_setting_that_is_not_a_number_is_named_at_cold_start() -> TestResult {
     // Given an attempt timeout that is not a number of milliseconds
     let loaded = Env::load(|name: &str| (name == "HERALD_SDK_ATTEMPT_TIMEOUT_MS").then(|| "2s".to_owned())).await;

@@ -13,8 +13,9 @@ use redrive::wiring::Redrive;
 async fn main() -> Result<(), lambda_runtime::Error> {
     herald::telemetry::init();
     let config = Config::from_env()?;
-    let aws = aws_config::load_from_env().await;
-    let redrive = Redrive::new(&aws, config);
+    // Herald's SDK configuration: every call's timeouts, and Lambda's credentials read directly.
+    let env = herald::Env::from_process().await?;
+    let redrive = Redrive::new(env.aws(), config);
     let cold = Arc::new(AtomicBool::new(true));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let redrive = redrive.clone();

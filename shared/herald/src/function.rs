@@ -29,10 +29,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_config::SdkConfig;
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -105,14 +106,26 @@ pub enum RunError {
 
 type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
+/// Whether `lookup` (the process environment) holds credentials that the SDK's environment
+/// provider accepts: an access key id and a secret key, neither blank. The default chain answers
+/// with exactly these when they are there.
+fn credentials_in_environment(lookup: &dyn Fn(&str) -> Option<String>) -> bool {
+    let set = |name: &str| lookup(name).is_some_and(|value| !value.trim().is_empty());
+    set("AWS_ACCESS_KEY_ID") && (set("AWS_SECRET_ACCESS_KEY") || set("SECRET_ACCESS_KEY"))
+}
+
 /// What a function reads at cold start: the AWS SDK's configuration, its environment variables,
 /// and the [`Backend`] they choose. Built once; every store and client a function builds from it
-/// shares the SDK configuration.
+/// shares the SDK configuration, and every DynamoDB table one DynamoDB client.
 #[derive(Clone)]
 pub struct Env {
     aws: SdkConfig,
     vars: Lookup,
     backend: Backend,
+    /// Built on first use, then cloned (a client is a handle): each client built costs its
+    /// configuration, endpoint partitions and a TLS configuration with every root certificate
+    /// parsed, at cold start.
+    dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
 }
 
 impl std::fmt::Debug for Env {
@@ -137,6 +150,12 @@ impl Env {
     /// (`HERALD_SDK_ATTEMPT_TIMEOUT_MS`, `HERALD_SDK_OPERATION_TIMEOUT_MS`; the SDK sets none by
     /// default, so a call whose connection hangs would never be retried), and `vars`.
     ///
+    /// When the process environment holds credentials (on Lambda it always holds the function
+    /// role's), they are the credentials, as the SDK's default chain would answer: it asks the
+    /// environment first. The chain itself is not built, so a cold start does not pay for the
+    /// providers it would never ask (an STS client for web identity, an IMDS client, each with
+    /// its own TLS configuration). Elsewhere (a laptop's profile, SSO) the default chain is kept.
+    ///
     /// # Errors
     /// [`ConfigError`] when a timeout setting is not a whole number of milliseconds.
     pub async fn load(vars: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Result<Self, ConfigError> {
@@ -153,11 +172,16 @@ impl Env {
             .operation_attempt_timeout(attempt)
             .operation_timeout(operation)
             .build();
-        let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .timeout_config(timeouts)
-            .load()
-            .await;
-        Ok(Self { aws, ..unloaded })
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts);
+        if credentials_in_environment(&crate::env::process) {
+            loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
+        }
+        let aws = loader.load().await;
+        Ok(Self {
+            aws,
+            dynamodb: OnceLock::new(),
+            ..unloaded
+        })
     }
 
     /// An environment of `vars` over `aws`, e.g. a test's tables on moto.
@@ -167,6 +191,7 @@ impl Env {
             aws,
             vars: Arc::new(vars),
             backend,
+            dynamodb: OnceLock::new(),
         }
     }
 
@@ -219,9 +244,12 @@ impl Env {
         }
     }
 
-    /// A DynamoDB client on this environment's SDK configuration.
+    /// The DynamoDB client on this environment's SDK configuration: built once, shared by every
+    /// table and store of this environment.
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        aws_sdk_dynamodb::Client::new(&self.aws)
+        self.dynamodb
+            .get_or_init(|| aws_sdk_dynamodb::Client::new(&self.aws))
+            .clone()
     }
 
     /// A store of the chosen backend over the table named by the variable `table`: `dynamo`
@@ -411,6 +439,48 @@ mod tests {
             .behavior_version(aws_config::BehaviorVersion::latest())
             .build();
         Env::from_pairs(aws, pairs.iter().map(|(k, v)| (*k, *v)))
+    }
+
+    #[test]
+    fn credentials_in_the_environment_are_recognised_as_the_sdk_environment_provider_reads_them() {
+        let with = |pairs: &'static [(&'static str, &'static str)]| {
+            credentials_in_environment(&move |name: &str| {
+                pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+            })
+        };
+        // Lambda's: a key, a secret and a session token
+        assert!(with(&[
+            ("AWS_ACCESS_KEY_ID", "ASIA1"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+            ("AWS_SESSION_TOKEN", "t")
+        ]));
+        // The environment provider's fallback name for the secret
+        assert!(with(&[("AWS_ACCESS_KEY_ID", "AKIA1"), ("SECRET_ACCESS_KEY", "s")]));
+        // None, half, or blank: the default chain is kept
+        assert!(!with(&[]));
+        assert!(!with(&[("AWS_ACCESS_KEY_ID", "AKIA1")]));
+        assert!(!with(&[("AWS_SECRET_ACCESS_KEY", "s")]));
+        assert!(!with(&[("AWS_ACCESS_KEY_ID", " "), ("AWS_SECRET_ACCESS_KEY", "s")]));
+    }
+
+    #[test]
+    fn every_store_of_one_environment_shares_one_dynamodb_client() -> Result<(), ConfigError> {
+        // Given one environment naming two tables
+        let env = env(&[("A_TABLE", "a"), ("B_TABLE", "b")]);
+
+        // When a store is built over each, and over the first from a clone of the environment
+        let a = env.store("A_TABLE", "a", |client, _| client, || unreachable!("dynamo backend"))?;
+        let b = env.store("B_TABLE", "b", |client, _| client, || unreachable!("dynamo backend"))?;
+        let cloned = env
+            .clone()
+            .store("A_TABLE", "a", |client, _| client, || unreachable!())?;
+
+        // Then all hold the one client (one configuration), built once at cold start
+        let config = |client: &aws_sdk_dynamodb::Client| std::ptr::from_ref(client.config());
+        assert_eq!(config(&a), config(&b));
+        assert_eq!(config(&a), config(&cloned));
+        assert_eq!(config(&a), config(&env.dynamodb()));
+        Ok(())
     }
 
     #[test]
