@@ -1,6 +1,8 @@
 //! The cold-start baseline of `make bench-peer` (`tests/benches/cold.rs`): what a function's cold
-//! start does, minus Herald. It loads the SDK configuration as `herald::Env::load` does (the
-//! defaults, with the same attempt and operation timeouts), builds one DynamoDB and one
+//! start does, minus Herald. It loads the SDK configuration as a hello-world does (`aws_config`'s
+//! defaults, default credentials chain included, with the attempt and operation timeouts
+//! `herald::Env::load` sets; Env skips the chain when Lambda's credentials are in the environment,
+//! a saving that counts for Herald), builds one DynamoDB and one
 //! EventBridge client from it, and serves a handler that answers every event with a trivial
 //! reply through `lambda_runtime::run`, as the runtime's `basic-shared-resource` example does.
 //!
