@@ -353,6 +353,18 @@ impl Classify for EnvelopeError {
     }
 }
 
+/// `value` decoded as `T`; on failure, the error with the path of the field at fault.
+///
+/// The path is tracked only to explain a failure: the first pass is plain serde, which a valid
+/// event (every event but a bad one) passes at about half the cost of tracking every field's
+/// path. A failed pass is run again with tracking; decoding is a function of the value alone, so
+/// the second pass fails at the same field with the same error.
+fn decode_tracked<'de, T: serde::Deserialize<'de>>(
+    value: &'de serde_json::Value,
+) -> Result<T, serde_path_to_error::Error<serde_json::Error>> {
+    T::deserialize(value).or_else(|_| serde_path_to_error::deserialize(value))
+}
+
 /// SHA-256 (hex) of `value` in canonical JSON (object keys sorted, no white space): the same
 /// value hashes the same way however it was written or deserialized.
 pub fn digest(value: &serde_json::Value) -> String {
@@ -533,7 +545,7 @@ impl RawEvent {
         let Some(metadata) = at(&self.value, "/detail/metadata") else {
             return Err(self.invalid("detail.metadata", "missing field"));
         };
-        serde_path_to_error::deserialize(metadata).map_err(|error| {
+        decode_tracked(metadata).map_err(|error| {
             let reason = error.inner().to_string();
             let path = match error.path().to_string().as_str() {
                 "." => match reason.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
@@ -614,7 +626,7 @@ impl RawEvent {
         if version != D::VERSION {
             return Err(self.unsupported_version(D::DETAIL_TYPE, version, &[D::VERSION]));
         }
-        serde_path_to_error::deserialize(&self.value).map_err(|error| {
+        decode_tracked(&self.value).map_err(|error| {
             let reason = error.inner().to_string();
             let mut path = error.path().to_string();
             // serde names a missing field in its message and points at the parent: point at the field.
