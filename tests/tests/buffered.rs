@@ -247,3 +247,37 @@ async fn ten_fresh_events_in_one_batch_cost_the_guard_two_dynamodb_calls() -> Te
     assert_eq!(calls.total(), 2, "{:?}", calls.by_operation());
     Ok(())
 }
+
+#[tokio::test]
+async fn a_record_that_holds_the_typed_data_hash_of_an_earlier_release_still_answers_its_redelivery_in_a_batch()
+-> TestResult {
+    on_every_backend(async |stores| {
+        // Given an order completed under the typed-data hash earlier releases wrote, and a fresh one
+        let (world, queue, dead_letters) = buffered(stores, 5).await?;
+        let earlier = placed("ord-earlier")?;
+        let raw = herald::RawEvent::parse(earlier.as_bytes())?;
+        let typed = herald::idempotency::Invocation::of(&raw.decode_set::<Placed>()?, None)?;
+        assert_ne!(typed.payload_hash, raw.data_digest());
+        world
+            .consumer
+            .guard()
+            .run(typed, || async { Ok::<_, HandlerError>("ord-earlier".to_owned()) })
+            .await?;
+        queue.send(&[earlier, placed("ord-fresh")?]).await?;
+
+        // When both arrive in one batch through this release's consumer
+        let received = queue.receive(2).await?;
+        let answer = world.consumer.handle_batch(received.event.clone(), call()).await;
+
+        // Then the earlier one is a duplicate, not a mismatch: only the fresh one ran, and
+        // nothing is retried or dead-lettered
+        let mut outcomes: Vec<&str> = answer.outcomes.iter().map(|o| o.outcome.as_str()).collect();
+        outcomes.sort_unstable();
+        assert_eq!(outcomes, ["claimed", "duplicate"], "{:?}", answer.outcomes);
+        assert_eq!(world.deps().runs.load(Ordering::SeqCst), 1);
+        assert!(answer.response.batch_item_failures.is_empty());
+        assert!(dead_letters_of(&dead_letters).await?.is_empty());
+        Ok(())
+    })
+    .await
+}

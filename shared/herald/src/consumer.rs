@@ -360,14 +360,7 @@ impl<D: Function> Consumer<D> {
                 self.report_uncatalogued(raw);
             }
         })?;
-        let mut invocation = Invocation::of(&event, deadline_ms)
-            .map_err(|source| {
-                ConsumerError::Guard(GuardError::Payload {
-                    event_id: event.metadata().event_id.to_string(),
-                    source,
-                })
-            })?
-            .hashing_raw_data(raw.data_digest());
+        let mut invocation = Invocation::of_raw_data(&event, raw.data_digest(), deadline_ms);
         if let Some(key) = D::idempotency_key(&event) {
             invocation = invocation.with_key(Some(key));
         }
@@ -418,9 +411,23 @@ impl<D: Function> Consumer<D> {
             Prepared::Run(invocation, event) => (invocation, event),
         };
         let keyed = known.and_then(|known| Some((known, invocation.key.clone()?, invocation.payload_hash.clone())));
-        let deps = &*self.deps;
-        let handler = &*self.handler;
-        let result = self.guard.run(invocation, move || handler.call(deps, event)).await;
+        let result = match self.guard_run(invocation, event).await {
+            Err(GuardError::PayloadMismatch {
+                key,
+                event_id,
+                stored,
+                received,
+            }) => match self.again_as_earlier_release(raw, &stored, deadline_ms).await {
+                Some(again) => again,
+                None => Err(GuardError::PayloadMismatch {
+                    key,
+                    event_id,
+                    stored,
+                    received,
+                }),
+            },
+            result => result,
+        };
         // Only a completed record is cached, so only its event can be answered from it later.
         if let (Ok(_), Some(((fingerprint, subject), key, payload_hash))) = (&result, keyed) {
             self.guard.remember_known(fingerprint, &key, payload_hash, subject);
@@ -443,6 +450,46 @@ impl<D: Function> Consumer<D> {
 }
 
 impl<D: Function> Consumer<D> {
+    /// Runs the handler on `event` under the guard.
+    async fn guard_run(
+        &self,
+        invocation: Invocation,
+        event: D::Event,
+    ) -> Result<Guarded<D::Reaction>, GuardError<D::Error>> {
+        let deps = &*self.deps;
+        let handler = &*self.handler;
+        self.guard.run(invocation, move || handler.call(deps, event)).await
+    }
+
+    /// `raw` run under the guard again, accepting `stored` as its payload hash, when `stored` (the
+    /// hash of the record its claim conflicted with) is the one earlier releases wrote for it:
+    /// the SHA-256 of its typed data as serialized, from before the guard compared the data as
+    /// received. Such a record is the same event, not a mismatch. `None` when it is not (a true
+    /// [`GuardError::PayloadMismatch`]). Decoded again and hashed only after such a conflict, so
+    /// no other event serializes its typed copy.
+    pub(super) async fn again_as_earlier_release(
+        &self,
+        raw: &RawEvent,
+        stored: &str,
+        deadline_ms: Option<i64>,
+    ) -> Option<Result<Guarded<D::Reaction>, GuardError<D::Error>>> {
+        // The first run took the decoded event: decoded again, it is the same event.
+        let event = raw.decode_set::<D::Event>().ok()?;
+        if Invocation::of(&event, None).ok()?.payload_hash != stored {
+            return None;
+        }
+        match self.prepare(raw, Ok(event), deadline_ms).ok()? {
+            Prepared::Run(invocation, event) => {
+                let invocation = Invocation {
+                    legacy_hash: Some(stored.to_owned()),
+                    ..invocation
+                };
+                Some(self.guard_run(invocation, event).await)
+            }
+            Prepared::Answered(guarded) => Some(Ok(guarded)),
+        }
+    }
+
     /// Starts an invocation: takes the cold-start flag (true for the process's first), samples
     /// its traces, and gives what every log line of it says about it.
     fn begin<'a>(&'a self, call: &'a Call) -> CallFields<'a> {

@@ -36,7 +36,7 @@ use crate::emf::Recorded;
 use crate::envelope::RawEvent;
 use crate::error::Classify;
 use crate::function::{ConfigError, Env, Function};
-use crate::idempotency::{BatchItem, Guarded};
+use crate::idempotency::{BatchItem, GuardError, Guarded};
 use crate::{Call, trace};
 
 /// The variable naming the queue a buffered consumer sends what fails for good to.
@@ -355,7 +355,40 @@ impl<D: Function> Consumer<D> {
                 })
                 .await;
             for (id, answer) in report.items {
-                if let Some(slot) = id.parse::<usize>().ok().and_then(|index| answers.get_mut(index)) {
+                let Some(index) = id.parse::<usize>().ok().filter(|index| *index < answers.len()) else {
+                    continue;
+                };
+                let answer = match (answer, items.get(index)) {
+                    // A record an earlier release wrote for the same event: answered as the
+                    // single path answers it.
+                    (
+                        Err(GuardError::PayloadMismatch {
+                            key,
+                            event_id,
+                            stored,
+                            received,
+                        }),
+                        Some(item),
+                    ) => {
+                        let began = Instant::now();
+                        let (again, recorded) =
+                            crate::emf::collecting(self.again_as_earlier_release(&item.raw, &stored, call.deadline_ms))
+                                .instrument(item.span.clone())
+                                .await;
+                        let mut ran = ran.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        if let Some(slot) = ran.get_mut(index) {
+                            *slot = Some((recorded, began.elapsed()));
+                        }
+                        again.unwrap_or(Err(GuardError::PayloadMismatch {
+                            key,
+                            event_id,
+                            stored,
+                            received,
+                        }))
+                    }
+                    (answer, _) => answer,
+                };
+                if let Some(slot) = answers.get_mut(index) {
                     *slot = Some(answer.map_err(ConsumerError::Guard));
                 }
             }

@@ -82,11 +82,12 @@ pub struct Invocation {
     /// The event's `metadata.event_id`, for logs and errors.
     pub event_id: String,
     /// SHA-256 (hex) of `detail.data`: by [`Invocation::of`], of the typed data; a consumer
-    /// replaces it with [`RawEvent::data_digest`](crate::RawEvent::data_digest), of the data as
-    /// received ([`Invocation::hashing_raw_data`]).
+    /// hashes the data as received instead ([`RawEvent::data_digest`](crate::RawEvent::data_digest),
+    /// [`Invocation::of_raw_data`]).
     pub payload_hash: String,
     /// The typed data's hash, which records written before the raw digest hold; a record with
-    /// it is the same event, not a mismatch. Kept while such records live (their window).
+    /// it is the same event, not a mismatch. A consumer sets it only after a claim conflicted
+    /// with such a record.
     pub legacy_hash: Option<String>,
     /// The invocation's deadline, epoch milliseconds (Lambda's `Context.deadline`).
     pub deadline_ms: Option<i64>,
@@ -113,6 +114,24 @@ impl Invocation {
             replace_failed: false,
             replace_completed: false,
         })
+    }
+
+    /// The invocation of `event` keyed by `metadata.event_id` and compared by `digest`, the raw
+    /// `detail.data`'s ([`RawEvent::data_digest`](crate::RawEvent::data_digest)), without the
+    /// typed data's hash: what a consumer guards with. Records of earlier releases, which hold
+    /// the typed hash, are recognised by the consumer when a claim reports them as
+    /// [`GuardError::PayloadMismatch`]; so every other event skips serializing its typed copy.
+    pub fn of_raw_data(event: &impl GuardedEvent, digest: String, deadline_ms: Option<i64>) -> Self {
+        let event_id = event.metadata().event_id.to_string();
+        Self {
+            key: Some(event_id.clone()),
+            event_id,
+            payload_hash: digest,
+            legacy_hash: None,
+            deadline_ms,
+            replace_failed: false,
+            replace_completed: false,
+        }
     }
 
     /// The same invocation compared by `digest`, the raw `detail.data`'s
@@ -562,7 +581,7 @@ impl<S: Store> IdempotencyGuard<S> {
         Record {
             key,
             status: Status::InProgress,
-            claim_token: uuid::Uuid::new_v4().to_string(),
+            claim_token: claim_token(),
             payload_hash: invocation.payload_hash.clone(),
             expires_at: now.div_euclid(1000).saturating_add(expires_in),
             lease_until,
@@ -772,6 +791,20 @@ impl<S: Store> IdempotencyGuard<S> {
     }
 }
 
+/// A token no other claim holds, in any process: a random (v4) UUID drawn once per process, its
+/// low bits XORed with a per-process counter. The claims of one process differ by the counter;
+/// two processes' tokens coincide only if their random draws fall within a counter's range of
+/// each other (122 random bits: never, in practice). It takes no system call per claim, where a
+/// fresh v4 UUID reads the kernel's random source each time.
+fn claim_token() -> String {
+    static BASE: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let (high, low) = *BASE.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair());
+    // Below 2^62, the counter leaves the variant bits (the top two of `low`) as they are.
+    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed) & ((1 << 62) - 1);
+    uuid::Uuid::from_u64_pair(high, low ^ count).to_string()
+}
+
 /// How a run is settled in the store.
 pub(super) enum Settlement {
     /// Write the COMPLETED or FAILED record.
@@ -786,5 +819,21 @@ pub(super) fn condition(invocation: &Invocation, now: i64) -> ClaimCondition {
         now_ms: now,
         replace_failed: invocation.replace_failed,
         replace_completed: invocation.replace_completed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::claim_token;
+
+    #[test]
+    fn every_claim_of_a_process_gets_its_own_token_shaped_as_a_random_uuid() {
+        let tokens: Vec<String> = (0..1000).map(|_| claim_token()).collect();
+        let distinct: std::collections::HashSet<&String> = tokens.iter().collect();
+        assert_eq!(distinct.len(), tokens.len());
+        for token in &tokens {
+            let parsed = uuid::Uuid::parse_str(token).map(|u| (u.get_version_num(), u.get_variant()));
+            assert_eq!(parsed.ok(), Some((4, uuid::Variant::RFC4122)), "{token}");
+        }
     }
 }
