@@ -41,7 +41,7 @@ use crate::consumer::Consumer;
 use crate::env::MissingVariable;
 use crate::envelope::EventSet;
 use crate::error::Classify;
-use crate::idempotency::{Backend, ChosenStore, GuardedEvent, IdempotencyConfig};
+use crate::idempotency::{Backend, ChosenStore, DynamoStore, GuardedEvent, IdempotencyConfig, MemoryStore};
 use crate::publish::{Publisher, PublisherConfig};
 use crate::store::{Key, Table};
 
@@ -320,7 +320,6 @@ impl Env {
     /// # Errors
     /// [`ConfigError`] when `IDEMPOTENCY_TABLE` is unset or a setting is not a whole number.
     pub fn idempotency(&self, function: &str) -> Result<(ChosenStore, IdempotencyConfig), ConfigError> {
-        let table = self.required(IDEMPOTENCY_TABLE, "idempotency records")?;
         let defaults = IdempotencyConfig::new(function);
         let whole = |text: &str| text.trim().parse::<u64>().map_err(|e| format!("{e}: a whole number"));
         let expires_after = self.parsed(IDEMPOTENCY_EXPIRES_AFTER, defaults.expires_after, |text| {
@@ -329,8 +328,14 @@ impl Env {
         let cache_capacity = self.parsed(IDEMPOTENCY_CACHE_CAPACITY, defaults.cache_capacity, |text| {
             whole(text).and_then(|n| usize::try_from(n).map_err(|e| e.to_string()))
         })?;
+        let store = self.store(
+            IDEMPOTENCY_TABLE,
+            "idempotency records",
+            |client, table| ChosenStore::Dynamo(DynamoStore::new(client, table)),
+            || ChosenStore::Memory(MemoryStore::new()),
+        )?;
         Ok((
-            ChosenStore::new(self.backend, self.dynamodb(), &table),
+            store,
             IdempotencyConfig {
                 expires_after,
                 cache_capacity,
@@ -480,6 +485,24 @@ mod tests {
         assert_eq!(config(&a), config(&b));
         assert_eq!(config(&a), config(&cloned));
         assert_eq!(config(&a), config(&env.dynamodb()));
+        Ok(())
+    }
+
+    #[test]
+    fn in_memory_the_idempotency_store_builds_no_dynamodb_client() -> Result<(), ConfigError> {
+        // Given an environment on the memory backend (`herald dev`), and one on DynamoDB
+        let memory = env(&[("IDEMPOTENCY_TABLE", "records"), ("HERALD_STORES", "memory")]);
+        let dynamo = env(&[("IDEMPOTENCY_TABLE", "records")]);
+
+        // When each builds its idempotency store
+        let (in_memory, _) = memory.idempotency("billing")?;
+        let (in_dynamo, _) = dynamo.idempotency("billing")?;
+
+        // Then only the DynamoDB one built (and holds) the client
+        assert!(matches!(in_memory, ChosenStore::Memory(_)));
+        assert!(memory.dynamodb.get().is_none());
+        assert!(matches!(in_dynamo, ChosenStore::Dynamo(_)));
+        assert!(dynamo.dynamodb.get().is_some());
         Ok(())
     }
 
