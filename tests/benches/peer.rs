@@ -20,9 +20,10 @@
 //! scale, the same run measures one bare aws-sdk-dynamodb PutItem and GetItem. What Herald adds
 //! on top of the SDK calls it makes is its CPU minus that of the very same requests (recorded
 //! from a separate run of the consumer on other fresh events) sent again with the bare SDK, each
-//! path measured in slices that alternate the two so that the machine's drift falls on both. moto
-//! is served with HTTP keep-alive (`scripts/moto_server.py`), so neither side pays a reconnect
-//! per call.
+//! path measured in 20 slices that alternate the two so that the machine's drift falls on both;
+//! it is printed over the whole run and as the median (and middle half) of the slices' shares,
+//! which a burst of load in one slice barely moves. moto is served with HTTP keep-alive
+//! (`scripts/moto_server.py`), so neither side pays a reconnect per call.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -302,7 +303,27 @@ async fn recorded_calls(
 
 /// How many slices each path is measured in, alternating Herald's slice with the same calls
 /// sent bare, so that the machine's drift during the run falls on both alike.
-const SLICES: usize = 10;
+const SLICES: usize = 20;
+
+/// Herald's own share on top of the same calls sent bare, from each slice's pair of CPU times
+/// (Herald's, the bare calls'): the median of the slices' shares and the middle half of them. A
+/// burst of load from a neighbour on this shared machine lands in a slice or two, and moves the
+/// median far less than the run's totals.
+fn own_share(pairs: &[(Duration, Duration)]) -> (f64, f64, f64) {
+    let mut shares: Vec<f64> = pairs
+        .iter()
+        .filter(|(_, bare)| !bare.is_zero())
+        .map(|(ours, bare)| (ours.as_secs_f64() - bare.as_secs_f64()) / bare.as_secs_f64() * 100.0)
+        .collect();
+    shares.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        shares
+            .get((q * (shares.len().max(1) - 1) as f64).round() as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    (at(0.5), at(0.25), at(0.75))
+}
 
 /// The `k`-th of [`SLICES`] near-equal slices of `items`.
 fn slice<T>(items: &[T], k: usize) -> &[T] {
@@ -393,12 +414,12 @@ fn main() -> TestResult {
         "  one bare aws-sdk-dynamodb call, for scale: PutItem {:.1} µs, GetItem {:.1} µs CPU",
         bare.0, bare.1
     );
-    for (path, sdk) in &same_calls {
+    for (path, sdk, (median, low, high)) in &same_calls {
         let Some((_, ours)) = herald.iter().find(|(p, _)| p == path) else {
             continue;
         };
         println!(
-            "  Herald's own CPU on top of its SDK calls, {path}: {:.1} µs ({:.0}% of the same calls' {sdk:.1} µs, sent bare)",
+            "  Herald's own CPU on top of its SDK calls, {path}: {:.1} µs ({:.0}% of the same calls' {sdk:.1} µs, sent bare); per slice: median {median:.0}%, middle half {low:.0}% to {high:.0}%",
             ours.cpu_us_per_event - sdk,
             (ours.cpu_us_per_event - sdk) / sdk * 100.0,
         );
@@ -441,6 +462,7 @@ async fn herald_side(events: &[RawEvent]) -> TestResult<HeraldSide> {
         let requests = recorded.iter().find(|(p, _)| *p == path).map(|(_, r)| r.as_slice());
         calls.reset();
         let (mut ours, mut theirs) = (Duration::ZERO, Duration::ZERO);
+        let mut pairs = Vec::with_capacity(SLICES);
         for k in 0..SLICES {
             // Each delivery gets its own copy, as the runtime hands each invocation its payload.
             let copies: Vec<RawEvent> = slice(events, k).to_vec();
@@ -451,14 +473,17 @@ async fn herald_side(events: &[RawEvent]) -> TestResult<HeraldSide> {
                     return Err(format!("{path}: {:?}, expected {expected:?}", guarded.outcome).into());
                 }
             }
-            ours += cpu.elapsed();
+            let ours_k = cpu.elapsed();
+            ours += ours_k;
             if let Some(requests) = requests {
                 let slice = slice(requests, k).to_vec();
                 let cpu = ProcessTime::now();
                 for request in slice {
                     request.send(&bare_client).await;
                 }
-                theirs += cpu.elapsed();
+                let theirs_k = cpu.elapsed();
+                theirs += theirs_k;
+                pairs.push((ours_k, theirs_k));
             }
         }
         figures.push((
@@ -469,7 +494,7 @@ async fn herald_side(events: &[RawEvent]) -> TestResult<HeraldSide> {
             },
         ));
         if requests.is_some() {
-            bare.push((path, per_event(theirs, events.len())));
+            bare.push((path, per_event(theirs, events.len()), own_share(&pairs)));
         }
     }
 
@@ -483,6 +508,7 @@ async fn herald_side(events: &[RawEvent]) -> TestResult<HeraldSide> {
         .unwrap_or_default();
     calls.reset();
     let (mut ours, mut theirs) = (Duration::ZERO, Duration::ZERO);
+    let mut pairs = Vec::with_capacity(SLICES);
     for k in 0..SLICES {
         let batches = slice(&batches, k).to_vec();
         let cpu = ProcessTime::now();
@@ -492,13 +518,16 @@ async fn herald_side(events: &[RawEvent]) -> TestResult<HeraldSide> {
                 return Err(format!("buffered: {item:?}, expected claimed").into());
             }
         }
-        ours += cpu.elapsed();
+        let ours_k = cpu.elapsed();
+        ours += ours_k;
         let slice = slice(requests, k).to_vec();
         let cpu = ProcessTime::now();
         for request in slice {
             request.send(&bare_client).await;
         }
-        theirs += cpu.elapsed();
+        let theirs_k = cpu.elapsed();
+        theirs += theirs_k;
+        pairs.push((ours_k, theirs_k));
     }
     figures.push((
         "buffered",
@@ -507,7 +536,7 @@ async fn herald_side(events: &[RawEvent]) -> TestResult<HeraldSide> {
             calls_per_event: calls.total() as f64 / events.len() as f64,
         },
     ));
-    bare.push(("buffered", per_event(theirs, events.len())));
+    bare.push(("buffered", per_event(theirs, events.len()), own_share(&pairs)));
 
     // For scale: the bare SDK calls the guard makes, on an item of a record's size.
     let keys: Vec<String> = (0..events.len()).map(|i| format!("bare#{i}")).collect();
@@ -546,8 +575,9 @@ async fn herald_side(events: &[RawEvent]) -> TestResult<HeraldSide> {
 struct HeraldSide {
     /// Per path, Herald's figures.
     paths: Vec<(&'static str, Figures)>,
-    /// Per store path, the CPU (µs per event) of the same SDK calls sent bare.
-    same_calls_bare: Vec<(&'static str, f64)>,
+    /// Per store path, the CPU (µs per event) of the same SDK calls sent bare, and Herald's own
+    /// share on top of them per slice ([`own_share`]: median, first and third quartile, %).
+    same_calls_bare: Vec<(&'static str, f64, (f64, f64, f64))>,
     /// One bare PutItem's and GetItem's CPU (µs), for scale.
     put_and_get: (f64, f64),
 }
