@@ -411,23 +411,12 @@ impl<D: Function> Consumer<D> {
             Prepared::Run(invocation, event) => (invocation, event),
         };
         let keyed = known.and_then(|known| Some((known, invocation.key.clone()?, invocation.payload_hash.clone())));
-        let result = match self.guard_run(invocation, event).await {
-            Err(GuardError::PayloadMismatch {
-                key,
-                event_id,
-                stored,
-                received,
-            }) => match self.again_as_earlier_release(raw, &stored, deadline_ms).await {
-                Some(again) => again,
-                None => Err(GuardError::PayloadMismatch {
-                    key,
-                    event_id,
-                    stored,
-                    received,
-                }),
-            },
-            result => result,
-        };
+        let mut result = self.guard_run(invocation, event).await;
+        if let Err(GuardError::PayloadMismatch { stored, .. }) = &result
+            && let Some(again) = self.again_as_earlier_release(raw, stored, deadline_ms).await
+        {
+            result = again;
+        }
         // Only a completed record is cached, so only its event can be answered from it later.
         if let (Ok(_), Some(((fingerprint, subject), key, payload_hash))) = (&result, keyed) {
             self.guard.remember_known(fingerprint, &key, payload_hash, subject);

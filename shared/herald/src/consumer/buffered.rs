@@ -354,40 +354,26 @@ impl<D: Function> Consumer<D> {
                     .instrument(item.span.clone())
                 })
                 .await;
-            for (id, answer) in report.items {
+            for (id, mut answer) in report.items {
                 let Some(index) = id.parse::<usize>().ok().filter(|index| *index < answers.len()) else {
                     continue;
                 };
-                let answer = match (answer, items.get(index)) {
-                    // A record an earlier release wrote for the same event: answered as the
-                    // single path answers it.
-                    (
-                        Err(GuardError::PayloadMismatch {
-                            key,
-                            event_id,
-                            stored,
-                            received,
-                        }),
-                        Some(item),
-                    ) => {
-                        let began = Instant::now();
-                        let (again, recorded) =
-                            crate::emf::collecting(self.again_as_earlier_release(&item.raw, &stored, call.deadline_ms))
-                                .instrument(item.span.clone())
-                                .await;
+                // A record an earlier release wrote for the same event: answered as the single
+                // path answers it.
+                if let (Err(GuardError::PayloadMismatch { stored, .. }), Some(item)) = (&answer, items.get(index)) {
+                    let began = Instant::now();
+                    let (again, recorded) =
+                        crate::emf::collecting(self.again_as_earlier_release(&item.raw, stored, call.deadline_ms))
+                            .instrument(item.span.clone())
+                            .await;
+                    if let Some(again) = again {
+                        answer = again;
                         let mut ran = ran.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                         if let Some(slot) = ran.get_mut(index) {
                             *slot = Some((recorded, began.elapsed()));
                         }
-                        again.unwrap_or(Err(GuardError::PayloadMismatch {
-                            key,
-                            event_id,
-                            stored,
-                            received,
-                        }))
                     }
-                    (answer, _) => answer,
-                };
+                }
                 if let Some(slot) = answers.get_mut(index) {
                     *slot = Some(answer.map_err(ConsumerError::Guard));
                 }
