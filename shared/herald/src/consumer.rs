@@ -360,7 +360,7 @@ impl<D: Function> Consumer<D> {
                 self.report_uncatalogued(raw);
             }
         })?;
-        let mut invocation = Invocation::of_raw_data(&event, raw.data_digest(), deadline_ms);
+        let mut invocation = Invocation::hashed(&event, raw.data_digest(), deadline_ms);
         if let Some(key) = D::idempotency_key(&event) {
             invocation = invocation.with_key(Some(key));
         }

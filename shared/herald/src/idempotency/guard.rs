@@ -83,7 +83,7 @@ pub struct Invocation {
     pub event_id: String,
     /// SHA-256 (hex) of `detail.data`: by [`Invocation::of`], of the typed data; a consumer
     /// hashes the data as received instead ([`RawEvent::data_digest`](crate::RawEvent::data_digest),
-    /// [`Invocation::of_raw_data`]).
+    /// [`Invocation::hashed`]).
     pub payload_hash: String,
     /// The typed data's hash, which records written before the raw digest hold; a record with
     /// it is the same event, not a mismatch. A consumer sets it only after a claim conflicted
@@ -103,30 +103,21 @@ impl Invocation {
     /// # Errors
     /// When the event's data cannot be serialized for hashing.
     pub fn of(event: &impl GuardedEvent, deadline_ms: Option<i64>) -> Result<Self, serde_json::Error> {
-        let event_id = event.metadata().event_id.to_string();
-        let payload_hash = hex(&Sha256::digest(event.data_json()?));
-        Ok(Self {
-            key: Some(event_id.clone()),
-            event_id,
-            payload_hash,
-            legacy_hash: None,
-            deadline_ms,
-            replace_failed: false,
-            replace_completed: false,
-        })
+        let typed_hash = hex(&Sha256::digest(event.data_json()?));
+        Ok(Self::hashed(event, typed_hash, deadline_ms))
     }
 
-    /// The invocation of `event` keyed by `metadata.event_id` and compared by `digest`, the raw
-    /// `detail.data`'s ([`RawEvent::data_digest`](crate::RawEvent::data_digest)), without the
-    /// typed data's hash: what a consumer guards with. Records of earlier releases, which hold
-    /// the typed hash, are recognised by the consumer when a claim reports them as
-    /// [`GuardError::PayloadMismatch`]; so every other event skips serializing its typed copy.
-    pub fn of_raw_data(event: &impl GuardedEvent, digest: String, deadline_ms: Option<i64>) -> Self {
+    /// The invocation of `event` keyed by `metadata.event_id` and compared by `payload_hash`. A
+    /// consumer passes [`RawEvent::data_digest`](crate::RawEvent::data_digest), the data as
+    /// received, and no typed hash: records of earlier releases, which hold the typed hash, are
+    /// recognised by the consumer when a claim reports them as [`GuardError::PayloadMismatch`],
+    /// so every other event skips serializing its typed copy.
+    pub fn hashed(event: &impl GuardedEvent, payload_hash: String, deadline_ms: Option<i64>) -> Self {
         let event_id = event.metadata().event_id.to_string();
         Self {
             key: Some(event_id.clone()),
             event_id,
-            payload_hash: digest,
+            payload_hash,
             legacy_hash: None,
             deadline_ms,
             replace_failed: false,
