@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! cache hit (COMPLETED, same data)            → cached result, 0 store calls
-//! put(INPROGRESS, lease) succeeds             → run the handler
+//! put(INPROGRESS, lease) succeeds             → prepare the event (`run_prepared`: decode it)
+//!     preparing fails                         → delete(claim), its error: nothing recorded
 //!     Ok(result)                              → update(COMPLETED, result)           2 calls
 //!     Err(retryable)                          → delete(claim): the retry runs again
 //!     Err(non-retryable)                      → update(FAILED, error): retries are answered at once
@@ -113,7 +114,13 @@ impl Invocation {
     /// recognised by the consumer when a claim reports them as [`GuardError::PayloadMismatch`],
     /// so every other event skips serializing its typed copy.
     pub fn hashed(event: &impl GuardedEvent, payload_hash: String, deadline_ms: Option<i64>) -> Self {
-        let event_id = event.metadata().event_id.to_string();
+        Self::keyed(event.metadata().event_id.to_string(), payload_hash, deadline_ms)
+    }
+
+    /// The invocation of the event whose `metadata.event_id` is `event_id` (as a decoded
+    /// event's id prints: a lower-case hyphenated UUID), keyed by it and compared by
+    /// `payload_hash`: what a consumer claims before it decodes the event.
+    pub fn keyed(event_id: String, payload_hash: String, deadline_ms: Option<i64>) -> Self {
         Self {
             key: Some(event_id.clone()),
             event_id,
@@ -497,34 +504,78 @@ impl<S: Store> IdempotencyGuard<S> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<R, E>>,
     {
+        match self
+            .run_prepared(invocation, || Ok::<(), std::convert::Infallible>(()), |()| handler())
+            .await
+        {
+            Ok(answer) => answer,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Runs `handler` at most once per key, as [`IdempotencyGuard::run`] does, on what `prepare`
+    /// makes of the event. `prepare` is called only once the handler is to run (the event is
+    /// claimed, or unkeyed and allowed to run unguarded), so a duplicate is answered without
+    /// it: a consumer claims an event by its raw `event_id` and decodes it here. When `prepare`
+    /// fails, the claim is deleted, so no record is left for the key, and its error is
+    /// answered: an event that could not be read never ran, and its next delivery is read
+    /// again and fails the same way.
+    ///
+    /// # Errors
+    /// The outer `Err`: `prepare`'s error, after the claim is released. The inner one: as
+    /// [`IdempotencyGuard::run`].
+    pub async fn run_prepared<T, P, R, E, Prep, F, Fut>(
+        &self,
+        invocation: Invocation,
+        prepare: Prep,
+        handler: F,
+    ) -> Result<Result<Guarded<R>, GuardError<E>>, P>
+    where
+        R: Serialize + DeserializeOwned,
+        E: Classify + fmt::Display,
+        Prep: FnOnce() -> Result<T, P>,
+        F: FnOnce(T) -> Fut,
+        Fut: Future<Output = Result<R, E>>,
+    {
         let Some(key) = invocation.key.as_deref().map(|k| self.inner.config.record_key(k)) else {
-            return self.run_unkeyed(&invocation, handler).await;
+            if let Some(refused) = self.refuse_unkeyed(&invocation) {
+                return Ok(Err(refused));
+            }
+            let prepared = prepare()?;
+            return Ok(unguarded(handler(prepared).await));
         };
         if let Some(answer) = self.cached_answer(&key, &invocation) {
-            return answer;
+            return Ok(answer);
         }
         let now = self.inner.clock.now_ms();
         let record = self.claim_record(key, &invocation, now);
-        let claim = self
-            .inner
-            .store
-            .put(&record, &condition(&invocation, now))
-            .await
-            .map_err(|source| GuardError::Store {
-                event_id: invocation.event_id.clone(),
-                source,
-            })?;
+        let claim = match self.inner.store.put(&record, &condition(&invocation, now)).await {
+            Ok(claim) => claim,
+            Err(source) => {
+                return Ok(Err(GuardError::Store {
+                    event_id: invocation.event_id.clone(),
+                    source,
+                }));
+            }
+        };
         match self.decide(record, claim, &invocation, now) {
-            Decision::Answer(answer) => answer,
+            Decision::Answer(answer) => Ok(answer),
             Decision::Run(record, outcome) => {
-                let result = handler().await;
+                let prepared = match prepare() {
+                    Ok(prepared) => prepared,
+                    Err(error) => {
+                        self.release(&record, &invocation).await;
+                        return Err(error);
+                    }
+                };
+                let result = handler(prepared).await;
                 self.settle_one(self.settlement(&record, &result), &invocation).await;
-                result
+                Ok(result
                     .map(|value| Guarded {
                         outcome,
                         result: Some(value),
                     })
-                    .map_err(GuardError::Handler)
+                    .map_err(GuardError::Handler))
             }
         }
     }
@@ -538,20 +589,25 @@ impl<S: Store> IdempotencyGuard<S> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<R, E>>,
     {
+        match self.refuse_unkeyed(invocation) {
+            Some(refused) => Err(refused),
+            None => unguarded(handler().await),
+        }
+    }
+
+    /// The answer to an event without an idempotency key when the configuration rejects such
+    /// events; `None` when it runs them unguarded. Logged either way.
+    fn refuse_unkeyed<E>(&self, invocation: &Invocation) -> Option<GuardError<E>> {
         match self.inner.config.missing_key {
             MissingKey::Reject => {
                 tracing::warn!(event_id = %invocation.event_id, outcome = "missing-key", "no idempotency key; rejected");
-                Err(GuardError::MissingKey {
+                Some(GuardError::MissingKey {
                     event_id: invocation.event_id.clone(),
                 })
             }
             MissingKey::RunUnguarded => {
                 tracing::warn!(event_id = %invocation.event_id, outcome = "unguarded", "no idempotency key; running unguarded");
-                let result = handler().await.map_err(GuardError::Handler)?;
-                Ok(Guarded {
-                    outcome: Outcome::Unguarded,
-                    result: Some(result),
-                })
+                None
             }
         }
     }
@@ -780,6 +836,16 @@ impl<S: Store> IdempotencyGuard<S> {
     pub(super) fn now_ms(&self) -> i64 {
         self.inner.clock.now_ms()
     }
+}
+
+/// A handler's answer when it ran without a key: [`Outcome::Unguarded`].
+fn unguarded<R, E>(result: Result<R, E>) -> Result<Guarded<R>, GuardError<E>> {
+    result
+        .map(|value| Guarded {
+            outcome: Outcome::Unguarded,
+            result: Some(value),
+        })
+        .map_err(GuardError::Handler)
 }
 
 /// A token no other claim holds, in any process: a random (v4) UUID drawn once per process, its
