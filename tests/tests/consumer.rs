@@ -8,9 +8,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use herald::envelope::EventDetail;
+use herald::idempotency::Store as _;
 use herald::idempotency::{IdempotencyConfig, IdempotencyGuard, Outcome};
 use herald::store::s;
-use herald::{Classify, ConfigError, Consumer, ConsumerError, Env, EnvelopeError, Function, RawEvent};
+use herald::{Classify, ConfigError, Consumer, ConsumerError, Env, EnvelopeError, Function, IdempotencyKey, RawEvent};
 use herald_tests::TestResult;
 use herald_tests::aws::unreachable_config;
 use herald_tests::fixtures::{HandlerError, fresh_sample, fresh_sample_with};
@@ -125,6 +127,101 @@ async fn bad_input_gets_a_typed_non_retryable_error_naming_the_event_and_never_r
 
         // None of them reached the handler
         assert_eq!(runs(&world), 0);
+        Ok(())
+    })
+    .await
+}
+
+/// How often an [`OrderPlacedV1`] was decoded, through [`Tallied`].
+static DECODES: AtomicUsize = AtomicUsize::new(0);
+
+/// An [`OrderPlacedV1`] that counts its decodes: [`DECODES`].
+#[derive(Debug, serde::Serialize)]
+#[serde(transparent)]
+pub struct Tallied(OrderPlacedV1);
+
+impl<'de> serde::Deserialize<'de> for Tallied {
+    fn deserialize<De: serde::Deserializer<'de>>(deserializer: De) -> Result<Self, De::Error> {
+        DECODES.fetch_add(1, Ordering::SeqCst);
+        OrderPlacedV1::deserialize(deserializer).map(Self)
+    }
+}
+
+impl EventDetail for Tallied {
+    const SOURCE: &'static str = OrderPlacedV1::SOURCE;
+    const DETAIL_TYPE: &'static str = OrderPlacedV1::DETAIL_TYPE;
+    const VERSION: u32 = OrderPlacedV1::VERSION;
+}
+
+herald::event_set! {
+    /// What the tallying function consumes.
+    #[derive(Debug)]
+    pub enum TalliedEvents {
+        /// A placed order, its decodes counted.
+        Placed(Tallied) from (Tallied,),
+    }
+}
+
+/// A function keyed by event id (the default) that counts its runs and answers with the order id.
+#[derive(Debug, Default)]
+struct Tallying {
+    runs: Arc<AtomicUsize>,
+}
+
+impl Function for Tallying {
+    const NAME: &'static str = "tallying";
+    type Event = TalliedEvents;
+    type Reaction = String;
+    type Error = HandlerError;
+
+    fn from_env(_env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self::default())
+    }
+}
+
+async fn tally(deps: &Tallying, event: TalliedEvents) -> Result<String, HandlerError> {
+    deps.runs.fetch_add(1, Ordering::SeqCst);
+    let TalliedEvents::Placed(placed) = event;
+    Ok(placed.data().0.order_id.clone())
+}
+
+#[tokio::test]
+async fn a_duplicate_the_store_answers_is_never_decoded_and_a_bad_event_leaves_no_claim_behind() -> TestResult {
+    on_every_backend(async |stores| {
+        // Given a function keyed by event id, its cache off, that handled an order
+        let world: FunctionWorld<Tallying> = FunctionWorld::with_tables(stores, tally, &[], &[]).await?;
+        let placed = fresh_sample(PLACED)?;
+        let first = world.deliver(placed.clone()).await?;
+        let decoded = DECODES.load(Ordering::SeqCst);
+
+        // When the same event is delivered again
+        let again = world.deliver(placed).await?;
+
+        // Then the store answers it with the first result, and it was not decoded again
+        assert_eq!(first.outcome, Outcome::Claimed);
+        assert_eq!((again.outcome, again.result), (Outcome::Duplicate, first.result));
+        assert_eq!(DECODES.load(Ordering::SeqCst), decoded, "a duplicate is not decoded");
+
+        // And an order whose data does not decode (claimed, then read) is refused on its own
+        // error, naming its event, each time it comes: its claim is released, no record is left
+        let (no_totals, event_id) = without(PLACED, "/detail/data", "totals")?;
+        for delivery in ["first", "second"] {
+            let error = world
+                .deliver(no_totals.clone())
+                .await
+                .err()
+                .ok_or("an order without totals must fail")?;
+            assert!(
+                matches!(error, ConsumerError::Envelope(EnvelopeError::InvalidField { .. })),
+                "{delivery}: {error}"
+            );
+            assert!(error.to_string().contains("detail.data.totals"), "{error}");
+            assert!(error.to_string().contains(&event_id), "{error}");
+            assert!(!error.is_retryable());
+        }
+        let key = world.consumer.guard().config().record_key(&event_id);
+        assert_eq!(world.consumer.guard().store().get(&key).await?, None);
+        assert_eq!(world.deps().runs.load(Ordering::SeqCst), 1);
         Ok(())
     })
     .await
@@ -497,13 +594,13 @@ impl Function for ByOrder {
         Ok(Self::default())
     }
 
-    fn idempotency_key(event: &Counted) -> Option<String> {
+    const IDEMPOTENCY_KEY: IdempotencyKey<Counted> = IdempotencyKey::Derived(|event| {
         KEYS_DERIVED.fetch_add(1, Ordering::SeqCst);
         match event {
             Counted::Placed(placed) => Some(format!("order#{}", placed.data().order_id)),
             Counted::Cancelled(_) => None,
         }
-    }
+    });
 }
 
 async fn count_by_order(deps: &ByOrder, event: Counted) -> Result<String, HandlerError> {

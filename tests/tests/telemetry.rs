@@ -86,14 +86,17 @@ async fn every_log_line_and_every_published_event_of_an_invocation_carry_its_req
     }
 
     // Then every line of each invocation names its request, the function and the trace, and
-    // only the first says cold start
+    // only the first says cold start; the first names the order it is about (its subject, read
+    // once the event is claimed and decoded), the duplicate, which the store answered without
+    // decoding it, does not
     let lines = lines.json()?;
-    for (request, cold) in [("req-1", true), ("req-2", false)] {
+    for (request, cold, subject) in [("req-1", true, Value::from("ord-1001")), ("req-2", false, Value::Null)] {
         let of_request: Vec<&Value> = lines.iter().filter(|l| l["span"]["request_id"] == request).collect();
         assert!(!of_request.is_empty(), "no line of {request}: {lines:#?}");
         for line in of_request {
             let span = &line["span"];
             assert_eq!(span["cold_start"], cold, "{line}");
+            assert_eq!(span["subject"], subject, "{line}");
             assert_eq!(span["function_name"], "shop-dev-inventory", "{line}");
             assert_eq!(span["function_version"], "7", "{line}");
             assert_eq!(span["xray_trace_id"], "1-6752a1f0-3c5d7e9f1a2b4c6d8e0f1a2b", "{line}");

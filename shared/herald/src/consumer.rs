@@ -5,9 +5,13 @@
 //! call over an environment of their own). For each invocation the consumer
 //! 1. decodes the raw event into the function's [`EventSet`](crate::envelope::EventSet) (an
 //!    [`EnvelopeError`] is never retryable; an unknown detail-type or version also writes the
-//!    `UncataloguedEvents` metric, see [`emf`](crate::emf));
+//!    `UncataloguedEvents` metric, see [`emf`](crate::emf)). A function keyed by event id (the
+//!    default [`IdempotencyKey::EventId`]) claims an event its set takes before decoding it, by
+//!    the raw `metadata.event_id` and `detail.data`, and decodes it only once the claim holds:
+//!    a duplicate the store answers is never decoded, and an event that fails to decode has its
+//!    claim released, so it leaves no record;
 //! 2. opens a span carrying the event's `event_id`, `correlation_id`, `causation_id`,
-//!    `detail_type`, `source`, `schema_version`, `subject` (when it decoded), `replay_name` and
+//!    `detail_type`, `source`, `schema_version`, `subject` (once it decoded), `replay_name` and
 //!    `redrive_run`, and the invocation's `request_id`, `cold_start`, `function_name`,
 //!    `function_version` and `xray_trace_id`, so every log line of the event carries them (the
 //!    decode error, if any, is logged inside it);
@@ -39,6 +43,7 @@ use std::time::Instant;
 mod buffered;
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde::Deserialize as _;
 use tracing::Instrument;
 
 pub use buffered::{
@@ -46,9 +51,10 @@ pub use buffered::{
     MAX_RECEIVES,
 };
 
+use crate::envelope::EventSet;
 use crate::envelope::{EnvelopeError, REPROCESS_PREFIX, RawEvent, RedriveMark};
 use crate::error::Classify;
-use crate::function::{ConfigError, DynHandler, Env, Erased, Function, Handler};
+use crate::function::{ConfigError, DynHandler, Env, Erased, Function, Handler, IdempotencyKey};
 use crate::idempotency::guard::Fingerprint;
 use crate::idempotency::{ChosenStore, GuardError, Guarded, GuardedEvent, IdempotencyGuard, Invocation, Outcome};
 
@@ -324,19 +330,36 @@ impl<D: Function> Consumer<D> {
             });
             return result;
         }
-        // Decoded before the span opens, so the span names the event's subject from its first
-        // line on (recording a field later would serialize the span's fields again).
-        let decoded = raw.decode_set_with_subject::<D::Event>();
-        let subject = decoded.as_ref().ok().and_then(|(_, subject)| subject.as_deref());
-        let span = event_span(&raw, subject, &fields);
-        let known = fingerprint.map(|f| (f, subject.map(str::to_owned)));
         let deadline_ms = call.deadline_ms;
+        // Keyed by its event id, an event is claimed before it is decoded, so that a duplicate
+        // the store answers is never decoded; its span records the subject once it is decoded.
+        // Any other is decoded first, before the span opens, so that the span names its subject
+        // from its first line on.
+        let path = match self.claimable(&raw) {
+            Some(claimable) => Path::ClaimFirst(claimable),
+            None => Path::DecodeFirst(raw.decode_set_with_subject::<D::Event>()),
+        };
+        let subject = match &path {
+            Path::DecodeFirst(Ok((_, subject))) => subject.as_deref(),
+            _ => None,
+        };
+        let span = event_span(&raw, subject, &fields);
+        let subject = subject.map(str::to_owned);
         // Boxed: wrapped in the trace scope, the nested futures of guard and handler are otherwise
         // too deep a type for the compiler's layout computation in callers that nest it further.
         // Boxed before it is instrumented, so that the large future is moved once, not twice.
         let handled = Box::pin(async move {
-            let decoded = decoded.map(|(event, _)| event);
-            let (result, recorded) = crate::emf::collecting(self.run_decoded(&raw, decoded, deadline_ms, known)).await;
+            let run = async {
+                match path {
+                    Path::ClaimFirst(claimable) => self.run_claiming(&raw, claimable, deadline_ms, fingerprint).await,
+                    Path::DecodeFirst(decoded) => {
+                        let known = fingerprint.map(|f| (f, subject));
+                        self.run_decoded(&raw, decoded.map(|(event, _)| event), deadline_ms, known)
+                            .await
+                    }
+                }
+            };
+            let (result, recorded) = crate::emf::collecting(run).await;
             self.conclude(&raw, &result, started.elapsed(), cold_start, &recorded);
             result
         })
@@ -344,29 +367,34 @@ impl<D: Function> Consumer<D> {
         crate::trace::scope(call.trace_header, handled).await
     }
 
-    /// What the guard needs to run `raw`, decoded as `decoded`, or the answer it gets without
-    /// the guard (a redrive for another consumer).
-    fn prepare(
+    /// What claiming `raw` before decoding it needs, when it can be: the function keys by
+    /// event id, some member of its event set takes the event's source, detail-type and
+    /// version, and its `event_id` and redrive mark read as the decoded event would hold them.
+    /// Otherwise `None`: the event is decoded first, and a bad one fails on its own error.
+    fn claimable(&self, raw: &RawEvent) -> Option<Claimable> {
+        if !matches!(D::IDEMPOTENCY_KEY, IdempotencyKey::EventId) || !<D::Event as EventSet>::accepts(raw) {
+            return None;
+        }
+        // The decoded `event_id` is a `Uuid`: the key is its printed form, whatever the spelling.
+        let event_id = uuid::Uuid::parse_str(raw.ids().event_id.as_deref()?).ok()?.to_string();
+        let redrive = match raw.metadata_value()?.get("redrive") {
+            Some(mark) => Option::<RedriveMark>::deserialize(mark).ok()?,
+            None => None,
+        };
+        Some(Claimable { event_id, redrive })
+    }
+
+    /// The guard's invocation of `raw` with the replay or redrive it says it is (`redrive`:
+    /// its mark), or the answer it gets without the guard: a redrive for another consumer.
+    fn redelivered(
         &self,
         raw: &RawEvent,
-        decoded: Result<D::Event, EnvelopeError>,
-        deadline_ms: Option<i64>,
-    ) -> Result<Prepared<D>, ConsumerError<D::Error>> {
-        let event = decoded.inspect_err(|error| {
-            if matches!(
-                error,
-                EnvelopeError::UnknownDetailType { .. } | EnvelopeError::UnsupportedVersion { .. }
-            ) {
-                self.report_uncatalogued(raw);
-            }
-        })?;
-        let mut invocation = Invocation::hashed(&event, raw.data_digest(), deadline_ms);
-        if let Some(key) = D::idempotency_key(&event) {
-            invocation = invocation.with_key(Some(key));
-        }
+        mut invocation: Invocation,
+        redrive: Option<&RedriveMark>,
+    ) -> Result<Invocation, Guarded<D::Reaction>> {
         // A redrive from another consumer's dead-letter queue is not for this one: the event it
         // holds reached every rule, but only the consumer that failed it runs it again.
-        if let (Some(mark), Some(function)) = (&event.metadata().redrive, &self.function_name)
+        if let (Some(mark), Some(function)) = (redrive, &self.function_name)
             && mark.is_for_another_than(function)
         {
             tracing::info!(
@@ -374,12 +402,12 @@ impl<D: Function> Consumer<D> {
                 target = mark.target.as_deref().unwrap_or_default(),
                 "a redrive for another consumer: ignored"
             );
-            return Ok(Prepared::Answered(Guarded {
+            return Err(Guarded {
                 outcome: Outcome::ForAnotherConsumer,
                 result: None,
-            }));
+            });
         }
-        let redelivery = Redelivery::of(raw.replay_name(), event.metadata().redrive.as_ref());
+        let redelivery = Redelivery::of(raw.replay_name(), redrive);
         // A replay or a redrive is a deliberate re-delivery after a fix: a FAILED record may run again.
         invocation.replace_failed = redelivery.is_some();
         // A reprocess runs completed events again, once per replay or redrive run: its own key.
@@ -393,7 +421,42 @@ impl<D: Function> Consumer<D> {
                 "redelivered by a replay or redrive"
             );
         }
-        Ok(Prepared::Run(invocation, event))
+        Ok(invocation)
+    }
+
+    /// What the guard needs to run `raw`, decoded as `decoded`, or the answer it gets without
+    /// the guard (a redrive for another consumer).
+    fn prepare(
+        &self,
+        raw: &RawEvent,
+        decoded: Result<D::Event, EnvelopeError>,
+        deadline_ms: Option<i64>,
+    ) -> Result<Prepared<D>, ConsumerError<D::Error>> {
+        let event = decoded.map_err(|error| self.undecodable(raw, error))?;
+        let mut invocation = Invocation::hashed(&event, raw.data_digest(), deadline_ms);
+        if let IdempotencyKey::Derived(derive) = D::IDEMPOTENCY_KEY
+            && let Some(key) = derive(&event)
+        {
+            invocation = invocation.with_key(Some(key));
+        }
+        Ok(
+            match self.redelivered(raw, invocation, event.metadata().redrive.as_ref()) {
+                Ok(invocation) => Prepared::Run(invocation, event),
+                Err(answered) => Prepared::Answered(answered),
+            },
+        )
+    }
+
+    /// The consumer's error for an event that could not be decoded; an unknown detail-type or
+    /// version is also reported as uncatalogued.
+    fn undecodable(&self, raw: &RawEvent, error: EnvelopeError) -> ConsumerError<D::Error> {
+        if matches!(
+            error,
+            EnvelopeError::UnknownDetailType { .. } | EnvelopeError::UnsupportedVersion { .. }
+        ) {
+            self.report_uncatalogued(raw);
+        }
+        ConsumerError::Envelope(error)
     }
 
     /// Runs `raw`, decoded as `decoded`, under the guard.
@@ -410,16 +473,74 @@ impl<D: Function> Consumer<D> {
             Prepared::Answered(guarded) => return Ok(guarded),
             Prepared::Run(invocation, event) => (invocation, event),
         };
-        let keyed = known.and_then(|known| Some((known, invocation.key.clone()?, invocation.payload_hash.clone())));
-        let mut result = self.guard_run(invocation, event).await;
+        let remembered = remembered(known, &invocation);
+        let result = self.guard_run(invocation, event).await;
+        self.settled(raw, result, deadline_ms, remembered).await
+    }
+
+    /// Runs `raw` under the guard, claimed by its event id before it is decoded: decoded only
+    /// once the claim holds, and never when the store answers it (a duplicate of a COMPLETED
+    /// record, a FAILED one, one in progress). If it then fails to decode, the claim is
+    /// released: nothing is recorded for a bad event, and each delivery fails on its own error.
+    async fn run_claiming(
+        &self,
+        raw: &RawEvent,
+        claimable: Claimable,
+        deadline_ms: Option<i64>,
+        fingerprint: Option<Fingerprint>,
+    ) -> Result<Guarded<D::Reaction>, ConsumerError<D::Error>> {
+        let Claimable { event_id, redrive } = claimable;
+        let invocation = Invocation::keyed(event_id, raw.data_digest(), deadline_ms);
+        let invocation = match self.redelivered(raw, invocation, redrive.as_ref()) {
+            Ok(invocation) => invocation,
+            Err(answered) => return Ok(answered),
+        };
+        let mut subject = None;
+        let remembered_key =
+            fingerprint.and_then(|f| Some((f, invocation.key.clone()?, invocation.payload_hash.clone())));
+        let (deps, handler) = (&*self.deps, &*self.handler);
+        let decode = || {
+            let (event, named) = raw.decode_set_with_subject::<D::Event>()?;
+            if let Some(named) = &named {
+                tracing::Span::current().record("subject", named.as_str());
+            }
+            subject = named;
+            Ok(event)
+        };
+        let result = self
+            .guard
+            .run_prepared(invocation, decode, move |event| handler.call(deps, event))
+            .await
+            .map_err(|error| self.undecodable(raw, error))?;
+        let remembered = remembered_key.map(|(fingerprint, key, payload_hash)| Remembered {
+            fingerprint,
+            key,
+            payload_hash,
+            subject,
+        });
+        self.settled(raw, result, deadline_ms, remembered).await
+    }
+
+    /// The consumer's answer from the guard's `result` for `raw`: an earlier release's record
+    /// is recognised (see [`Consumer::again_as_earlier_release`]), a completion is remembered
+    /// for a later duplicate to be answered before it is decoded, and an event another
+    /// invocation holds is answered [`Outcome::InProgress`].
+    async fn settled(
+        &self,
+        raw: &RawEvent,
+        mut result: Result<Guarded<D::Reaction>, GuardError<D::Error>>,
+        deadline_ms: Option<i64>,
+        remembered: Option<Remembered>,
+    ) -> Result<Guarded<D::Reaction>, ConsumerError<D::Error>> {
         if let Err(GuardError::PayloadMismatch { stored, .. }) = &result
             && let Some(again) = self.again_as_earlier_release(raw, stored, deadline_ms).await
         {
             result = again;
         }
         // Only a completed record is cached, so only its event can be answered from it later.
-        if let (Ok(_), Some(((fingerprint, subject), key, payload_hash))) = (&result, keyed) {
-            self.guard.remember_known(fingerprint, &key, payload_hash, subject);
+        if let (Ok(_), Some(known)) = (&result, remembered) {
+            self.guard
+                .remember_known(known.fingerprint, &known.key, known.payload_hash, known.subject);
         }
         result.or_else(|error| match error {
             // Another invocation holds the event: it completes it, or fails and is retried
@@ -436,6 +557,43 @@ impl<D: Function> Consumer<D> {
             error => Err(ConsumerError::Guard(error)),
         })
     }
+}
+
+/// How one event is run: claimed first, or decoded first.
+enum Path<S> {
+    /// Keyed by its event id: claimed before it is decoded.
+    ClaimFirst(Claimable),
+    /// Decoded first (its subject too), then claimed.
+    DecodeFirst(Result<(S, Option<String>), EnvelopeError>),
+}
+
+/// What claiming an event before decoding it needs, read from the raw event.
+struct Claimable {
+    /// `metadata.event_id`, as the decoded event prints it.
+    event_id: String,
+    /// `metadata.redrive`, decoded alone.
+    redrive: Option<RedriveMark>,
+}
+
+/// A raw event remembered once its record is completed: its fingerprint, the key and payload
+/// hash its record holds, and the subject its log lines name.
+struct Remembered {
+    fingerprint: Fingerprint,
+    key: String,
+    payload_hash: String,
+    subject: Option<String>,
+}
+
+/// What to remember of an event run as `invocation` when it completes, if it has a
+/// fingerprint (`known`, with its subject) and a key.
+fn remembered(known: Option<(Fingerprint, Option<String>)>, invocation: &Invocation) -> Option<Remembered> {
+    let (fingerprint, subject) = known?;
+    Some(Remembered {
+        fingerprint,
+        key: invocation.key.clone()?,
+        payload_hash: invocation.payload_hash.clone(),
+        subject,
+    })
 }
 
 impl<D: Function> Consumer<D> {

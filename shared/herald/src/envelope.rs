@@ -521,6 +521,12 @@ impl RawEvent {
         self.source() == Some(source) && self.detail_type() == Some(detail_type)
     }
 
+    /// True when the event is `V`'s source and detail-type at one of its versions (`version`,
+    /// as [`RawEvent::schema_version`] read it): how [`event_set!`](crate::event_set) routes.
+    pub fn is_one_of<T, V: Versions<T>>(&self, version: Option<u32>) -> bool {
+        self.is(V::SOURCE, V::DETAIL_TYPE) && version.is_some_and(|v| V::SUPPORTED.contains(&v))
+    }
+
     /// `detail.metadata.schema_version`.
     ///
     /// # Errors
@@ -843,6 +849,10 @@ pub trait EventSet: Sized {
     /// Everything the set accepts.
     fn accepted() -> Vec<Accepted>;
 
+    /// True when a member accepts `raw`'s source, detail-type and `schema_version`: what
+    /// [`EventSet::from_raw`] routes by, read without decoding (the data may still fail to decode).
+    fn accepts(raw: &RawEvent) -> bool;
+
     /// Routes and decodes one event, with its [`EventDetail::subject`].
     ///
     /// # Errors
@@ -889,17 +899,22 @@ macro_rules! event_set {
                 ::std::vec![ $( $crate::envelope::Accepted::of::<$target, $versions>(), )+ ]
             }
 
+            fn accepts(raw: &$crate::envelope::RawEvent) -> bool {
+                let version = raw.schema_version().ok();
+                $(
+                    if raw.is_one_of::<$target, $versions>(version) {
+                        return true;
+                    }
+                )+
+                false
+            }
+
             fn from_raw(
                 raw: &$crate::envelope::RawEvent,
             ) -> ::std::result::Result<(Self, ::std::option::Option<::std::string::String>), $crate::envelope::EnvelopeError> {
                 let version = raw.schema_version().ok();
                 $(
-                    if raw.is(
-                        <$versions as $crate::envelope::Versions<$target>>::SOURCE,
-                        <$versions as $crate::envelope::Versions<$target>>::DETAIL_TYPE,
-                    ) && version.is_some_and(|v| {
-                        <$versions as $crate::envelope::Versions<$target>>::SUPPORTED.contains(&v)
-                    }) {
+                    if raw.is_one_of::<$target, $versions>(version) {
                         return raw
                             .decode_versions_with_subject::<$target, $versions>()
                             .map(|(event, subject)| (Self::$variant(event), subject));

@@ -364,11 +364,25 @@ pub trait Function: Send + Sync + Sized + 'static {
     /// [`ConfigError`] naming the first missing or invalid variable.
     fn from_env(env: &Env) -> Result<Self, ConfigError>;
 
-    /// The idempotency key of an event; the default, `None`, keys it by `metadata.event_id`.
-    /// Derive one when the same fact can arrive under two event ids.
-    fn idempotency_key(_event: &Self::Event) -> Option<String> {
-        None
-    }
+    /// How the guard keys its events: by default [`IdempotencyKey::EventId`]. Derive a key
+    /// ([`IdempotencyKey::Derived`]) when the same fact can arrive under two event ids.
+    const IDEMPOTENCY_KEY: IdempotencyKey<Self::Event> = IdempotencyKey::EventId;
+}
+
+/// How a function keys its events for the idempotency guard, declared once as
+/// [`Function::IDEMPOTENCY_KEY`]: known before any event arrives, so the consumer can claim an
+/// event before decoding it.
+#[derive(Debug)]
+pub enum IdempotencyKey<E> {
+    /// `metadata.event_id`, the default. Read from the raw event, so the consumer claims an
+    /// event first and decodes it only once it is to run: a duplicate that the store answers
+    /// (a COMPLETED record under the same event id and the same `detail.data`) is never
+    /// decoded, and its log lines carry no `subject`.
+    EventId,
+    /// Derived from the decoded event, e.g. the order id and the detail-type, when the same
+    /// fact can arrive under two event ids (`None`: this event is keyed by its
+    /// `metadata.event_id`). Every event is then decoded first.
+    Derived(fn(&E) -> Option<String>),
 }
 
 /// A boxed handler future borrowing the dependencies.

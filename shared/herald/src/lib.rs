@@ -40,7 +40,7 @@ pub mod trace;
 pub use consumer::{Call, Consumer, ConsumerError};
 pub use envelope::{Detail, Envelope, EnvelopeError, EventDetail, Metadata, RawEvent};
 pub use error::Classify;
-pub use function::{ConfigError, Env, Function, RunError, run};
+pub use function::{ConfigError, Env, Function, IdempotencyKey, RunError, run};
 pub use publish::{Emitted, Outgoing, PublishError, Publisher, PublisherConfig};
 pub use sensitive::Sensitive;
 
