@@ -10,6 +10,9 @@
 //! - `first`: first delivery, the idempotency cache off (claim and completion: 2 calls);
 //! - `duplicate`: the same events again, the cache off (the failed claim returns the record: 1);
 //! - `cached`: the same events again with the warm cache holding every id (0 calls);
+//! - `derived`: the duplicates again, through the same consumer declaring its key
+//!   [`IdempotencyKey::Derived`] (the event id again, so its records and calls are the same):
+//!   decoded before it is claimed, where a consumer keyed by event id is answered undecoded;
 //! - `buffered`: as many fresh events in SQS batches of ten through `Consumer::handle_batch`, as
 //!   a buffered consumer receives them (one claim and one completion transaction per batch),
 //!   set against Powertools' first delivery.
@@ -41,10 +44,10 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
 use aws_sdk_dynamodb::types::AttributeValue;
 use cpu_time::ProcessTime;
 use herald::idempotency::{ChosenStore, DynamoStore, IdempotencyConfig, IdempotencyGuard, Outcome};
-use herald::{Call, ConfigError, Consumer, Env, Function, RawEvent};
+use herald::{Call, ConfigError, Consumer, Env, Function, IdempotencyKey, RawEvent};
 use herald_tests::TestResult;
 use herald_tests::aws::sdk_config;
-use herald_tests::dynamodb::{counted_client, create_idempotency_table};
+use herald_tests::dynamodb::{CallCounter, counted_client, create_idempotency_table};
 use herald_tests::fixtures::{HandlerError, fresh_sample};
 use shop_events::OrderPlacedV1;
 
@@ -69,6 +72,30 @@ impl Function for Peer {
     fn from_env(_env: &Env) -> Result<Self, ConfigError> {
         Ok(Self)
     }
+}
+
+/// The path name of [`PeerDerived`]'s duplicates.
+const DERIVED: &str = "derived";
+
+/// The same consumer with its key derived from the decoded event (the event id again): what a
+/// function that declares [`IdempotencyKey::Derived`] pays on a duplicate, decoding it first.
+struct PeerDerived;
+
+impl Function for PeerDerived {
+    const NAME: &'static str = Peer::NAME;
+    type Event = Placed;
+    type Reaction = Answer;
+    type Error = HandlerError;
+    const IDEMPOTENCY_KEY: IdempotencyKey<Placed> =
+        IdempotencyKey::Derived(|Placed::Order(placed)| Some(placed.detail.metadata.event_id.to_string()));
+
+    fn from_env(_env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self)
+    }
+}
+
+async fn answer_derived(_deps: &PeerDerived, event: Placed) -> Result<Answer, HandlerError> {
+    answer(&Peer, event).await
 }
 
 /// What both handlers answer.
@@ -398,8 +425,13 @@ fn main() -> TestResult {
     println!("  Powertools: {}", peer.versions);
     println!("  path        Powertools CPU µs/event  calls   Herald CPU µs/event  calls   Powertools / Herald");
     for (path, ours) in &herald {
-        // A buffered batch is compared with Powertools' first delivery of the same events.
-        let theirs_path = if *path == "buffered" { "first" } else { *path };
+        // A buffered batch is compared with Powertools' first delivery of the same events, a
+        // derived key's duplicate with its duplicate.
+        let theirs_path = match *path {
+            "buffered" => "first",
+            DERIVED => "duplicate",
+            path => path,
+        };
         let theirs = peer.paths.get(theirs_path).copied().unwrap_or_default();
         println!(
             "  {path:<10} {:>24.1} {:>6.2} {:>20.1} {:>6.2} {:>20.1}x",
@@ -431,6 +463,55 @@ fn main() -> TestResult {
     Ok(())
 }
 
+/// One path's figures: `consumer` handles `events` (each answered `expected`) in [`SLICES`]
+/// slices, each followed by the same slice of `requests` (the SDK calls that path makes,
+/// recorded) sent bare. Returns Herald's CPU and calls per event and, with `requests`, the bare
+/// calls' CPU per event and Herald's own share per slice ([`own_share`]).
+async fn measure<D: Function<Error = HandlerError>>(
+    path: &str,
+    consumer: &Consumer<D>,
+    events: &[RawEvent],
+    expected: Outcome,
+    requests: Option<&[Recorded]>,
+    bare_client: &aws_sdk_dynamodb::Client,
+    calls: &CallCounter,
+) -> TestResult<(Figures, Option<(f64, (f64, f64, f64))>)> {
+    calls.reset();
+    let (mut ours, mut theirs) = (Duration::ZERO, Duration::ZERO);
+    let mut pairs = Vec::with_capacity(SLICES);
+    for k in 0..SLICES {
+        // Each delivery gets its own copy, as the runtime hands each invocation its payload.
+        let copies: Vec<RawEvent> = slice(events, k).to_vec();
+        let cpu = ProcessTime::now();
+        for raw in copies {
+            let guarded = consumer.handle(raw, None).await?;
+            if guarded.outcome != expected {
+                return Err(format!("{path}: {:?}, expected {expected:?}", guarded.outcome).into());
+            }
+        }
+        let ours_k = cpu.elapsed();
+        ours += ours_k;
+        if let Some(requests) = requests {
+            let slice = slice(requests, k).to_vec();
+            let cpu = ProcessTime::now();
+            for request in slice {
+                request.send(bare_client).await;
+            }
+            let theirs_k = cpu.elapsed();
+            theirs += theirs_k;
+            pairs.push((ours_k, theirs_k));
+        }
+    }
+    let figures = Figures {
+        cpu_us_per_event: per_event(ours, events.len()),
+        calls_per_event: calls.total() as f64 / events.len() as f64,
+    };
+    Ok((
+        figures,
+        requests.map(|_| (per_event(theirs, events.len()), own_share(&pairs))),
+    ))
+}
+
 /// Herald's paths on `events`, each with the CPU (µs per event) of the same SDK calls sent bare,
 /// measured in alternating slices; and the CPU of one bare PutItem and GetItem (µs).
 async fn herald_side(events: &[RawEvent]) -> TestResult<HeraldSide> {
@@ -460,43 +541,29 @@ async fn herald_side(events: &[RawEvent]) -> TestResult<HeraldSide> {
             }
         }
         let requests = recorded.iter().find(|(p, _)| *p == path).map(|(_, r)| r.as_slice());
-        calls.reset();
-        let (mut ours, mut theirs) = (Duration::ZERO, Duration::ZERO);
-        let mut pairs = Vec::with_capacity(SLICES);
-        for k in 0..SLICES {
-            // Each delivery gets its own copy, as the runtime hands each invocation its payload.
-            let copies: Vec<RawEvent> = slice(events, k).to_vec();
-            let cpu = ProcessTime::now();
-            for raw in copies {
-                let guarded = consumer.handle(raw, None).await?;
-                if guarded.outcome != expected {
-                    return Err(format!("{path}: {:?}, expected {expected:?}", guarded.outcome).into());
-                }
-            }
-            let ours_k = cpu.elapsed();
-            ours += ours_k;
-            if let Some(requests) = requests {
-                let slice = slice(requests, k).to_vec();
-                let cpu = ProcessTime::now();
-                for request in slice {
-                    request.send(&bare_client).await;
-                }
-                let theirs_k = cpu.elapsed();
-                theirs += theirs_k;
-                pairs.push((ours_k, theirs_k));
-            }
-        }
-        figures.push((
-            path,
-            Figures {
-                cpu_us_per_event: per_event(ours, events.len()),
-                calls_per_event: calls.total() as f64 / events.len() as f64,
-            },
-        ));
-        if requests.is_some() {
-            bare.push((path, per_event(theirs, events.len()), own_share(&pairs)));
-        }
+        let (ours, theirs) = measure(path, consumer, events, expected, requests, &bare_client, &calls).await?;
+        figures.push((path, ours));
+        bare.extend(theirs.map(|(sdk, shares)| (path, sdk, shares)));
     }
+    // The same duplicates through a function whose key is derived from the decoded event (here
+    // the event id again, so the records and the calls are the same): decoded before its claim.
+    let derived = Consumer::new(PeerDerived, guard(&client, &table, 0), answer_derived);
+    let requests = recorded
+        .iter()
+        .find(|(p, _)| *p == "duplicate")
+        .map(|(_, r)| r.as_slice());
+    let (ours, theirs) = measure(
+        DERIVED,
+        &derived,
+        events,
+        Outcome::Duplicate,
+        requests,
+        &bare_client,
+        &calls,
+    )
+    .await?;
+    figures.push((DERIVED, ours));
+    bare.extend(theirs.map(|(sdk, shares)| (DERIVED, sdk, shares)));
 
     // Buffered: fresh events in SQS batches of ten (claims and completions in one transaction
     // per ten).
