@@ -15,7 +15,7 @@ use herald::store::s;
 use herald::{Classify, ConfigError, Consumer, ConsumerError, Env, EnvelopeError, Function, IdempotencyKey, RawEvent};
 use herald_tests::TestResult;
 use herald_tests::aws::unreachable_config;
-use herald_tests::fixtures::{HandlerError, fresh_sample, fresh_sample_with};
+use herald_tests::fixtures::{HandlerError, event_id_of, fresh_sample, fresh_sample_with};
 use herald_tests::world::{FunctionWorld, Stores, on_every_backend, unknown_version, without};
 use shop_events::{OrderCancelledV1, OrderPlacedV1};
 
@@ -94,11 +94,9 @@ async fn bad_input_gets_a_typed_non_retryable_error_naming_the_event_and_never_r
         let world = world(stores).await?;
 
         // A version the function does not know
-        let error = world
-            .deliver(unknown_version(PLACED)?)
-            .await
-            .err()
-            .ok_or("v9 must fail")?;
+        let v9 = unknown_version(PLACED)?;
+        let mut event_ids = vec![event_id_of(&v9)?];
+        let error = world.deliver(v9).await.err().ok_or("v9 must fail")?;
         assert!(
             matches!(error, ConsumerError::Envelope(EnvelopeError::UnsupportedVersion { .. })),
             "{error}"
@@ -107,14 +105,17 @@ async fn bad_input_gets_a_typed_non_retryable_error_naming_the_event_and_never_r
 
         // A missing field, named by its path and the event's id
         let (no_reason, event_id) = without(CANCELLED, "/detail/data", "reason")?;
+        event_ids.push(event_id.clone());
         let error = world.deliver(no_reason).await.err().ok_or("no reason must fail")?;
         assert!(error.to_string().contains("detail.data.reason"), "{error}");
         assert!(error.to_string().contains(&event_id), "{error}");
         assert!(!error.is_retryable());
 
         // A detail-type the function does not consume
+        let contract = fresh_sample("shop.contracts/ContractCancelled/v1.sample.json")?;
+        event_ids.push(event_id_of(&contract)?);
         let error = world
-            .deliver(fresh_sample("shop.contracts/ContractCancelled/v1.sample.json")?)
+            .deliver(contract)
             .await
             .err()
             .ok_or("ContractCancelled must fail")?;
@@ -125,8 +126,13 @@ async fn bad_input_gets_a_typed_non_retryable_error_naming_the_event_and_never_r
         assert!(!error.is_retryable());
         assert_eq!(error.error_type(), "Envelope.UnknownDetailType");
 
-        // None of them reached the handler
+        // None of them reached the handler, and none left a record (the one of a type it takes
+        // was claimed before it was decoded, and its claim released)
         assert_eq!(runs(&world), 0);
+        for event_id in &event_ids {
+            let key = world.consumer.guard().config().record_key(event_id);
+            assert_eq!(world.consumer.guard().store().get(&key).await?, None, "{event_id}");
+        }
         Ok(())
     })
     .await

@@ -495,9 +495,9 @@ impl<D: Function> Consumer<D> {
             Ok(invocation) => invocation,
             Err(answered) => return Ok(answered),
         };
+        // Its subject is known once it is decoded, if it is.
+        let mut remembered = remembered(fingerprint.map(|f| (f, None)), &invocation);
         let mut subject = None;
-        let remembered_key =
-            fingerprint.and_then(|f| Some((f, invocation.key.clone()?, invocation.payload_hash.clone())));
         let (deps, handler) = (&*self.deps, &*self.handler);
         let decode = || {
             let (event, named) = raw.decode_set_with_subject::<D::Event>()?;
@@ -512,12 +512,9 @@ impl<D: Function> Consumer<D> {
             .run_prepared(invocation, decode, move |event| handler.call(deps, event))
             .await
             .map_err(|error| self.undecodable(raw, error))?;
-        let remembered = remembered_key.map(|(fingerprint, key, payload_hash)| Remembered {
-            fingerprint,
-            key,
-            payload_hash,
-            subject,
-        });
+        if let Some(remembered) = &mut remembered {
+            remembered.subject = subject;
+        }
         self.settled(raw, result, deadline_ms, remembered).await
     }
 
