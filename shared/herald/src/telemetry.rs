@@ -11,7 +11,8 @@
 //! `DEBUG`, `INFO`, `WARN`, `ERROR` or `FATAL`), else from `RUST_LOG` (a level and
 //! `target=level` directives, such as `warn,herald=debug`: tracing-subscriber's
 //! [`Targets`](tracing_subscriber::filter::Targets), not `EnvFilter`'s span and field filters,
-//! whose regex engine added 850 KB to every function's binary, 290 KB zipped), else `info`. `HERALD_LOG_DEBUG_SAMPLE_RATE` (0 to 1, default 0: Powertools'
+//! whose regex engine added 850 KB to every function's binary, 290 KB zipped), else `info`.
+//! `HERALD_LOG_DEBUG_SAMPLE_RATE` (0 to 1, default 0: Powertools'
 //! `POWERTOOLS_LOGGER_SAMPLE_RATE`) is the share of invocations that log at debug whatever the
 //! level, drawn once per invocation ([`sample_invocation`]), so a rare failure in production
 //! comes with its debug lines now and then without every invocation paying for them.
