@@ -28,7 +28,11 @@ impl Write for Lines {
 
 impl Lines {
     /// Herald's JSON subscriber at the default level (`info`), writing here.
+    ///
+    /// The first call also makes a subscriber that is interested in every callsite and records
+    /// nothing the process's global default (see [`interested_everywhere`]).
     pub fn subscriber(&self) -> tracing::Dispatch {
+        interested_everywhere();
         let lines = self.clone();
         tracing::Dispatch::new(herald::telemetry::subscriber(
             herald::telemetry::filter(|_| None),
@@ -46,5 +50,54 @@ impl Lines {
             .lines()
             .map(serde_json::from_str)
             .collect::<Result<_, _>>()?)
+    }
+}
+
+/// Installs, once per process, a global default subscriber that is interested in every callsite
+/// and records nothing (a registry without layers).
+///
+/// `tracing` caches each callsite's interest for the whole process, decided when the callsite
+/// is first reached. While a single dispatcher is registered, tracing-core asks only the
+/// subscriber of the thread that reaches it first. Tests run in parallel threads of one process:
+/// a test without a subscriber reaching a span first (its thread's default is then `NoSubscriber`)
+/// would disable that span for every thread, so a test capturing lines through its own scoped
+/// subscriber saw a line without its span (seen once in CI, in redrive's log test). With this
+/// global default every thread's default is interested, so no callsite is disabled for the
+/// others; each scoped subscriber still filters its own lines.
+fn interested_everywhere() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        // Another global default already installed serves as well: nothing to do then.
+        let _already_installed = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a handler logs: one line inside its own span.
+    fn handle_one() {
+        tracing::info_span!("event", event_id = "e-1").in_scope(|| tracing::info!("handled"));
+    }
+
+    #[test]
+    fn a_span_another_thread_reaches_first_without_a_subscriber_still_names_the_captured_lines() -> TestResult {
+        // Given this test's capturing subscriber, and then a test thread without a subscriber
+        // reaching the span and its line first (tracing decides the span's interest then)
+        let lines = Lines::default();
+        let subscriber = lines.subscriber();
+        std::thread::spawn(handle_one)
+            .join()
+            .map_err(|_| "the other thread panicked")?;
+
+        // When this test reaches them again with its lines captured
+        tracing::dispatcher::with_default(&subscriber, handle_one);
+
+        // Then its line is written inside the span
+        let lines = lines.json()?;
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(lines[0]["span"]["event_id"], "e-1", "{lines:?}");
+        Ok(())
     }
 }
