@@ -530,7 +530,9 @@ impl<D: Function> Consumer<D> {
         remembered: Option<Remembered>,
     ) -> Result<Guarded<D::Reaction>, ConsumerError<D::Error>> {
         if let Err(GuardError::PayloadMismatch { stored, .. }) = &result
-            && let Some(again) = self.again_as_earlier_release(raw, stored, deadline_ms).await
+            // Boxed: this rare path's future (a decode and a whole guarded run) is kilobytes, and
+            // inline it would make every event's future that much larger, copied on every move.
+            && let Some(again) = Box::pin(self.again_as_earlier_release(raw, stored, deadline_ms)).await
         {
             result = again;
         }

@@ -143,14 +143,35 @@ pub fn record(name: &str, unit: Unit, value: f64) {
 }
 
 /// Runs `work`, collecting what [`record`] is given inside it.
-pub(crate) async fn collecting<F: Future>(work: F) -> (F::Output, Recorded) {
-    RECORDED
-        .scope(RefCell::new(Recorded::new()), async {
-            let output = work.await;
-            let recorded = RECORDED.with(|recorded| std::mem::take(&mut *recorded.borrow_mut()));
-            (output, recorded)
-        })
-        .await
+///
+/// A future of its own rather than an `async fn`: rustc keeps an `async fn`'s argument and the
+/// future it awaits in separate fields, so wrapping `work` in one (and in an `async` block
+/// inside it) made the consumer's event future several times the size of `work`, copied whole
+/// on every move.
+pub(crate) fn collecting<F: Future>(work: F) -> Collecting<F> {
+    Collecting {
+        scoped: RECORDED.scope(RefCell::new(Recorded::new()), work),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// [`collecting`]'s future: `work` inside the scope of its own metrics.
+    pub(crate) struct Collecting<F: Future> {
+        #[pin]
+        scoped: tokio::task::futures::TaskLocalFuture<RefCell<Recorded>, F>,
+    }
+}
+
+impl<F: Future> Future for Collecting<F> {
+    type Output = (F::Output, Recorded);
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        let mut scoped = self.project().scoped;
+        let output = std::task::ready!(scoped.as_mut().poll(cx));
+        // The scope's value, once its future is done: what `record` was given inside it.
+        let recorded = scoped.take_value().map(RefCell::into_inner).unwrap_or_default();
+        std::task::Poll::Ready((output, recorded))
+    }
 }
 
 /// The invocation's one flush: Herald's line (`Events` by outcome, `HandlingTime`, and

@@ -18,8 +18,12 @@ tokio::task_local! {
 }
 
 /// Runs `work` with `header` as the current trace header.
-pub async fn scope<F: Future>(header: Option<String>, work: F) -> F::Output {
-    HEADER.scope(header, work).await
+///
+/// A plain function returning tokio's scope future, not an `async fn`: rustc keeps an `async
+/// fn`'s argument and the future it awaits in separate fields, so wrapping the consumer's whole
+/// event future that way made it twice as large, and copied whole on every move.
+pub fn scope<F: Future>(header: Option<String>, work: F) -> impl Future<Output = F::Output> {
+    HEADER.scope(header, work)
 }
 
 /// The trace header of the invocation being handled, if Lambda traces it.
