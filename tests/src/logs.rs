@@ -29,8 +29,8 @@ impl Write for Lines {
 impl Lines {
     /// Herald's JSON subscriber at the default level (`info`), writing here.
     ///
-    /// The first call also makes a subscriber that is interested in every callsite and records
-    /// nothing the process's global default (see [`interested_everywhere`]).
+    /// The first call also installs the process's global default: a subscriber that records
+    /// nothing and is interested in every callsite (see [`interested_everywhere`]).
     pub fn subscriber(&self) -> tracing::Dispatch {
         interested_everywhere();
         let lines = self.clone();
